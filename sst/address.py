@@ -1,0 +1,50 @@
+# -*- test-case-name: sst.test.test_address -*-
+"""
+Where SIP messages go: a transport name, a host and a port.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from sst.headers import URI
+
+__all__ = ["Address", "addressForURI", "DEFAULT_PORTS"]
+
+#: Default ports per URI scheme (RFC 3261 section 19.1.2).
+DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
+
+
+class Address(NamedTuple):
+    """
+    A transport address.
+
+    @ivar transport: C{"udp"} or C{"tcp"}.
+    @ivar host: an IPv4 or IPv6 address (no brackets) or a host name.
+    @ivar port: the port number.
+    """
+
+    transport: str
+    host: str
+    port: int
+
+    def hostport(self) -> str:
+        """
+        @return: C{host:port}, with IPv6 hosts bracketed.
+        """
+        host = "[%s]" % (self.host,) if ":" in self.host else self.host
+        return "%s:%d" % (host, self.port)
+
+
+def addressForURI(uri: URI, defaultTransport: str = "udp") -> Address:
+    """
+    The address a request for C{uri} goes to, without DNS: the C{maddr} or host, the port (or
+    the scheme's default) and the C{transport} parameter (C{udp} unless said otherwise).
+    """
+    transport = (uri.params.get("transport") or defaultTransport).lower()
+    if uri.scheme == "sips":
+        transport = "tcp" if transport in ("tls", "udp") else transport
+    if transport not in ("udp", "tcp"):
+        transport = defaultTransport
+    host = uri.params.get("maddr") or uri.host
+    port = uri.port if uri.port is not None else DEFAULT_PORTS.get(uri.scheme, 5060)
+    return Address(transport, host, port)

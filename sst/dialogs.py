@@ -1,0 +1,520 @@
+# -*- test-case-name: sst.test.test_dialogs -*-
+"""
+The dialog table: the one owner of dialog state.
+
+A L{DialogTable} maps L{DialogId}s to L{Dialog}s, gives each dialog one
+L{IDelayedCall} for its expiry, and tells L{IDialogObserver}s what happens to
+its dialogs.  It knows nothing of SIP messages: callers extract the Call-ID and
+tags, and the session-timer policy decides the lifetime.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Callable, Iterator, NamedTuple
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from sst.interfaces import IDialogObserver
+
+__all__ = [
+    "DialogId",
+    "DialogState",
+    "Dialog",
+    "DialogTableFull",
+    "DialogObserverBase",
+    "DialogTable",
+]
+
+_REFRESHERS = frozenset({"uac", "uas"})
+
+
+class DialogId(NamedTuple):
+    """
+    What identifies a dialog (RFC 3261 section 12).
+
+    @ivar callId: the Call-ID.
+    @ivar fromTag: the caller's (UAC's) tag, from the From header of the
+        dialog-creating INVITE.
+    @ivar toTag: the callee's (UAS's) tag, from the To header of its response.
+    """
+
+    callId: str
+    fromTag: str
+    toTag: str
+
+
+class DialogState(enum.Enum):
+    """
+    The states of a dialog.
+    """
+
+    EARLY = "early"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+class Dialog:
+    """
+    One dialog's state.  Only L{DialogTable} changes it.
+
+    @ivar id: the dialog's identifier.
+    @ivar state: the dialog's state.
+    @ivar createdAt: when the dialog was created, in clock seconds.
+    @ivar interval: the negotiated session interval in seconds, or L{None}
+        when the dialog has no session timer.
+    @ivar refresher: C{"uac"} or C{"uas"}, whichever refreshes the session,
+        or L{None}.
+    @ivar expiresAt: when the dialog expires, in clock seconds.
+    @ivar extra: L{None}, or a dictionary for other components (such as the
+        session-timer policy or the B2BUA) to keep their own data in.  They
+        create it when they first need it.
+    """
+
+    __slots__ = (
+        "id",
+        "state",
+        "createdAt",
+        "interval",
+        "refresher",
+        "expiresAt",
+        "extra",
+        "_expiry",
+    )
+
+    def __init__(
+        self,
+        id: DialogId,
+        createdAt: float,
+        expiresAt: float,
+        state: DialogState = DialogState.EARLY,
+        interval: int | None = None,
+        refresher: str | None = None,
+    ) -> None:
+        """
+        @param id: see L{Dialog.id}.
+        @param createdAt: see L{Dialog.createdAt}.
+        @param expiresAt: see L{Dialog.expiresAt}.
+        @param state: see L{Dialog.state}.
+        @param interval: see L{Dialog.interval}.
+        @param refresher: see L{Dialog.refresher}.
+        """
+        self.id = id
+        self.state = state
+        self.createdAt = createdAt
+        self.interval = interval
+        self.refresher = refresher
+        self.expiresAt = expiresAt
+        self.extra: dict[str, Any] | None = None
+        self._expiry: IDelayedCall | None = None
+
+    @property
+    def timed(self) -> bool:
+        """
+        Whether the dialog has a session timer.
+        """
+        return self.interval is not None
+
+    def asDict(self) -> dict[str, object]:
+        """
+        Describe the dialog in a form C{json.dumps} accepts.
+
+        @return: a dictionary with the keys C{call_id}, C{from_tag},
+            C{to_tag}, C{state} (C{"early"}, C{"confirmed"} or
+            C{"terminated"}), C{interval}, C{refresher}, C{created_at} and
+            C{expires_at}.
+        """
+        return {
+            "call_id": self.id.callId,
+            "from_tag": self.id.fromTag,
+            "to_tag": self.id.toTag,
+            "state": self.state.name.lower(),
+            "interval": self.interval,
+            "refresher": self.refresher,
+            "created_at": self.createdAt,
+            "expires_at": self.expiresAt,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<Dialog {self.id.callId!r} {self.id.fromTag!r}/{self.id.toTag!r}"
+            f" {self.state.name} interval={self.interval!r}>"
+        )
+
+
+class DialogTableFull(Exception):
+    """
+    The dialog table holds as many dialogs as it is allowed to.
+
+    @ivar maxDialogs: the table's limit.
+    """
+
+    def __init__(self, maxDialogs: int) -> None:
+        """
+        @param maxDialogs: the table's limit.
+        """
+        super().__init__(f"Dialog table full ({maxDialogs} dialogs)")
+        self.maxDialogs = maxDialogs
+
+
+@implementer(IDialogObserver)
+class DialogObserverBase:
+    """
+    An L{IDialogObserver} that ignores every event; subclass it and override
+    the events you need.
+    """
+
+    def dialogCreated(self, dialog: Dialog) -> None:
+        """
+        Ignore a created dialog.
+        """
+
+    def dialogConfirmed(self, dialog: Dialog) -> None:
+        """
+        Ignore a confirmed dialog.
+        """
+
+    def dialogRefreshed(self, dialog: Dialog) -> None:
+        """
+        Ignore a refreshed dialog.
+        """
+
+    def dialogExpired(self, dialog: Dialog) -> None:
+        """
+        Ignore an expired dialog.
+        """
+
+    def dialogTerminated(self, dialog: Dialog, reason: str) -> None:
+        """
+        Ignore a terminated dialog.
+        """
+
+
+def _checkArguments(
+    lifetime: float, interval: int | None, refresher: str | None
+) -> None:
+    """
+    Reject a negative lifetime, a non-positive interval or an unknown
+    refresher.
+
+    @raise ValueError: if an argument is out of range.
+    """
+    if not lifetime >= 0:
+        raise ValueError(f"Dialog lifetime must not be negative, not {lifetime!r}")
+    if interval is not None and interval <= 0:
+        raise ValueError(f"Session interval must be positive, not {interval!r}")
+    if refresher is not None and refresher not in _REFRESHERS:
+        raise ValueError(f"Refresher must be 'uac' or 'uas', not {refresher!r}")
+
+
+class DialogTable:
+    """
+    The dialogs sst knows about, each with one expiry timer.
+
+    Every change is reported to the observers after it is applied, in the
+    order the observers were added.
+
+    @ivar expiredCount: how many dialogs have expired.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        defaultLifetime: float = 43200.0,
+        maxDialogs: int | None = None,
+    ) -> None:
+        """
+        @param clock: schedules the expiries and tells the time.
+        @param defaultLifetime: the lifetime, in seconds, of a dialog created
+            or refreshed without one.
+        @param maxDialogs: the most dialogs the table holds, or L{None} for no
+            limit.
+        """
+        self._clock = clock
+        self._defaultLifetime = defaultLifetime
+        self._maxDialogs = maxDialogs
+        self._dialogs: dict[DialogId, Dialog] = {}
+        # Call-ID -> the ids of its dialogs, as an insertion-ordered set.
+        self._byCall: dict[str, dict[DialogId, None]] = {}
+        self._observers: list[IDialogObserver] = []
+        self.expiredCount = 0
+
+    def addObserver(self, observer: IDialogObserver) -> None:
+        """
+        Report events to C{observer} from now on.  Adding an observer twice
+        has no effect.
+
+        @param observer: the observer to add.
+        """
+        if observer not in self._observers:
+            self._observers.append(observer)
+
+    def removeObserver(self, observer: IDialogObserver) -> None:
+        """
+        Stop reporting events to C{observer}.  Removing an observer that was
+        not added has no effect.
+
+        @param observer: the observer to remove.
+        """
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    def create(
+        self,
+        dialogId: DialogId,
+        confirmed: bool = False,
+        lifetime: float | None = None,
+        interval: int | None = None,
+        refresher: str | None = None,
+    ) -> Dialog:
+        """
+        Add a dialog, or return the one already under C{dialogId}.
+
+        A new dialog is created C{EARLY} and reported with C{dialogCreated};
+        if C{confirmed} is true it is then confirmed (see L{confirm}).
+
+        For an existing dialog, C{confirmed} confirms it, and any of
+        C{lifetime}, C{interval} or C{refresher} other than L{None} refreshes
+        it with these values (see L{refresh}).  It keeps its one timer.
+
+        @param dialogId: the dialog's identifier.
+        @param confirmed: whether the dialog is confirmed.
+        @param lifetime: seconds until the dialog expires; L{None} means the
+            table's default lifetime.
+        @param interval: the negotiated session interval in seconds, or
+            L{None} if the dialog has no session timer.
+        @param refresher: C{"uac"}, C{"uas"} or L{None}.
+        @return: the dialog.
+        @raise DialogTableFull: if the dialog is new and the table is full.
+        @raise ValueError: if C{lifetime} is negative, C{interval} not
+            positive or C{refresher} unknown.
+        """
+        existing = self._dialogs.get(dialogId)
+        if existing is not None:
+            if confirmed:
+                self.confirm(dialogId)
+            if lifetime is not None or interval is not None or refresher is not None:
+                self.refresh(dialogId, lifetime, interval, refresher)
+            return existing
+        if self._maxDialogs is not None and len(self._dialogs) >= self._maxDialogs:
+            raise DialogTableFull(self._maxDialogs)
+        if lifetime is None:
+            lifetime = self._defaultLifetime
+        _checkArguments(lifetime, interval, refresher)
+        now = self._clock.seconds()
+        dialog = Dialog(
+            dialogId, now, now + lifetime, interval=interval, refresher=refresher
+        )
+        dialog._expiry = self._clock.callLater(lifetime, self._expire, dialog)
+        self._dialogs[dialogId] = dialog
+        self._byCall.setdefault(dialogId.callId, {})[dialogId] = None
+        self._notify("dialogCreated", dialog, lambda o: o.dialogCreated(dialog))
+        if confirmed:
+            self.confirm(dialogId)
+        return dialog
+
+    def get(self, dialogId: DialogId) -> Dialog | None:
+        """
+        Find a dialog by its exact identifier.
+
+        @param dialogId: the dialog's identifier.
+        @return: the dialog, or L{None}.
+        """
+        return self._dialogs.get(dialogId)
+
+    def lookup(self, callId: str, tag1: str, tag2: str) -> Dialog | None:
+        """
+        Find the dialog an in-dialog request belongs to, whichever party sent
+        it.
+
+        @param callId: the request's Call-ID.
+        @param tag1: the request's From tag.
+        @param tag2: the request's To tag.
+        @return: the dialog whose caller's tag is C{tag1} and callee's tag is
+            C{tag2} (a request from the caller), else the one with the tags
+            the other way round (a request from the callee), else L{None}.
+        """
+        dialog = self._dialogs.get(DialogId(callId, tag1, tag2))
+        if dialog is None:
+            dialog = self._dialogs.get(DialogId(callId, tag2, tag1))
+        return dialog
+
+    def dialogsForCall(self, callId: str) -> list[Dialog]:
+        """
+        Find every dialog of a call; a forked INVITE creates several.
+
+        @param callId: the Call-ID.
+        @return: the call's dialogs, oldest first.
+        """
+        ids = self._byCall.get(callId, ())
+        return [self._dialogs[dialogId] for dialogId in ids]
+
+    def early(self, callId: str) -> list[Dialog]:
+        """
+        Find the early dialogs of a call, such as the other forks once one
+        fork is confirmed.
+
+        @param callId: the Call-ID.
+        @return: the call's C{EARLY} dialogs, oldest first.
+        """
+        return [
+            dialog
+            for dialog in self.dialogsForCall(callId)
+            if dialog.state is DialogState.EARLY
+        ]
+
+    def __len__(self) -> int:
+        """
+        @return: how many dialogs the table holds.
+        """
+        return len(self._dialogs)
+
+    def __iter__(self) -> Iterator[Dialog]:
+        """
+        Iterate over a snapshot of the dialogs, so the table may change
+        meanwhile.
+
+        @return: an iterator over the dialogs, oldest first.
+        """
+        return iter(list(self._dialogs.values()))
+
+    def __contains__(self, dialogId: object) -> bool:
+        """
+        @return: whether the table holds a dialog under C{dialogId}.
+        """
+        return dialogId in self._dialogs
+
+    def confirm(self, dialogId: DialogId) -> bool:
+        """
+        Move a dialog from C{EARLY} to C{CONFIRMED} and report
+        C{dialogConfirmed}.  A confirmed dialog stays as it is.
+
+        @param dialogId: the dialog's identifier.
+        @return: whether the table holds the dialog.
+        """
+        dialog = self._dialogs.get(dialogId)
+        if dialog is None:
+            return False
+        if dialog.state is DialogState.EARLY:
+            dialog.state = DialogState.CONFIRMED
+            self._notify(
+                "dialogConfirmed", dialog, lambda o: o.dialogConfirmed(dialog)
+            )
+        return True
+
+    def refresh(
+        self,
+        dialogId: DialogId,
+        lifetime: float | None = None,
+        interval: int | None = None,
+        refresher: str | None = None,
+    ) -> bool:
+        """
+        Re-arm a dialog's expiry, set its session interval and refresher, and
+        report C{dialogRefreshed}.
+
+        @param dialogId: the dialog's identifier.
+        @param lifetime: seconds from now until the dialog expires; L{None}
+            means the table's default lifetime.
+        @param interval: the new session interval, or L{None} if the dialog
+            no longer has a session timer.
+        @param refresher: C{"uac"}, C{"uas"} or L{None}.
+        @return: whether the table holds the dialog.
+        @raise ValueError: if C{lifetime} is negative, C{interval} not
+            positive or C{refresher} unknown.
+        """
+        dialog = self._dialogs.get(dialogId)
+        if dialog is None:
+            return False
+        if lifetime is None:
+            lifetime = self._defaultLifetime
+        _checkArguments(lifetime, interval, refresher)
+        assert dialog._expiry is not None
+        dialog._expiry.reset(lifetime)
+        dialog.expiresAt = self._clock.seconds() + lifetime
+        dialog.interval = interval
+        dialog.refresher = refresher
+        self._notify("dialogRefreshed", dialog, lambda o: o.dialogRefreshed(dialog))
+        return True
+
+    def terminate(self, dialogId: DialogId, reason: str = "bye") -> bool:
+        """
+        End a dialog: cancel its timer, remove it and report
+        C{dialogTerminated}.
+
+        @param dialogId: the dialog's identifier.
+        @param reason: why the dialog ends, passed on to the observers.
+        @return: whether the table held the dialog.
+        """
+        dialog = self._dialogs.get(dialogId)
+        if dialog is None:
+            return False
+        expiry = dialog._expiry
+        if expiry is not None and expiry.active():
+            expiry.cancel()
+        self._remove(dialog)
+        self._notify(
+            "dialogTerminated", dialog, lambda o: o.dialogTerminated(dialog, reason)
+        )
+        return True
+
+    def _expire(self, dialog: Dialog) -> None:
+        """
+        Remove a dialog whose timer fired and report C{dialogExpired}.
+
+        @param dialog: the expired dialog.
+        """
+        if self._dialogs.get(dialog.id) is not dialog:
+            return
+        self._remove(dialog)
+        self.expiredCount += 1
+        self._log.info(
+            "Dialog {callId} expired (interval {interval})",
+            callId=dialog.id.callId,
+            interval=dialog.interval,
+        )
+        self._notify("dialogExpired", dialog, lambda o: o.dialogExpired(dialog))
+
+    def _remove(self, dialog: Dialog) -> None:
+        """
+        Take a dialog out of the table and its index, and mark it
+        C{TERMINATED}.
+
+        @param dialog: a dialog the table holds.
+        """
+        dialogId = dialog.id
+        del self._dialogs[dialogId]
+        ids = self._byCall[dialogId.callId]
+        del ids[dialogId]
+        if not ids:
+            del self._byCall[dialogId.callId]
+        dialog.state = DialogState.TERMINATED
+        dialog._expiry = None
+
+    def _notify(
+        self,
+        event: str,
+        dialog: Dialog,
+        deliver: Callable[[IDialogObserver], object],
+    ) -> None:
+        """
+        Deliver an event to each observer, logging what they raise.
+
+        @param event: the event's name, for the log.
+        @param dialog: the dialog concerned, for the log.
+        @param deliver: calls the event's method on an observer.
+        """
+        for observer in tuple(self._observers):
+            try:
+                deliver(observer)
+            except Exception:
+                self._log.failure(
+                    "Dialog observer {observer!r} failed on {event} for {callId}",
+                    observer=observer,
+                    event=event,
+                    callId=dialog.id.callId,
+                )

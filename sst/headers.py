@@ -1,0 +1,494 @@
+# -*- test-case-name: sst.test.test_headers -*-
+"""
+Grammar of the SIP header values the stack needs (RFC 3261 section 25, RFC 4028 sections 4 and 5).
+
+Every function here is a pure function of a decoded header value (C{str}); each raises
+L{SIPParseError} with a reason fit for a 400 response.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+__all__ = [
+    "SIPParseError",
+    "URI",
+    "NameAddr",
+    "Via",
+    "CSeq",
+    "SessionExpires",
+    "MAX_DELTA_SECONDS",
+    "splitCommas",
+    "parseParams",
+    "parseURI",
+    "parseNameAddr",
+    "parseVia",
+    "parseCSeq",
+    "parseDeltaSeconds",
+    "parseSessionExpires",
+    "parseMinSE",
+    "formatParams",
+]
+
+#: Largest delta-seconds value accepted (RFC 3261 section 25.1 allows 2**32-1; larger is an overflow).
+MAX_DELTA_SECONDS = 2**32 - 1
+
+_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
+_BAD_URI_CHARS = re.compile(r"[ \t\r\n<>]")
+_BAD_HOST_CHARS = re.compile(r"[ \t<>\"@;,?/]")
+
+
+class SIPParseError(ValueError):
+    """
+    A message or header value that does not follow the SIP grammar.
+
+    @ivar reason: a short human-readable reason, usable as the reason phrase of a 400.
+    @ivar status: the SIP status code a server should answer with (400 unless said otherwise).
+    @ivar message: the partly parsed message, when the start line and header block could be
+        indexed (so that a response can be built from its Via, From, To, Call-ID and CSeq).
+    """
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.message: Optional[object] = None
+
+
+def isToken(value: str) -> bool:
+    """
+    @return: whether C{value} is a non-empty RFC 3261 C{token}.
+    """
+    return _TOKEN.fullmatch(value) is not None
+
+
+def splitCommas(value: str) -> list[str]:
+    """
+    Split a header value on the commas that separate its elements, ignoring commas inside
+    quoted strings and inside C{<...>}.
+
+    @raise SIPParseError: on an unterminated quoted string.
+    """
+    if '"' not in value and "<" not in value:
+        return [part.strip() for part in value.split(",") if part.strip()]
+    parts: list[str] = []
+    start = 0
+    inQuote = False
+    inAngle = False
+    i = 0
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if inQuote:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                inQuote = False
+        elif c == '"':
+            inQuote = True
+        elif c == "<":
+            inAngle = True
+        elif c == ">":
+            inAngle = False
+        elif c == "," and not inAngle:
+            part = value[start:i].strip()
+            if part:
+                parts.append(part)
+            start = i + 1
+        i += 1
+    if inQuote:
+        raise SIPParseError("unterminated quoted string")
+    part = value[start:].strip()
+    if part:
+        parts.append(part)
+    return parts
+
+
+def _splitSemis(value: str) -> list[str]:
+    """
+    Split on semicolons outside quoted strings.
+    """
+    if '"' not in value:
+        return value.split(";")
+    parts: list[str] = []
+    start = 0
+    inQuote = False
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if inQuote:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                inQuote = False
+        elif c == '"':
+            inQuote = True
+        elif c == ";":
+            parts.append(value[start:i])
+            start = i + 1
+        i += 1
+    if inQuote:
+        raise SIPParseError("unterminated quoted string")
+    parts.append(value[start:])
+    return parts
+
+
+def parseParams(value: str) -> dict[str, Optional[str]]:
+    """
+    Parse C{;name=value;flag} parameters (the leading C{;} optional). Names are lower-cased;
+    whitespace around C{;} and C{=} is allowed (RFC 3261 SEMI and EQUAL).
+
+    @raise SIPParseError: on an empty or invalid parameter name.
+    """
+    params: dict[str, Optional[str]] = {}
+    value = value.strip()
+    if value.startswith(";"):
+        value = value[1:]
+    if not value:
+        return params
+    for item in _splitSemis(value):
+        name, eq, val = item.partition("=")
+        name = name.strip().lower()
+        if not isToken(name):
+            raise SIPParseError("bad parameter %r" % (item.strip(),))
+        if eq:
+            val = val.strip()
+            if not val:
+                raise SIPParseError("empty value for parameter %r" % (name,))
+            params[name] = val
+        else:
+            params[name] = None
+    return params
+
+
+def formatParams(params: dict[str, Optional[str]]) -> str:
+    """
+    Serialise parameters as C{;name=value;flag}.
+    """
+    return "".join(";%s" % (k,) if v is None else ";%s=%s" % (k, v) for k, v in params.items())
+
+
+@dataclass
+class URI:
+    """
+    A C{sip}, C{sips} or C{tel} URI, or any other absolute URI (kept opaque).
+
+    @ivar scheme: the lower-cased scheme.
+    @ivar host: the host (IPv6 references without brackets); empty for opaque URIs.
+    @ivar port: the port, or L{None} when absent.
+    @ivar params: the URI parameters, names lower-cased.
+    """
+
+    scheme: str
+    user: Optional[str] = None
+    password: Optional[str] = None
+    host: str = ""
+    port: Optional[int] = None
+    params: dict[str, Optional[str]] = field(default_factory=dict)
+    headers: str = ""
+    opaque: str = ""
+
+    @property
+    def isSIP(self) -> bool:
+        """
+        Whether this is a C{sip:} or C{sips:} URI.
+        """
+        return self.scheme in ("sip", "sips")
+
+    def hostport(self) -> str:
+        """
+        @return: C{host[:port]} with IPv6 hosts bracketed.
+        """
+        host = "[%s]" % (self.host,) if ":" in self.host else self.host
+        return host if self.port is None else "%s:%d" % (host, self.port)
+
+    def __str__(self) -> str:
+        if not self.isSIP and self.scheme != "tel":
+            return "%s:%s" % (self.scheme, self.opaque)
+        if self.scheme == "tel":
+            return "tel:%s%s" % (self.user or "", formatParams(self.params))
+        userinfo = ""
+        if self.user is not None:
+            userinfo = self.user
+            if self.password is not None:
+                userinfo += ":" + self.password
+            userinfo += "@"
+        text = "%s:%s%s%s" % (self.scheme, userinfo, self.hostport(), formatParams(self.params))
+        if self.headers:
+            text += "?" + self.headers
+        return text
+
+
+def _parseHostPort(text: str) -> tuple[str, Optional[int]]:
+    text = text.strip()
+    if not text:
+        raise SIPParseError("missing host")
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise SIPParseError("unterminated IPv6 reference")
+        host = text[1:end]
+        rest = text[end + 1 :]
+        if not rest:
+            return host, None
+        if not rest.startswith(":"):
+            raise SIPParseError("bad host %r" % (text,))
+        portText = rest[1:]
+    else:
+        host, colon, portText = text.partition(":")
+        if not colon:
+            portText = ""
+        elif not portText:
+            raise SIPParseError("empty port")
+    if _BAD_HOST_CHARS.search(host) is not None:
+        raise SIPParseError("bad host %r" % (text,))
+    if not host:
+        raise SIPParseError("missing host")
+    if not portText:
+        return host, None
+    if not portText.isdigit() or len(portText) > 5 or int(portText) > 65535:
+        raise SIPParseError("bad port %r" % (portText,))
+    return host, int(portText)
+
+
+def parseURI(text: str) -> URI:
+    """
+    Parse an absolute URI. C{sip}/C{sips} URIs are split into their parts, C{tel} into number
+    and parameters; other schemes are kept opaque.
+
+    @raise SIPParseError: on whitespace, a missing scheme, or a bad host or port.
+    """
+    text = text.strip()
+    scheme, colon, rest = text.partition(":")
+    if not colon or _SCHEME.fullmatch(scheme) is None:
+        raise SIPParseError("bad URI %r" % (text,))
+    if _BAD_URI_CHARS.search(text) is not None:
+        raise SIPParseError("bad URI %r" % (text,))
+    scheme = scheme.lower()
+    if scheme == "tel":
+        number, _, paramText = rest.partition(";")
+        if not number:
+            raise SIPParseError("empty tel URI")
+        return URI(scheme, user=number, params=parseParams(paramText))
+    if scheme not in ("sip", "sips"):
+        if not rest:
+            raise SIPParseError("empty URI")
+        return URI(scheme, opaque=rest)
+    rest, _, headers = rest.partition("?")
+    at = rest.rfind("@")
+    user: Optional[str] = None
+    password: Optional[str] = None
+    if at >= 0:
+        userinfo = rest[:at]
+        rest = rest[at + 1 :]
+        user, pcolon, pw = userinfo.partition(":")
+        if pcolon:
+            password = pw
+        if not user:
+            raise SIPParseError("empty user part")
+    hostport, _, paramText = rest.partition(";")
+    host, port = _parseHostPort(hostport)
+    return URI(scheme, user, password, host.lower(), port, parseParams(paramText), headers)
+
+
+@dataclass
+class NameAddr:
+    """
+    A C{name-addr} or C{addr-spec} with header parameters (From, To, Contact, Route, ...).
+    """
+
+    uri: URI
+    display: str = ""
+    params: dict[str, Optional[str]] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> Optional[str]:
+        """
+        The C{tag} parameter, or L{None}.
+        """
+        return self.params.get("tag")
+
+    def __str__(self) -> str:
+        display = self.display + " " if self.display else ""
+        return "%s<%s>%s" % (display, self.uri, formatParams(self.params))
+
+
+def parseNameAddr(text: str) -> NameAddr:
+    """
+    Parse C{[display] <uri> *(;param)} or C{addr-spec *(;param)} (in the latter, the parameters
+    belong to the header, RFC 3261 section 20).
+
+    @raise SIPParseError: on unbalanced quotes or angle brackets, or a bad URI.
+    """
+    text = text.strip()
+    lt = text.find("<")
+    if lt >= 0:
+        display = text[:lt].strip()
+        if display.startswith('"'):
+            if len(display) < 2 or not display.endswith('"'):
+                raise SIPParseError("bad display name")
+        elif display and not all(isToken(word) for word in display.split()):
+            raise SIPParseError("bad display name")
+        gt = text.find(">", lt)
+        if gt < 0:
+            raise SIPParseError("unterminated <")
+        uri = parseURI(text[lt + 1 : gt])
+        return NameAddr(uri, display, parseParams(text[gt + 1 :]))
+    if '"' in text:
+        raise SIPParseError("display name without <uri>")
+    uriText, _, paramText = text.partition(";")
+    if "," in uriText or "?" in uriText or " " in uriText.strip():
+        raise SIPParseError("addr-spec with reserved characters needs <>")
+    return NameAddr(parseURI(uriText), "", parseParams(paramText))
+
+
+@dataclass
+class Via:
+    """
+    One Via element: C{SIP/2.0/UDP host:port;branch=...}.
+    """
+
+    transport: str
+    host: str
+    port: Optional[int]
+    params: dict[str, Optional[str]]
+
+    @property
+    def branch(self) -> Optional[str]:
+        """
+        The C{branch} parameter, or L{None}.
+        """
+        return self.params.get("branch")
+
+    def sentBy(self) -> str:
+        """
+        @return: C{host[:port]} as in the Via.
+        """
+        host = "[%s]" % (self.host,) if ":" in self.host else self.host
+        return host if self.port is None else "%s:%d" % (host, self.port)
+
+    def __str__(self) -> str:
+        return "SIP/2.0/%s %s%s" % (self.transport, self.sentBy(), formatParams(self.params))
+
+
+def parseVia(text: str) -> Via:
+    """
+    Parse one Via element (not a comma list).
+
+    @raise SIPParseError: on a bad protocol, host or parameter.
+    """
+    text = text.strip()
+    slash1 = text.find("/")
+    slash2 = text.find("/", slash1 + 1)
+    if slash1 < 0 or slash2 < 0:
+        raise SIPParseError("bad Via")
+    if text[:slash1].strip().upper() != "SIP" or text[slash1 + 1 : slash2].strip() != "2.0":
+        raise SIPParseError("bad Via protocol")
+    rest = text[slash2 + 1 :].lstrip()
+    parts = rest.split(None, 1)
+    if len(parts) != 2:
+        raise SIPParseError("bad Via: no sent-by")
+    transport, sentBy = parts
+    if not isToken(transport):
+        raise SIPParseError("bad Via transport")
+    hostport, _, paramText = sentBy.partition(";")
+    host, port = _parseHostPort(hostport)
+    return Via(transport.upper(), host, port, parseParams(paramText))
+
+
+@dataclass(frozen=True)
+class CSeq:
+    """
+    A CSeq: sequence number and method.
+    """
+
+    number: int
+    method: str
+
+    def __str__(self) -> str:
+        return "%d %s" % (self.number, self.method)
+
+
+def parseCSeq(text: str) -> CSeq:
+    """
+    Parse C{1*DIGIT LWS Method}; the number must be below 2**31 (RFC 3261 section 8.1.1.5).
+
+    @raise SIPParseError: on anything else.
+    """
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not isToken(parts[1]):
+        raise SIPParseError("bad CSeq")
+    number = int(parts[0])
+    if number >= 2**31:
+        raise SIPParseError("CSeq number too large")
+    return CSeq(number, parts[1])
+
+
+def parseDeltaSeconds(text: str, what: str) -> int:
+    """
+    Parse a C{delta-seconds} value.
+
+    @param what: the header name, for the error reason.
+    @raise SIPParseError: when not a decimal number or above L{MAX_DELTA_SECONDS}.
+    """
+    text = text.strip()
+    if not text.isdigit() or not text.isascii():
+        raise SIPParseError("bad %s value %r" % (what, text))
+    if len(text) > 10 or int(text) > MAX_DELTA_SECONDS:
+        raise SIPParseError("%s value too large" % (what,))
+    return int(text)
+
+
+@dataclass(frozen=True)
+class SessionExpires:
+    """
+    A parsed Session-Expires value (RFC 4028 section 4).
+
+    @ivar delta: the session interval in seconds (at least 1).
+    @ivar refresher: C{"uac"}, C{"uas"} or L{None}.
+    """
+
+    delta: int
+    refresher: Optional[str] = None
+
+    def __str__(self) -> str:
+        if self.refresher is None:
+            return str(self.delta)
+        return "%d;refresher=%s" % (self.delta, self.refresher)
+
+
+def parseSessionExpires(text: str) -> SessionExpires:
+    """
+    Parse C{delta-seconds *(SEMI se-params)}: whitespace around C{;} and C{=}, any case,
+    generic parameters skipped.
+
+    @raise SIPParseError: on a zero, overflowing or non-numeric interval, or a refresher
+        other than C{uac}/C{uas}.
+    """
+    delta, _, paramText = text.partition(";")
+    seconds = parseDeltaSeconds(delta, "Session-Expires")
+    if seconds == 0:
+        raise SIPParseError("Session-Expires of 0")
+    params = parseParams(paramText)
+    refresher = params.get("refresher")
+    if "refresher" in params:
+        if refresher is None or refresher.lower() not in ("uac", "uas"):
+            raise SIPParseError("bad refresher %r" % (refresher,))
+        refresher = refresher.lower()
+    return SessionExpires(seconds, refresher)
+
+
+def parseMinSE(text: str) -> int:
+    """
+    Parse C{Min-SE: delta-seconds *(SEMI generic-param)} (RFC 4028 section 5).
+
+    @raise SIPParseError: on a zero, overflowing or non-numeric value.
+    """
+    delta, _, paramText = text.partition(";")
+    seconds = parseDeltaSeconds(delta, "Min-SE")
+    if seconds == 0:
+        raise SIPParseError("Min-SE of 0")
+    parseParams(paramText)
+    return seconds

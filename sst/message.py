@@ -1,0 +1,615 @@
+# -*- test-case-name: sst.test.test_message -*-
+"""
+SIP messages: bytes to L{Request}/L{Response} and back (RFC 3261 section 7).
+
+The parser indexes the header block once and keeps each header's original text; typed
+accessors decode a header the first time they are asked. Serialising writes untouched headers
+back byte for byte, so forwarding costs only the edits a proxy makes.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator, Optional, Union
+
+from sst.headers import (
+    CSeq,
+    NameAddr,
+    SIPParseError,
+    URI,
+    Via,
+    isToken,
+    parseCSeq,
+    parseDeltaSeconds,
+    parseNameAddr,
+    parseURI,
+    parseVia,
+    splitCommas,
+)
+
+__all__ = [
+    "SIPParseError",
+    "Message",
+    "Request",
+    "Response",
+    "parse",
+    "DEFAULT_MAX_SIZE",
+    "REASON_PHRASES",
+    "canonicalName",
+]
+
+#: Default cap on the size of one message, in bytes.
+DEFAULT_MAX_SIZE = 65536
+
+#: Compact header forms (RFC 3261 section 7.3.3 and extensions; C{x} is RFC 4028).
+COMPACT_FORMS = {
+    "i": "call-id",
+    "m": "contact",
+    "e": "content-encoding",
+    "l": "content-length",
+    "c": "content-type",
+    "f": "from",
+    "s": "subject",
+    "k": "supported",
+    "t": "to",
+    "v": "via",
+    "x": "session-expires",
+    "o": "event",
+    "r": "refer-to",
+    "u": "allow-events",
+    "b": "referred-by",
+}
+
+_DISPLAY_NAMES = {
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "www-authenticate": "WWW-Authenticate",
+    "min-se": "Min-SE",
+    "mime-version": "MIME-Version",
+    "rack": "RAck",
+    "rseq": "RSeq",
+}
+
+#: Headers that may appear at most once (RFC 3261 section 7.3.1; RFC 4028).
+SINGLE_VALUED = frozenset(
+    [
+        "call-id",
+        "cseq",
+        "from",
+        "to",
+        "max-forwards",
+        "content-length",
+        "content-type",
+        "session-expires",
+        "min-se",
+        "expires",
+    ]
+)
+
+#: Headers that must be present in every request and response.
+REQUIRED = ("via", "from", "to", "call-id", "cseq")
+
+REASON_PHRASES = {
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
+    183: "Session Progress",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Request Entity Too Large",
+    416: "Unsupported URI Scheme",
+    420: "Bad Extension",
+    422: "Session Interval Too Small",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    486: "Busy Here",
+    487: "Request Terminated",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+}
+
+_LINE_SPLIT = re.compile(r"\r?\n")
+_HEADER_LINE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*?)[ \t]*$")
+_METHOD_OK = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
+
+
+_KEYS: dict[str, str] = {}
+
+
+def canonicalName(name: str) -> str:
+    """
+    @return: the lower-case long form of a header name (compact forms expanded).
+    """
+    key = _KEYS.get(name)
+    if key is None:
+        key = name.lower()
+        key = COMPACT_FORMS.get(key, key)
+        if len(_KEYS) < 4096:
+            _KEYS[name] = key
+    return key
+
+
+def displayName(key: str) -> str:
+    """
+    @return: the conventional spelling of a header key, for headers we write.
+    """
+    shown = _DISPLAY_NAMES.get(key)
+    if shown is None:
+        shown = "-".join(part.capitalize() for part in key.split("-"))
+    return shown
+
+
+class Header:
+    """
+    One header line: its key (lower-case long name), decoded value, and original text.
+
+    @ivar raw: the original line (folding included) or L{None} once edited.
+    """
+
+    __slots__ = ("key", "value", "raw")
+
+    def __init__(self, key: str, value: str, raw: Optional[str] = None) -> None:
+        self.key = key
+        self.value = value
+        self.raw = raw
+
+    def text(self) -> str:
+        """
+        @return: the line to write: the original text when unedited.
+        """
+        if self.raw is not None:
+            return self.raw
+        return "%s: %s" % (displayName(self.key), self.value)
+
+
+class Message:
+    """
+    What requests and responses share: an ordered header list and a body.
+
+    @ivar headers: the header lines, in order.
+    @ivar body: the body, as bytes.
+    @ivar receivedAt: when the message arrived (clock seconds), set by the transport.
+    @ivar source: where it came from, set by the transport.
+    """
+
+    __slots__ = ("headers", "body", "receivedAt", "source", "_cache")
+
+    def __init__(self, headers: Optional[list[Header]] = None, body: bytes = b"") -> None:
+        self.headers: list[Header] = headers if headers is not None else []
+        self.body = body
+        self.receivedAt = 0.0
+        self.source: object = None
+        self._cache: dict[str, object] = {}
+
+    # -- generic header access ---------------------------------------------------------
+
+    def header(self, name: str) -> Optional[str]:
+        """
+        @return: the value of the first header called C{name} (any form), or L{None}.
+        """
+        key = canonicalName(name)
+        for h in self.headers:
+            if h.key == key:
+                return h.value
+        return None
+
+    def headerValues(self, name: str) -> list[str]:
+        """
+        @return: every element of every header called C{name}, comma lists split.
+        """
+        key = canonicalName(name)
+        values: list[str] = []
+        for h in self.headers:
+            if h.key == key:
+                values.extend(splitCommas(h.value))
+        return values
+
+    def hasHeader(self, name: str) -> bool:
+        """
+        @return: whether a header called C{name} is present.
+        """
+        key = canonicalName(name)
+        return any(h.key == key for h in self.headers)
+
+    def hasOptionTag(self, name: str, tag: str) -> bool:
+        """
+        @return: whether the option tag C{tag} is listed in C{name} (Supported, Require, ...).
+        """
+        tag = tag.lower()
+        return any(v.lower() == tag for v in self.headerValues(name))
+
+    def addHeader(self, name: str, value: str, first: bool = False) -> None:
+        """
+        Add a header line, at the end of the header block or before all others.
+        """
+        self._invalidate()
+        h = Header(canonicalName(name), value)
+        if first:
+            self.headers.insert(0, h)
+        else:
+            self.headers.append(h)
+
+    def insertBefore(self, name: str, value: str) -> None:
+        """
+        Add a header line before the first existing header of the same name (or at the end).
+        """
+        key = canonicalName(name)
+        self._invalidate()
+        for i, h in enumerate(self.headers):
+            if h.key == key:
+                self.headers.insert(i, Header(key, value))
+                return
+        self.headers.append(Header(key, value))
+
+    def setHeader(self, name: str, value: str) -> None:
+        """
+        Replace every header called C{name} by one line with C{value}, keeping its position.
+        """
+        key = canonicalName(name)
+        self._invalidate()
+        for i, h in enumerate(self.headers):
+            if h.key == key:
+                h.value = value
+                h.raw = None
+                self.headers[i + 1 :] = [x for x in self.headers[i + 1 :] if x.key != key]
+                return
+        self.headers.append(Header(key, value))
+
+    def removeHeader(self, name: str) -> int:
+        """
+        Remove every header called C{name}.
+
+        @return: how many lines were removed.
+        """
+        key = canonicalName(name)
+        before = len(self.headers)
+        self.headers = [h for h in self.headers if h.key != key]
+        self._invalidate()
+        return before - len(self.headers)
+
+    def popFirstValue(self, name: str) -> Optional[str]:
+        """
+        Remove and return the first element of a list header (Via, Route), splitting a
+        comma-combined line when needed.
+        """
+        key = canonicalName(name)
+        for i, h in enumerate(self.headers):
+            if h.key == key:
+                values = splitCommas(h.value)
+                self._invalidate()
+                if len(values) <= 1:
+                    del self.headers[i]
+                    return values[0] if values else None
+                h.value = ", ".join(values[1:])
+                h.raw = None
+                return values[0]
+        return None
+
+    def _invalidate(self) -> None:
+        if self._cache:
+            self._cache.clear()
+
+    def iterHeaders(self) -> Iterator[tuple[str, str]]:
+        """
+        @return: (key, value) pairs in order.
+        """
+        return ((h.key, h.value) for h in self.headers)
+
+    # -- typed accessors ----------------------------------------------------------------
+
+    def vias(self) -> list[Via]:
+        """
+        @return: every Via element, top first.
+        @raise SIPParseError: when a Via does not parse.
+        """
+        cached = self._cache.get("via")
+        if cached is None:
+            cached = [parseVia(v) for v in self.headerValues("via")]
+            self._cache["via"] = cached
+        return cached  # type: ignore[return-value]
+
+    def topVia(self) -> Via:
+        """
+        @return: the top Via.
+        @raise SIPParseError: when there is none.
+        """
+        vias = self.vias()
+        if not vias:
+            raise SIPParseError("missing Via")
+        return vias[0]
+
+    def cseq(self) -> CSeq:
+        """
+        @return: the parsed CSeq.
+        """
+        cached = self._cache.get("cseq")
+        if cached is None:
+            value = self.header("cseq")
+            if value is None:
+                raise SIPParseError("missing CSeq")
+            cached = parseCSeq(value)
+            self._cache["cseq"] = cached
+        return cached  # type: ignore[return-value]
+
+    def _nameAddr(self, key: str) -> NameAddr:
+        cached = self._cache.get(key)
+        if cached is None:
+            value = self.header(key)
+            if value is None:
+                raise SIPParseError("missing %s" % (displayName(key),))
+            cached = parseNameAddr(value)
+            self._cache[key] = cached
+        return cached  # type: ignore[return-value]
+
+    def fromAddr(self) -> NameAddr:
+        """
+        @return: the parsed From header.
+        """
+        return self._nameAddr("from")
+
+    def toAddr(self) -> NameAddr:
+        """
+        @return: the parsed To header.
+        """
+        return self._nameAddr("to")
+
+    @property
+    def fromTag(self) -> Optional[str]:
+        """
+        The From tag.
+        """
+        return self.fromAddr().tag
+
+    @property
+    def toTag(self) -> Optional[str]:
+        """
+        The To tag.
+        """
+        return self.toAddr().tag
+
+    @property
+    def callId(self) -> str:
+        """
+        The Call-ID (compared byte for byte).
+        """
+        value = self.header("call-id")
+        if value is None:
+            raise SIPParseError("missing Call-ID")
+        return value
+
+    def nameAddrs(self, name: str) -> list[NameAddr]:
+        """
+        @return: every element of a name-addr list header (Route, Record-Route, Contact).
+        """
+        return [parseNameAddr(v) for v in self.headerValues(name)]
+
+    def maxForwards(self) -> Optional[int]:
+        """
+        @return: Max-Forwards, or L{None} when absent.
+        """
+        value = self.header("max-forwards")
+        if value is None:
+            return None
+        number = parseDeltaSeconds(value, "Max-Forwards")
+        if number > 255:
+            raise SIPParseError("Max-Forwards too large")
+        return number
+
+    # -- serialisation ------------------------------------------------------------------
+
+    def startLine(self) -> str:
+        """
+        @return: the first line of the message.
+        """
+        raise NotImplementedError()
+
+    def toBytes(self) -> bytes:
+        """
+        Serialise, writing untouched header lines as they arrived and Content-Length as the
+        real length of the body.
+        """
+        lines = [self.startLine()]
+        bodyLength = len(self.body)
+        sawLength = False
+        for h in self.headers:
+            if h.key == "content-length":
+                if sawLength:
+                    continue
+                sawLength = True
+                if h.raw is not None and h.value.strip() == str(bodyLength):
+                    lines.append(h.raw)
+                else:
+                    lines.append("Content-Length: %d" % (bodyLength,))
+            else:
+                lines.append(h.raw if h.raw is not None else h.text())
+        if not sawLength:
+            lines.append("Content-Length: %d" % (bodyLength,))
+        lines.append("")
+        lines.append("")
+        return "\r\n".join(lines).encode("latin-1") + self.body
+
+
+class Request(Message):
+    """
+    A SIP request.
+
+    @ivar method: the method (case-sensitive).
+    @ivar uri: the Request-URI, as text.
+    """
+
+    __slots__ = ("method", "uri")
+
+    def __init__(
+        self, method: str, uri: str, headers: Optional[list[Header]] = None, body: bytes = b""
+    ) -> None:
+        super().__init__(headers, body)
+        self.method = method
+        self.uri = uri
+
+    def startLine(self) -> str:
+        return "%s %s SIP/2.0" % (self.method, self.uri)
+
+    def requestURI(self) -> URI:
+        """
+        @return: the parsed Request-URI.
+        """
+        cached = self._cache.get("ruri")
+        if cached is None or str(cached) != self.uri:
+            cached = parseURI(self.uri)
+            self._cache["ruri"] = cached
+        return cached  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return "<Request %s %s>" % (self.method, self.uri)
+
+
+class Response(Message):
+    """
+    A SIP response.
+    """
+
+    __slots__ = ("code", "phrase")
+
+    def __init__(
+        self, code: int, phrase: str = "", headers: Optional[list[Header]] = None, body: bytes = b""
+    ) -> None:
+        super().__init__(headers, body)
+        self.code = code
+        self.phrase = phrase if phrase else REASON_PHRASES.get(code, "")
+
+    def startLine(self) -> str:
+        return "SIP/2.0 %d %s" % (self.code, self.phrase)
+
+    def __repr__(self) -> str:
+        return "<Response %d %s>" % (self.code, self.phrase)
+
+
+def _parseStartLine(line: str) -> Union[Request, Response]:
+    if line.startswith("SIP/") or line[:4].upper() == "SIP/":
+        parts = line.split(" ", 2)
+        if len(parts) < 2:
+            raise SIPParseError("bad status line")
+        version = parts[0]
+        if version.upper() != "SIP/2.0":
+            raise SIPParseError("unsupported version", status=505)
+        codeText = parts[1]
+        if len(codeText) != 3 or not codeText.isdigit() or not codeText.isascii():
+            raise SIPParseError("bad status code")
+        code = int(codeText)
+        if code < 100 or code > 699:
+            raise SIPParseError("bad status code")
+        return Response(code, parts[2] if len(parts) == 3 else "", [])
+    parts = line.split(" ")
+    if len(parts) != 3:
+        raise SIPParseError("bad request line")
+    method, uri, version = parts
+    if not _METHOD_OK.match(method):
+        raise SIPParseError("bad method")
+    if not uri or ":" not in uri or uri[0] == "<":
+        raise SIPParseError("bad Request-URI")
+    if version.upper() != "SIP/2.0":
+        if version[:4].upper() == "SIP/":
+            raise SIPParseError("unsupported version", status=505)
+        raise SIPParseError("bad request line")
+    return Request(method, uri, [])
+
+
+def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Response]:
+    """
+    Parse one message.
+
+    Bytes after the body that Content-Length announces are ignored (datagram transports,
+    RFC 4475 section 3.1.1.8). A message with no Content-Length takes the rest as body.
+
+    @param maxSize: the largest message accepted, in bytes.
+    @raise SIPParseError: with a reason; its C{message} holds the partly parsed message when
+        the start line and headers could be indexed.
+    """
+    if len(data) > maxSize:
+        raise SIPParseError("message too large", status=513)
+    # Tolerate leading CRLFs (keep-alives, RFC 3261 section 7.5).
+    data = data.lstrip(b"\r\n")
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        head = data[:end]
+        body = data[end + 4 :]
+    else:
+        end = data.find(b"\n\n")
+        if end >= 0:
+            head = data[:end]
+            body = data[end + 2 :]
+        else:
+            head = data.rstrip(b"\r\n")
+            body = b""
+    if not head:
+        raise SIPParseError("empty message")
+    text = head.decode("latin-1")
+    lines = text.split("\r\n")
+    if text.count("\n") != len(lines) - 1:
+        lines = _LINE_SPLIT.split(text)
+    msg = _parseStartLine(lines[0])
+    headers = msg.headers
+    headerLine = _HEADER_LINE.match
+    last: Optional[Header] = None
+    for line in lines[1:]:
+        if not line:
+            continue
+        first = line[0]
+        if first == " " or first == "\t":
+            if last is None:
+                raise SIPParseError("folded line without a header")
+            last.value = (last.value + " " + line.strip()).strip()
+            last.raw = (last.raw or "") + "\r\n" + line
+            continue
+        match = headerLine(line)
+        if match is None:
+            raise SIPParseError("bad header line %r" % (line[:40],))
+        name, value = match.groups()
+        last = Header(canonicalName(name), value, line)
+        headers.append(last)
+    try:
+        _validate(msg, body)
+    except SIPParseError as e:
+        e.message = msg
+        raise
+    return msg
+
+
+def _validate(msg: Union[Request, Response], body: bytes) -> None:
+    seen: set[str] = set()
+    for h in msg.headers:
+        if h.key in SINGLE_VALUED:
+            if h.key in seen:
+                raise SIPParseError("duplicate %s" % (displayName(h.key),))
+            seen.add(h.key)
+        elif h.key == "via":
+            seen.add("via")
+    for key in REQUIRED:
+        if key not in seen:
+            raise SIPParseError("missing %s" % (displayName(key),))
+    if "content-length" in seen:
+        length = parseDeltaSeconds(msg.header("content-length") or "", "Content-Length")
+        if length > len(body):
+            raise SIPParseError("Content-Length larger than message")
+        body = body[:length]
+    msg.body = body
+    cseq = msg.cseq()
+    if isinstance(msg, Request) and cseq.method != msg.method:
+        raise SIPParseError("CSeq method does not match request method")
+    # Decode the headers every layer above needs, so that later code never meets a bad one.
+    msg.topVia()
+    msg.fromAddr()
+    msg.toAddr()
+    msg.maxForwards()

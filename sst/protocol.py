@@ -1,0 +1,353 @@
+# -*- test-case-name: sst.test.test_protocol -*-
+"""
+SIP over UDP and TCP: Twisted protocols that turn bytes into messages and back (RFC 3261
+section 18, RFC 3581).
+
+The transport layer knows addresses, not transactions: it parses what arrives, stamps it with
+its source and arrival time, fixes the top Via (C{received}, C{rport}), and hands it to one
+receiver callable. What cannot be parsed is answered with a 400 when a reply is possible and
+dropped and counted otherwise; nothing raises into the reactor.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, Optional, Union
+
+from twisted.internet import protocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IAddress, IReactorTCP, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from sst.address import Address
+from sst.headers import SIPParseError, formatParams
+from sst.message import DEFAULT_MAX_SIZE, Request, Response, parse
+from sst.responses import makeResponse
+from sst.stats import Stats
+
+__all__ = ["TransportLayer", "SIPDatagramProtocol", "SIPStreamProtocol", "StreamFramer"]
+
+Receiver = Callable[[Union[Request, Response], Address], None]
+
+_CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$")
+
+
+def _isIPv6(host: str) -> bool:
+    return ":" in host
+
+
+class TransportLayer:
+    """
+    The bottom of the stack: sends bytes to addresses and delivers parsed messages upward.
+
+    @ivar receiver: called with each parsed message and its source address.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        stats: Stats,
+        maxSize: int = DEFAULT_MAX_SIZE,
+        reactor: Optional[IReactorTCP] = None,
+    ) -> None:
+        self.clock = clock
+        self.stats = stats
+        self.maxSize = maxSize
+        self.reactor = reactor
+        self.receiver: Optional[Receiver] = None
+        self._udp: dict[str, SIPDatagramProtocol] = {}
+        self._connections: dict[tuple[str, int], SIPStreamProtocol] = {}
+        self._pending: dict[tuple[str, int], list[bytes]] = {}
+        self.listening: dict[str, Address] = {}
+
+    # -- sending -------------------------------------------------------------------------
+
+    def localAddress(self, transport: str, family: str = "4") -> Address:
+        """
+        @return: the address we listen on for C{transport}, for Via and Record-Route.
+        """
+        return (
+            self.listening.get(transport + family)
+            or self.listening.get(transport + "4")
+            or self.listening.get(transport + "6")
+            or next(iter(self.listening.values()))
+        )
+
+    def send(self, data: bytes, address: Address) -> None:
+        """
+        Send C{data} to C{address}; errors are logged and counted, never raised.
+        """
+        try:
+            if address.transport == "tcp":
+                self._sendStream(data, address)
+            else:
+                family = "6" if _isIPv6(address.host) else "4"
+                proto = self._udp.get(family)
+                if proto is None or proto.transport is None:
+                    self.stats.increment("send_errors")
+                    self._log.warn("No UDP socket for {address}", address=address)
+                    return
+                proto.transport.write(data, (address.host, address.port))
+            self.stats.increment("bytes_out", len(data))
+        except Exception:
+            self.stats.increment("send_errors")
+            self._log.failure("Sending to {address} failed", address=address)
+
+    def sendMessage(self, message: Union[Request, Response], address: Address) -> None:
+        """
+        Serialise and send a message, counting it.
+        """
+        self.stats.increment("requests_out" if isinstance(message, Request) else "responses_out")
+        self.send(message.toBytes(), address)
+
+    def _sendStream(self, data: bytes, address: Address) -> None:
+        key = (address.host, address.port)
+        conn = self._connections.get(key)
+        if conn is not None and conn.transport is not None:
+            conn.transport.write(data)
+            return
+        queue = self._pending.get(key)
+        if queue is not None:
+            queue.append(data)
+            return
+        if self.reactor is None:
+            raise RuntimeError("no reactor to connect with")
+        self._pending[key] = [data]
+        endpointType = TCP6ClientEndpoint if _isIPv6(address.host) else TCP4ClientEndpoint
+        endpoint = endpointType(self.reactor, address.host, address.port, timeout=10)
+        d = endpoint.connect(SIPStreamFactory(self))
+
+        def connected(proto: SIPStreamProtocol) -> None:
+            for chunk in self._pending.pop(key, []):
+                assert proto.transport is not None
+                proto.transport.write(chunk)
+
+        def failed(reason: Failure) -> None:
+            dropped = self._pending.pop(key, [])
+            self.stats.increment("send_errors", len(dropped))
+            self._log.warn("TCP connect to {address} failed: {reason}", address=address,
+                           reason=reason.getErrorMessage())
+
+        d.addCallbacks(connected, failed)
+
+    def registerConnection(self, proto: SIPStreamProtocol, peer: tuple[str, int]) -> None:
+        """
+        Remember a TCP connection so responses and requests to C{peer} reuse it.
+        """
+        self._connections[peer] = proto
+
+    def unregisterConnection(self, proto: SIPStreamProtocol, peer: tuple[str, int]) -> None:
+        """
+        Forget a closed TCP connection.
+        """
+        if self._connections.get(peer) is proto:
+            del self._connections[peer]
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def dataReceived(self, data: bytes, source: Address) -> None:
+        """
+        Parse one message and hand it up. Never raises.
+        """
+        self.stats.increment("bytes_in", len(data))
+        if not data.strip(b"\r\n"):
+            return  # keep-alive
+        try:
+            message = parse(data, self.maxSize)
+        except SIPParseError as e:
+            self._parseError(e, source)
+            return
+        except Exception:
+            self.stats.increment("parse_errors")
+            self._log.failure("Unexpected error parsing a message from {source}", source=source)
+            return
+        message.receivedAt = self.clock.seconds()
+        message.source = source
+        if isinstance(message, Request):
+            self.stats.increment("requests_in")
+            try:
+                self._fixVia(message, source)
+            except SIPParseError as e:
+                e.message = message
+                self._parseError(e, source)
+                return
+        else:
+            self.stats.increment("responses_in")
+        if self.receiver is None:
+            return
+        try:
+            self.receiver(message, source)
+        except Exception:
+            self.stats.increment("internal_errors")
+            self._log.failure("Error handling {message} from {source}", message=message,
+                              source=source)
+
+    def _parseError(self, error: SIPParseError, source: Address) -> None:
+        self.stats.increment("parse_errors")
+        partial = error.message
+        if isinstance(partial, Request) and partial.method != "ACK":
+            try:
+                response = makeResponse(partial, error.status, error.reason[:100])
+                via = partial.topVia()
+                response.source = source
+                self.sendMessage(response, _responseAddress(via.params, via.host, via.port, source))
+                self._log.info("400 to {source}: {reason}", source=source, reason=error.reason)
+                return
+            except SIPParseError:
+                pass
+            except Exception:
+                self._log.failure("Could not answer a bad request from {source}", source=source)
+        self.stats.increment("dropped")
+        self._log.info("Dropped a bad message from {source}: {reason}", source=source,
+                       reason=error.reason)
+
+    def _fixVia(self, request: Request, source: Address) -> None:
+        via = request.topVia()
+        params = dict(via.params)
+        changed = False
+        if via.host != source.host:
+            params["received"] = source.host
+            changed = True
+        if "rport" in params and params["rport"] is None:
+            params["rport"] = str(source.port)
+            changed = True
+        if changed:
+            via.params = params
+            first = request.popFirstValue("via")
+            assert first is not None
+            request.addHeader("Via", "SIP/2.0/%s %s%s" % (via.transport, via.sentBy(),
+                                                           formatParams(params)), first=True)
+
+
+def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional[int],
+                     source: Address) -> Address:
+    """
+    Where a response goes (RFC 3261 section 18.2.2, RFC 3581): the connection it came on for
+    TCP, else C{received}/C{rport} or the Via's sent-by.
+    """
+    if source.transport == "tcp":
+        return source
+    rport = params.get("rport")
+    target = params.get("received") or host
+    if rport:
+        return Address("udp", target, int(rport) if rport.isdigit() else source.port)
+    return Address("udp", target, port if port is not None else 5060)
+
+
+def responseAddress(request: Request) -> Address:
+    """
+    @return: where responses to C{request} go.
+    """
+    via = request.topVia()
+    source = request.source
+    assert isinstance(source, Address)
+    return _responseAddress(via.params, via.host, via.port, source)
+
+
+class SIPDatagramProtocol(protocol.DatagramProtocol):
+    """
+    SIP over UDP: one datagram is one message (extra bytes after the body are ignored).
+    """
+
+    def __init__(self, layer: TransportLayer, family: str = "4") -> None:
+        self.layer = layer
+        self.family = family
+
+    def startProtocol(self) -> None:
+        self.layer._udp[self.family] = self
+
+    def stopProtocol(self) -> None:
+        if self.layer._udp.get(self.family) is self:
+            del self.layer._udp[self.family]
+
+    def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        self.layer.dataReceived(datagram, Address("udp", addr[0], addr[1]))
+
+
+class StreamFramer:
+    """
+    Cuts a byte stream into SIP messages by Content-Length (RFC 3261 section 18.3).
+    """
+
+    def __init__(self, maxSize: int = DEFAULT_MAX_SIZE) -> None:
+        self.maxSize = maxSize
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """
+        Add bytes; return the complete messages they finish.
+
+        @raise SIPParseError: when a message exceeds the size cap (the stream cannot be
+            resynchronised and should be closed).
+        """
+        self._buffer += data
+        messages: list[bytes] = []
+        while True:
+            buf = self._buffer.lstrip(b"\r\n")
+            self._buffer = buf
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > self.maxSize:
+                    raise SIPParseError("message too large", status=513)
+                return messages
+            head = buf[: end + 2]
+            match = _CONTENT_LENGTH.search(head)
+            length = int(match.group(1)) if match else 0
+            total = end + 4 + length
+            if total > self.maxSize:
+                raise SIPParseError("message too large", status=513)
+            if len(buf) < total:
+                return messages
+            messages.append(buf[:total])
+            self._buffer = buf[total:]
+
+
+class SIPStreamProtocol(protocol.Protocol):
+    """
+    SIP over TCP: frames messages by Content-Length; the connection is reused for responses
+    and for requests to the same peer.
+    """
+
+    def __init__(self, layer: TransportLayer) -> None:
+        self.layer = layer
+        self.framer = StreamFramer(layer.maxSize)
+        self.peer: Optional[tuple[str, int]] = None
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        peer: IAddress = self.transport.getPeer()
+        self.peer = (getattr(peer, "host", ""), getattr(peer, "port", 0))
+        self.layer.registerConnection(self, self.peer)
+
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        if self.peer is not None:
+            self.layer.unregisterConnection(self, self.peer)
+
+    def dataReceived(self, data: bytes) -> None:
+        assert self.peer is not None
+        try:
+            messages = self.framer.feed(data)
+        except SIPParseError as e:
+            self.layer.stats.increment("parse_errors")
+            self.layer._log.info("Closing TCP connection from {peer}: {reason}", peer=self.peer,
+                                 reason=e.reason)
+            assert self.transport is not None
+            self.transport.loseConnection()
+            return
+        source = Address("tcp", self.peer[0], self.peer[1])
+        for message in messages:
+            self.layer.dataReceived(message, source)
+
+
+class SIPStreamFactory(protocol.Factory):
+    """
+    Builds L{SIPStreamProtocol}s for one transport layer, for listening and connecting.
+    """
+
+    def __init__(self, layer: TransportLayer) -> None:
+        self.layer = layer
+
+    def buildProtocol(self, addr: IAddress) -> SIPStreamProtocol:
+        return SIPStreamProtocol(self.layer)

@@ -1,0 +1,680 @@
+# -*- test-case-name: sst.test.test_proxy -*-
+"""
+The stateful proxy core (RFC 3261 section 16).
+
+Validates each request in the section 16.3 order, pre-processes Route (loose routing and the
+strict-router fix), asks the router where initial requests go, forks to every target, and
+keeps a response context per INVITE: Timer C, CANCEL, best-response selection, every 2xx
+forwarded (RFC 6026). Dialogs are created from 2xx (and early dialogs from 1xx with a
+To-tag), confirmed by ACK and ended by BYE, in the L{DialogTable}; session timers are asked
+through one L{ISessionTimerHook}.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Iterable, Optional, Sequence
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from sst.address import Address, addressForURI
+from sst.dialogs import Dialog, DialogId, DialogTable, DialogTableFull
+from sst.headers import URI, SIPParseError, parseNameAddr, parseURI, parseVia
+from sst.interfaces import IRouter, ISessionTimerHook, SessionTerms
+from sst.message import Request, Response, parse
+from sst.protocol import TransportLayer, _responseAddress
+from sst.registrar import Registrar
+from sst.routing import Target
+from sst.stats import Stats
+from sst.transaction import (
+    IClientTransactionUser,
+    ITransactionUser,
+    MAGIC_COOKIE,
+    ClientTransaction,
+    ServerTransaction,
+    TransactionLayer,
+)
+
+__all__ = ["Proxy", "NoSessionTimers"]
+
+#: Methods that create a dialog, and so are record-routed.
+DIALOG_CREATING = frozenset(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"])
+
+#: Option tags we support in Proxy-Require.
+SUPPORTED_PROXY_REQUIRE = frozenset(["timer"])
+
+
+@implementer(ISessionTimerHook)
+class NoSessionTimers:
+    """
+    A hook that times nothing: dialogs live for the default lifetime.
+    """
+
+    def requestReceived(self, request: Request, dialog: Optional[Dialog]) -> Optional[Response]:
+        return None
+
+    def responseReceived(
+        self, request: Request, response: Response, dialog: Optional[Dialog]
+    ) -> Optional[SessionTerms]:
+        return None
+
+
+def _rejectResponse(request: Request, code: int, phrase: str = "") -> Response:
+    from sst.responses import makeResponse
+
+    return makeResponse(request, code, phrase)
+
+
+@implementer(IClientTransactionUser)
+class Branch:
+    """
+    One forwarded copy of a request, with its client transaction.
+    """
+
+    def __init__(self, context: "ResponseContext", request: Request, target: Address) -> None:
+        self.context = context
+        self.request = request
+        self.target = target
+        self.transaction: Optional[ClientTransaction] = None
+        self.provisional = False
+        self.finalCode = 0
+        self.cancelSent = False
+        self.timerC: Optional[IDelayedCall] = None
+
+    @property
+    def done(self) -> bool:
+        """
+        Whether a final response (real or synthesised) was seen.
+        """
+        return self.finalCode >= 200
+
+    def responseReceived(self, transaction: ClientTransaction, response: Response) -> None:
+        self.context.proxy._branchResponse(self, response)
+
+    def transactionTimedOut(self, transaction: ClientTransaction) -> None:
+        self.context.proxy._branchTimedOut(self)
+
+
+class ResponseContext:
+    """
+    The state of one proxied request (RFC 3261 section 16.2): its server transaction and
+    branches, the best final response so far, and whether it was cancelled.
+    """
+
+    def __init__(self, proxy: "Proxy", server: ServerTransaction, initial: bool) -> None:
+        self.proxy = proxy
+        self.server = server
+        self.request = server.request
+        self.initial = initial
+        self.branches: list[Branch] = []
+        self.best: Optional[Response] = None
+        self.finalSent = False
+        self.cancelled = False
+        self.routing = True
+
+    def pending(self) -> list[Branch]:
+        """
+        @return: branches without a final response.
+        """
+        return [b for b in self.branches if not b.done]
+
+
+@implementer(ITransactionUser)
+class Proxy:
+    """
+    A stateful, record-routing proxy.
+
+    @ivar localAddresses: (host, port) pairs that are this proxy (for Route and loop checks).
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        transactions: TransactionLayer,
+        transport: TransportLayer,
+        dialogs: DialogTable,
+        router: IRouter,
+        stats: Stats,
+        hook: Optional[ISessionTimerHook] = None,
+        registrar: Optional[Registrar] = None,
+        uriRouter: Optional[IRouter] = None,
+    ) -> None:
+        self.clock = clock
+        self.transactions = transactions
+        self.transport = transport
+        self.dialogs = dialogs
+        self.router = router
+        self.uriRouter = uriRouter
+        self.stats = stats
+        self.hook: ISessionTimerHook = hook if hook is not None else NoSessionTimers()
+        self.registrar = registrar
+        self.localAddresses: set[tuple[str, int]] = set()
+        self.localHosts: set[str] = set()
+        transactions.user = self
+
+    # -- who we are ----------------------------------------------------------------------
+
+    def addLocalAddress(self, host: str, port: int) -> None:
+        """
+        Declare an address this proxy listens on.
+        """
+        self.localAddresses.add((host.lower(), port))
+        self.localHosts.add(host.lower())
+
+    def isLocal(self, uri: URI) -> bool:
+        """
+        @return: whether C{uri} names this proxy (a Route or Record-Route we wrote).
+        """
+        if not uri.isSIP:
+            return False
+        port = uri.port if uri.port is not None else (5061 if uri.scheme == "sips" else 5060)
+        return (uri.host.lower(), port) in self.localAddresses
+
+    def recordRouteURI(self, transport: str, family: str) -> str:
+        """
+        @return: our Record-Route URI for C{transport}.
+        """
+        local = self.transport.localAddress(transport, family)
+        suffix = ";transport=tcp" if transport == "tcp" else ""
+        return "<sip:%s%s;lr>" % (local.hostport(), suffix)
+
+    # -- ITransactionUser ----------------------------------------------------------------
+
+    def requestReceived(self, transaction: ServerTransaction) -> None:
+        request = transaction.request
+        try:
+            self._requestReceived(transaction, request)
+        except SIPParseError as e:
+            self.stats.increment("parse_errors")
+            transaction.respondWith(e.status, e.reason[:100])
+        except Exception:
+            self.stats.increment("internal_errors")
+            self._log.failure("Error proxying {request}", request=request)
+            transaction.respondWith(500)
+
+    def ackReceived(self, request: Request) -> None:
+        try:
+            self._forwardAck(request)
+        except Exception:
+            self.stats.increment("dropped")
+            self._log.failure("Dropped ACK {request}", request=request)
+
+    def cancelReceived(self, cancel: ServerTransaction, invite: Optional[ServerTransaction]) -> None:
+        context = invite.context if invite is not None else None
+        if not isinstance(context, ResponseContext):
+            cancel.respondWith(481)
+            return
+        cancel.respondWith(200, toTag=invite.toTag if invite is not None else None)
+        self._cancelContext(context)
+
+    def strayResponse(self, response: Response) -> None:
+        # A 2xx retransmission after the INVITE client transaction has gone: forward it
+        # statelessly along the Via path (RFC 6026).
+        try:
+            vias = response.headerValues("via")
+            if len(vias) < 2:
+                return
+            top = parseVia(vias[0])
+            if (top.host.lower(), top.port or 5060) not in self.localAddresses:
+                self.stats.increment("dropped")
+                return
+            if not (200 <= response.code < 300 and response.cseq().method == "INVITE"):
+                return
+            response.popFirstValue("via")
+            nextVia = parseVia(vias[1])
+            source = Address(nextVia.transport.lower() if nextVia.transport in ("UDP", "TCP") else "udp",
+                             nextVia.host, nextVia.port or 5060)
+            self.transport.sendMessage(response, _responseAddress(nextVia.params, nextVia.host,
+                                                                  nextVia.port, source))
+        except SIPParseError:
+            self.stats.increment("dropped")
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _requestReceived(self, server: ServerTransaction, request: Request) -> None:
+        method = request.method
+        inDialog = request.toTag is not None
+        if method == "INVITE":
+            server.respondWith(100)
+        if not inDialog and method == "INVITE" and self.transactions.full:
+            self._overloaded(server)
+            return
+        # RFC 3261 section 16.3: 1. syntax (done by the parser), 2. URI scheme.
+        uri = request.requestURI()
+        if uri.scheme not in ("sip", "sips", "tel"):
+            server.respondWith(416)
+            return
+        # 3. Max-Forwards.
+        maxForwards = request.maxForwards()
+        if maxForwards is not None and maxForwards == 0:
+            server.respondWith(483)
+            return
+        # 4. Loop detection.
+        loopHash = self._loopHash(request)
+        if self._looped(request, loopHash):
+            server.respondWith(482)
+            return
+        # 5. Proxy-Require.
+        unsupported = [t for t in request.headerValues("proxy-require")
+                       if t.lower() not in SUPPORTED_PROXY_REQUIRE]
+        if unsupported:
+            response = _rejectResponse(request, 420)
+            response.addHeader("Unsupported", ", ".join(unsupported))
+            server.respond(response)
+            return
+        # Section 16.4: Route information pre-processing.
+        self._preprocessRoute(request)
+        uri = request.requestURI()
+        if (method == "REGISTER" and self.registrar is not None and not request.hasHeader("route")
+                and uri.isSIP and (self.registrar.servesDomain(uri.host) or self.isLocal(uri))):
+            server.respond(self.registrar.handleRegister(request))
+            return
+        dialog: Optional[Dialog] = None
+        if inDialog:
+            dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag or "")
+        if method in ("INVITE", "UPDATE"):
+            rejection = self.hook.requestReceived(request, dialog)
+            if rejection is not None:
+                server.respond(rejection)
+                return
+        context = ResponseContext(self, server, initial=not inDialog)
+        server.context = context
+        if request.hasHeader("route"):
+            route = parseNameAddr(request.headerValues("route")[0])
+            d: Deferred[list[Target]] = self._resolve(route.uri, keepURI=True)
+        elif inDialog or self.isLocal(uri) is False and self._isForeignTarget(uri, inDialog):
+            d = self._resolve(uri, keepURI=True) if inDialog else maybeDeferred(self.router.route, request)
+        else:
+            d = maybeDeferred(self.router.route, request)
+        d.addCallback(self._routed, context, loopHash)
+        d.addErrback(self._routingFailed, context)
+
+    def _isForeignTarget(self, uri: URI, inDialog: bool) -> bool:
+        return True
+
+    def _resolve(self, uri: URI, keepURI: bool) -> Deferred[list[Target]]:
+        """
+        Addresses for a URI we were told to send to (a Route, an in-dialog target).
+        """
+        if self.uriRouter is not None and uri.isSIP and not _isNumeric(uri.host):
+            probe = Request("OPTIONS", str(uri))
+            return maybeDeferred(self.uriRouter.route, probe).addCallback(
+                lambda targets: [Target(t.address, None) for t in targets]
+            )
+        d: Deferred[list[Target]] = Deferred()
+        d.callback([Target(addressForURI(uri), None)])
+        return d
+
+    def _routingFailed(self, failure: Failure, context: ResponseContext) -> None:
+        self._log.failure("Routing failed for {request}", failure, request=context.request)
+        context.routing = False
+        if not context.finalSent and not context.server.state == "terminated":
+            context.finalSent = True
+            context.server.respondWith(500)
+
+    def _routed(self, targets: list[Target], context: ResponseContext, loopHash: str) -> None:
+        context.routing = False
+        server = context.server
+        request = context.request
+        if context.cancelled:
+            if not context.finalSent:
+                context.finalSent = True
+                server.respondWith(487)
+            return
+        targets = [t for t in targets if not self._isSelf(t.address)]
+        if not targets:
+            uri = request.requestURI()
+            served = self.registrar is not None and uri.isSIP and self.registrar.servesDomain(uri.host)
+            context.finalSent = True
+            server.respondWith(480 if served else 404)
+            return
+        for i, target in enumerate(targets):
+            # The last branch may take the original request; the others need their own copy.
+            copy = request if i == len(targets) - 1 else _copy(request)
+            self._forward(context, copy, target, loopHash)
+
+    def _isSelf(self, address: Address) -> bool:
+        return (address.host.lower(), address.port) in self.localAddresses
+
+    def _forward(self, context: ResponseContext, request: Request, target: Target, loopHash: str) -> None:
+        """
+        RFC 3261 section 16.6: copy, retarget, Max-Forwards, Record-Route, Via, send.
+        """
+        if target.requestURI is not None:
+            request.uri = target.requestURI
+        address = target.address
+        maxForwards = request.maxForwards()
+        request.setHeader("Max-Forwards", str(69 if maxForwards is None else maxForwards - 1))
+        family = "6" if ":" in address.host else "4"
+        if context.initial and request.method in DIALOG_CREATING:
+            source = request.source
+            inTransport = source.transport if isinstance(source, Address) else "udp"
+            request.addHeader("Record-Route", self.recordRouteURI(inTransport, family), first=True)
+            if inTransport != address.transport:
+                # RFC 5658 double Record-Route when the transport changes.
+                request.addHeader("Record-Route", self.recordRouteURI(address.transport, family),
+                                  first=True)
+        local = self.transport.localAddress(address.transport, family)
+        branch = self.transactions.newBranch(loopHash)
+        request.addHeader("Via", "SIP/2.0/%s %s;branch=%s;rport" % (
+            address.transport.upper(), local.hostport(), branch), first=True)
+        if request.method in ("INVITE", "UPDATE") and request.toTag is None:
+            pass
+        branchState = Branch(context, request, address)
+        context.branches.append(branchState)
+        branchState.transaction = self.transactions.request(request, address, branchState)
+        if request.method == "INVITE":
+            branchState.timerC = self.clock.callLater(self.transactions.timers.C, self._timerC, branchState)
+
+    def _preprocessRoute(self, request: Request) -> None:
+        uri = request.requestURI()
+        if self.isLocal(uri) and uri.user is None and request.hasHeader("route"):
+            # Strict router upstream (RFC 3261 section 16.4): restore the Request-URI.
+            routes = request.headerValues("route")
+            last = parseNameAddr(routes[-1])
+            request.uri = str(last.uri)
+            request.removeHeader("route")
+            for value in routes[:-1]:
+                request.addHeader("Route", value)
+        while True:
+            routes = request.headerValues("route")
+            if not routes:
+                return
+            if not self.isLocal(parseNameAddr(routes[0]).uri):
+                return
+            request.popFirstValue("route")
+
+    def _loopHash(self, request: Request) -> str:
+        parts = "\0".join([
+            request.uri, request.toTag or "", request.fromTag or "", request.callId,
+            str(request.cseq().number), ",".join(request.headerValues("proxy-require")),
+            ",".join(request.headerValues("route")),
+        ])
+        return hashlib.blake2b(parts.encode("latin-1"), digest_size=6).hexdigest()
+
+    def _looped(self, request: Request, loopHash: str) -> bool:
+        marker = MAGIC_COOKIE + loopHash
+        for via in request.vias()[1:]:
+            if (via.host.lower(), via.port or 5060) in self.localAddresses:
+                branch = via.branch or ""
+                if branch.startswith(marker):
+                    return True
+        return False
+
+    def _overloaded(self, server: ServerTransaction) -> None:
+        self.stats.increment("overload_rejected")
+        response = _rejectResponse(server.request, 503)
+        response.addHeader("Retry-After", "5")
+        server.respond(response)
+
+    # -- responses -----------------------------------------------------------------------
+
+    def _branchResponse(self, branch: Branch, response: Response) -> None:
+        context = branch.context
+        code = response.code
+        if code == 100:
+            return
+        try:
+            response.popFirstValue("via")
+            if not response.hasHeader("via"):
+                return
+            if code < 200:
+                self._provisional(branch, response)
+            elif code < 300:
+                self._success(branch, response)
+            else:
+                self._failure(branch, response)
+        except SIPParseError as e:
+            self.stats.increment("parse_errors")
+            self._log.info("Bad response {response}: {reason}", response=response, reason=e.reason)
+            if code >= 200 and not branch.done:
+                self._synthesise(branch, 502)
+        except Exception:
+            self.stats.increment("internal_errors")
+            self._log.failure("Error handling {response}", response=response)
+
+    def _provisional(self, branch: Branch, response: Response) -> None:
+        context = branch.context
+        branch.provisional = True
+        if branch.timerC is not None and branch.timerC.active():
+            branch.timerC.reset(self.transactions.timers.C)
+        if context.cancelled and not branch.cancelSent:
+            self._cancelBranch(branch)
+        if context.finalSent:
+            return
+        request = context.request
+        if context.initial and request.method == "INVITE" and response.toTag is not None:
+            self._createDialog(request, response, confirmed=False, lifetime=None)
+        context.server.respond(response)
+
+    def _success(self, branch: Branch, response: Response) -> None:
+        context = branch.context
+        firstFinal = not branch.done
+        branch.finalCode = max(branch.finalCode, response.code)
+        self._stopTimerC(branch)
+        request = branch.request
+        method = request.method
+        if method in ("INVITE", "UPDATE"):
+            self._sessionFor(context, branch, response)
+        elif method == "BYE":
+            self._endDialog(request, "bye")
+        context.finalSent = True
+        context.server.respond(response)
+        if firstFinal and method == "INVITE":
+            for other in context.pending():
+                if other is not branch:
+                    self._cancelBranch(other)
+
+    def _sessionFor(self, context: ResponseContext, branch: Branch, response: Response) -> None:
+        request = branch.request
+        toTag = response.toTag
+        if toTag is None:
+            return
+        if context.initial:
+            if request.method != "INVITE":
+                return
+            dialog = self._createDialog(request, response, confirmed=False, lifetime=None)
+            terms = self.hook.responseReceived(request, response, dialog)
+            if dialog is not None:
+                self._applyTerms(dialog, terms)
+            return
+        dialog = self.dialogs.lookup(request.callId, request.fromTag or "", toTag)
+        terms = self.hook.responseReceived(request, response, dialog)
+        if dialog is not None:
+            self._applyTerms(dialog, terms)
+
+    def _applyTerms(self, dialog: Dialog, terms: Optional[SessionTerms]) -> None:
+        if terms is None:
+            self.dialogs.refresh(dialog.id, None, None, None)
+        else:
+            self.dialogs.refresh(dialog.id, float(terms.interval), terms.interval, terms.refresher)
+
+    def _createDialog(self, request: Request, response: Response, confirmed: bool,
+                      lifetime: Optional[float]) -> Optional[Dialog]:
+        dialogId = DialogId(request.callId, request.fromTag or "", response.toTag or "")
+        try:
+            return self.dialogs.create(dialogId, confirmed=confirmed, lifetime=lifetime)
+        except DialogTableFull:
+            self.stats.increment("overload_rejected")
+            return None
+
+    def _endDialog(self, request: Request, reason: str) -> None:
+        dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag or "")
+        if dialog is not None:
+            self.dialogs.terminate(dialog.id, reason)
+
+    def _failure(self, branch: Branch, response: Response) -> None:
+        context = branch.context
+        if branch.done:
+            return
+        branch.finalCode = response.code
+        self._stopTimerC(branch)
+        request = branch.request
+        if request.method == "BYE" or response.code in (408, 481) and not context.initial:
+            self._endDialog(request, "bye" if request.method == "BYE" else "failed")
+        if response.code >= 600:
+            for other in context.pending():
+                self._cancelBranch(other)
+        if context.best is None or _better(response, context.best):
+            context.best = response
+        self._maybeFinish(context)
+
+    def _maybeFinish(self, context: ResponseContext) -> None:
+        if context.finalSent or context.pending():
+            return
+        best = context.best
+        if best is None:
+            return
+        context.finalSent = True
+        if context.initial and context.request.method == "INVITE":
+            for dialog in self.dialogs.early(context.request.callId):
+                if dialog.id.fromTag == (context.request.fromTag or ""):
+                    self.dialogs.terminate(dialog.id, "rejected")
+        if best.code == 503:
+            best.code = 500
+            best.phrase = "Server Internal Error"
+        if context.cancelled and best.code in (408,):
+            context.server.respondWith(487)
+            return
+        context.server.respond(best)
+
+    def _synthesise(self, branch: Branch, code: int) -> None:
+        """
+        Act as if the branch received a final response C{code} (408 on time-out).
+        """
+        if branch.done:
+            return
+        branch.finalCode = code
+        self._stopTimerC(branch)
+        context = branch.context
+        response = _rejectResponse(context.request, code)
+        if context.best is None or _better(response, context.best):
+            context.best = response
+        if code == 408 and not context.initial:
+            self._endDialog(branch.request, "timeout")
+        self._maybeFinish(context)
+
+    def _branchTimedOut(self, branch: Branch) -> None:
+        self._synthesise(branch, 408)
+
+    def _timerC(self, branch: Branch) -> None:
+        branch.timerC = None
+        if branch.done:
+            return
+        if branch.provisional:
+            self._cancelBranch(branch)
+        self._synthesise(branch, 408)
+
+    def _stopTimerC(self, branch: Branch) -> None:
+        if branch.timerC is not None and branch.timerC.active():
+            branch.timerC.cancel()
+        branch.timerC = None
+
+    # -- CANCEL --------------------------------------------------------------------------
+
+    def _cancelContext(self, context: ResponseContext) -> None:
+        context.cancelled = True
+        if context.routing:
+            return
+        for branch in context.pending():
+            self._cancelBranch(branch)
+        if not context.branches and not context.finalSent:
+            context.finalSent = True
+            context.server.respondWith(487)
+
+    def _cancelBranch(self, branch: Branch) -> None:
+        if branch.cancelSent or branch.done or branch.transaction is None:
+            return
+        if not branch.provisional:
+            # RFC 3261 section 9.1: no CANCEL before a provisional response; it goes out
+            # when one arrives (the context is marked cancelled).
+            branch.context.cancelled = True
+            return
+        branch.cancelSent = True
+        cancel = branch.transaction.cancelRequest()
+        self.transactions.request(cancel, branch.target, _IgnoreResponses())
+
+    # -- ACK for 2xx ---------------------------------------------------------------------
+
+    def _forwardAck(self, request: Request) -> None:
+        maxForwards = request.maxForwards()
+        if maxForwards == 0:
+            return
+        self._preprocessRoute(request)
+        if request.toTag is not None:
+            dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag)
+            if dialog is not None:
+                self.dialogs.confirm(dialog.id)
+        if request.hasHeader("route"):
+            uri = parseNameAddr(request.headerValues("route")[0]).uri
+        else:
+            uri = request.requestURI()
+        if not uri.isSIP or self.isLocal(uri):
+            return
+        d = self._resolve(uri, keepURI=True)
+
+        def send(targets: list[Target]) -> None:
+            targets = [t for t in targets if not self._isSelf(t.address)]
+            if not targets:
+                return
+            address = targets[0].address
+            request.setHeader("Max-Forwards", str(69 if maxForwards is None else maxForwards - 1))
+            family = "6" if ":" in address.host else "4"
+            local = self.transport.localAddress(address.transport, family)
+            # Stateless forwarding: a branch derived from the incoming one (RFC 3261 16.11).
+            incoming = request.topVia().branch or request.headerValues("via")[0]
+            branch = MAGIC_COOKIE + hashlib.blake2b(incoming.encode("latin-1"), digest_size=8).hexdigest()
+            request.addHeader("Via", "SIP/2.0/%s %s;branch=%s;rport" % (
+                address.transport.upper(), local.hostport(), branch), first=True)
+            self.transport.sendMessage(request, address)
+
+        d.addCallback(send)
+        d.addErrback(lambda f: self._log.failure("ACK routing failed", f))
+
+
+@implementer(IClientTransactionUser)
+class _IgnoreResponses:
+    """
+    The user of CANCEL client transactions: their responses need no action.
+    """
+
+    def responseReceived(self, transaction: ClientTransaction, response: Response) -> None:
+        pass
+
+    def transactionTimedOut(self, transaction: ClientTransaction) -> None:
+        pass
+
+
+def _rank(code: int) -> tuple[int, int]:
+    # RFC 3261 section 16.7 step 6: 6xx first, then the lowest class; 503 is a last resort.
+    if code >= 600:
+        return (0, code)
+    if code == 503:
+        return (9, code)
+    if code == 408:
+        return (8, code)
+    return (code // 100, code)
+
+
+def _better(candidate: Response, current: Response) -> bool:
+    return _rank(candidate.code) < _rank(current.code)
+
+
+def _isNumeric(host: str) -> bool:
+    if ":" in host:
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() for p in parts)
+
+
+def _copy(request: Request) -> Request:
+    copy = parse(request.toBytes())
+    assert isinstance(copy, Request)
+    copy.source = request.source
+    copy.receivedAt = request.receivedAt
+    return copy

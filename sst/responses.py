@@ -1,0 +1,60 @@
+# -*- test-case-name: sst.test.test_responses -*-
+"""
+Building the response a server sends to a request (RFC 3261 section 8.2.6.2).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sst.headers import SIPParseError
+from sst.message import Header, Request, Response
+
+__all__ = ["makeResponse"]
+
+def makeResponse(
+    request: Request, code: int, phrase: str = "", toTag: Optional[str] = None
+) -> Response:
+    """
+    Build a response to C{request} with the headers RFC 3261 section 8.2.6.2
+    requires: every Via line in order, From, To, Call-ID and CSeq, and a
+    C{Content-Length} of 0.
+
+    Headers absent from the request are left out, so that a response can be
+    built for a partly parsed request.
+
+    @param request: the request answered.
+    @param code: the status code.
+    @param phrase: the reason phrase; empty for the usual phrase of C{code}.
+    @param toTag: a tag to add to the To header when it has none (RFC 3261
+        section 8.2.6.2); L{None} to copy the To header unchanged.
+    @return: the response, without a body.
+    """
+    response = Response(code, phrase)
+    for h in request.headers:
+        if h.key == "via":
+            response.headers.append(Header("via", h.value))
+    fromValue = request.header("from")
+    if fromValue is not None:
+        response.headers.append(Header("from", fromValue))
+    toValue = request.header("to")
+    if toValue is not None:
+        if toTag is not None and _hasNoTag(request):
+            toValue = "%s;tag=%s" % (toValue, toTag)
+        response.headers.append(Header("to", toValue))
+    for key in ("call-id", "cseq"):
+        value = request.header(key)
+        if value is not None:
+            response.headers.append(Header(key, value))
+    response.headers.append(Header("content-length", "0"))
+    return response
+
+
+def _hasNoTag(request: Request) -> bool:
+    """
+    @return: whether the To header of C{request} parses and has no tag.
+    """
+    try:
+        return request.toAddr().tag is None
+    except SIPParseError:
+        return False

@@ -1,0 +1,66 @@
+# -*- test-case-name: sst.test.test_stats -*-
+"""
+Counters for operators: messages in and out, parse errors, dialogs, session timers.
+
+The seed module's C{enable_stats} parameter maps to L{Stats.enabled}: when off, nothing is
+counted and L{Stats.snapshot} says so.
+"""
+from __future__ import annotations
+
+__all__ = ["Stats", "COUNTERS"]
+
+#: Counters always present in a snapshot, so that consumers see zeros rather than gaps.
+COUNTERS = (
+    "requests_in",
+    "requests_out",
+    "responses_in",
+    "responses_out",
+    "bytes_in",
+    "bytes_out",
+    "parse_errors",
+    "dropped",
+    "send_errors",
+    "internal_errors",
+    "retransmissions",
+    "transactions_timed_out",
+    "expired_sst",
+    "rejected_422",
+    "dialogs_created",
+    "dialogs_terminated",
+    "dialogs_expired",
+    "overload_rejected",
+)
+
+
+class Stats:
+    """
+    A set of named integer counters.
+
+    @ivar enabled: whether counting is on (the seed's C{enable_stats}).
+    """
+
+    __slots__ = ("enabled", "_counters")
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+
+    def increment(self, name: str, amount: int = 1) -> None:
+        """
+        Add C{amount} to counter C{name} (created at zero), when enabled.
+        """
+        if self.enabled:
+            counters = self._counters
+            counters[name] = counters.get(name, 0) + amount
+
+    def get(self, name: str) -> int:
+        """
+        @return: the value of counter C{name} (0 when never incremented or disabled).
+        """
+        return self._counters.get(name, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        """
+        @return: a copy of every counter.
+        """
+        return dict(self._counters)

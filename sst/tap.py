@@ -1,0 +1,195 @@
+# -*- test-case-name: sst.test.test_tap -*-
+"""
+C{twistd sst}: the command line and the service tree.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from twisted.application import service
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.python import usage
+
+from sst.address import Address
+from sst.dialogs import DialogTable
+from sst.headers import SIPParseError, parseURI
+from sst.message import DEFAULT_MAX_SIZE
+from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
+from sst.proxy import Proxy
+from sst.registrar import LocationService, Registrar
+from sst.routing import ChainRouter, DNSRouter, LocationRouter, StaticRouter
+from sst.stats import Stats
+from sst.timers import TimerConfig
+from sst.transaction import TransactionLayer
+
+__all__ = ["Options", "makeService", "SIPService", "parseListen"]
+
+
+def parseListen(text: str) -> Address:
+    """
+    Parse C{udp:HOST:PORT} or C{tcp:HOST:PORT} (IPv6 hosts in brackets).
+
+    @raise usage.UsageError: on anything else.
+    """
+    transport, _, rest = text.partition(":")
+    transport = transport.lower()
+    if transport not in ("udp", "tcp") or not rest:
+        raise usage.UsageError("--listen wants udp:HOST:PORT or tcp:HOST:PORT, not %r" % (text,))
+    if rest.startswith("["):
+        end = rest.find("]")
+        host, portText = rest[1:end], rest[end + 2 :] if end > 0 else ""
+    else:
+        host, _, portText = rest.rpartition(":")
+    if not host or not portText.isdigit() or int(portText) > 65535:
+        raise usage.UsageError("--listen wants udp:HOST:PORT or tcp:HOST:PORT, not %r" % (text,))
+    return Address(transport, host, int(portText))
+
+
+def _positive(name: str, value: str, minimum: float = 0.0, integer: bool = False) -> float:
+    try:
+        number = int(value) if integer else float(value)
+    except ValueError:
+        raise usage.UsageError("--%s wants a number, not %r" % (name, value))
+    if number <= minimum:
+        raise usage.UsageError("--%s must be greater than %s" % (name, minimum))
+    return number
+
+
+class Options(usage.Options):
+    """
+    Options of C{twistd sst}.
+    """
+
+    synopsis = "[options]"
+    longdesc = "A stateful SIP proxy with RFC 4028 session timers."
+
+    optParameters = [
+        ["next-hop", None, None, "Send every initial request to this SIP URI (sip:HOST:PORT)."],
+        ["dialog-timeout", None, "43200", "Lifetime in seconds of an untimed dialog."],
+        ["t1", None, "0.5", "RFC 3261 T1 in seconds."],
+        ["t2", None, "4", "RFC 3261 T2 in seconds."],
+        ["t4", None, "5", "RFC 3261 T4 in seconds."],
+        ["max-size", None, str(DEFAULT_MAX_SIZE), "Largest SIP message accepted, in bytes."],
+        ["max-transactions", None, "100000", "Live transactions above which new INVITEs get 503."],
+        ["max-dialogs", None, "200000", "Dialogs above which new INVITEs get 503."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["domain"] = []
+
+    def opt_listen(self, value: str) -> None:
+        """
+        Listen on udp:HOST:PORT or tcp:HOST:PORT (repeatable; default udp and tcp on
+        127.0.0.1:5060).
+        """
+        self["listen"].append(parseListen(value))
+
+    def opt_domain(self, value: str) -> None:
+        """
+        A domain this proxy's registrar serves (repeatable).
+        """
+        self["domain"].append(value.lower())
+
+    def postOptions(self) -> None:
+        if not self["listen"]:
+            self["listen"] = [Address("udp", "127.0.0.1", 5060), Address("tcp", "127.0.0.1", 5060)]
+        if self["next-hop"] is not None:
+            try:
+                uri = parseURI(self["next-hop"])
+            except SIPParseError as e:
+                raise usage.UsageError("--next-hop: %s" % (e.reason,))
+            if not uri.isSIP:
+                raise usage.UsageError("--next-hop must be a sip: or sips: URI")
+            self["next-hop"] = uri
+        self["dialog-timeout"] = _positive("dialog-timeout", self["dialog-timeout"])
+        self["max-size"] = int(_positive("max-size", self["max-size"], 200, integer=True))
+        self["max-transactions"] = int(_positive("max-transactions", self["max-transactions"], integer=True))
+        self["max-dialogs"] = int(_positive("max-dialogs", self["max-dialogs"], integer=True))
+        values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
+        try:
+            self["timers"] = TimerConfig(*values)
+        except ValueError as e:
+            raise usage.UsageError(str(e))
+
+
+class SIPService(service.Service):
+    """
+    The SIP stack: transport, transactions, dialogs, registrar and proxy, listening on the
+    configured addresses once started.
+    """
+
+    _log = Logger()
+
+    def __init__(self, config: Options, reactor: Any) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.stats = Stats(enabled=not config.get("no-stats", False))
+        self.transport = TransportLayer(reactor, self.stats, config["max-size"], reactor)
+        self.transactions = TransactionLayer(
+            self.transport, reactor, config["timers"], maxTransactions=config["max-transactions"]
+        )
+        self.dialogs = DialogTable(reactor, config["dialog-timeout"], maxDialogs=config["max-dialogs"])
+        self.locations = LocationService(reactor)
+        domains = list(config["domain"]) + [a.host for a in config["listen"]] + ["localhost"]
+        self.registrar = Registrar(self.locations, domains)
+        dns = DNSRouter(None)
+        if config["next-hop"] is not None:
+            router: Any = StaticRouter(config["next-hop"])
+        else:
+            router = ChainRouter([LocationRouter(self.locations, self.registrar), dns])
+        self.proxy = Proxy(
+            reactor, self.transactions, self.transport, self.dialogs, router, self.stats,
+            hook=None, registrar=self.registrar, uriRouter=dns,
+        )
+        self.ports: list[IListeningPort] = []
+
+    def startService(self) -> None:
+        super().startService()
+        for address in self.config["listen"]:
+            family = "6" if ":" in address.host else "4"
+            if address.transport == "udp":
+                port = self.reactor.listenUDP(
+                    address.port, SIPDatagramProtocol(self.transport, family), interface=address.host
+                )
+            else:
+                port = self.reactor.listenTCP(
+                    address.port, SIPStreamFactory(self.transport), interface=address.host
+                )
+            bound = Address(address.transport, address.host, port.getHost().port)
+            self.ports.append(port)
+            self.transport.listening.setdefault(address.transport + family, bound)
+            self.proxy.addLocalAddress(bound.host, bound.port)
+            self._log.info("Listening on {transport}:{hostport}", transport=bound.transport,
+                           hostport=bound.hostport())
+
+    def stopService(self) -> Any:
+        super().stopService()
+        self.transactions.stop()
+        ports, self.ports = self.ports, []
+        from twisted.internet.defer import gatherResults, maybeDeferred
+
+        return gatherResults([maybeDeferred(p.stopListening) for p in ports])
+
+    def boundAddress(self, transport: str) -> Address:
+        """
+        @return: the address actually bound for C{transport} (useful with port 0).
+        """
+        return self.transport.localAddress(transport)
+
+
+def makeService(config: Options, reactor: Optional[Any] = None) -> service.MultiService:
+    """
+    Build the service tree for C{twistd sst}.
+    """
+    if reactor is None:
+        from twisted.internet import reactor as globalReactor
+
+        reactor = globalReactor
+    top = service.MultiService()
+    sip = SIPService(config, reactor)
+    sip.setName("sip")
+    sip.setServiceParent(top)
+    return top

@@ -1,0 +1,527 @@
+# -*- test-case-name: sst.test.test_transaction -*-
+"""
+SIP transactions (RFC 3261 section 17, with the RFC 6026 "Accepted" states).
+
+Four state machines: INVITE and non-INVITE, client and server. Timer expiries are inputs to
+the machines; every timer is an C{IDelayedCall} from the injected clock, cancelled when the
+transaction ends, so a finished transaction leaves nothing scheduled.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Union
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from zope.interface import Interface
+
+from sst.address import Address
+from sst.message import Request, Response
+from sst.protocol import TransportLayer, responseAddress
+from sst.responses import makeResponse
+from sst.timers import TimerConfig, nextRetransmit
+
+__all__ = [
+    "TransactionLayer",
+    "ServerTransaction",
+    "ClientTransaction",
+    "IClientTransactionUser",
+    "ITransactionUser",
+]
+
+MAGIC_COOKIE = "z9hG4bK"
+
+# States.
+TRYING = "trying"
+CALLING = "calling"
+PROCEEDING = "proceeding"
+COMPLETED = "completed"
+CONFIRMED = "confirmed"
+ACCEPTED = "accepted"
+TERMINATED = "terminated"
+
+
+class ITransactionUser(Interface):
+    """
+    What sits above the transaction layer (the proxy core, the UA core).
+    """
+
+    def requestReceived(transaction: "ServerTransaction") -> None:
+        """
+        A new request (not ACK, not CANCEL) arrived and a server transaction was made for it.
+        """
+
+    def ackReceived(request: Request) -> None:
+        """
+        An ACK that matches no INVITE server transaction (the ACK for a 2xx) arrived.
+        """
+
+    def cancelReceived(cancel: "ServerTransaction", invite: Optional["ServerTransaction"]) -> None:
+        """
+        A CANCEL arrived; C{invite} is the INVITE server transaction it matches, if any.
+        """
+
+    def strayResponse(response: Response) -> None:
+        """
+        A response matching no client transaction arrived.
+        """
+
+
+class IClientTransactionUser(Interface):
+    """
+    Told what happens to a client transaction.
+    """
+
+    def responseReceived(transaction: "ClientTransaction", response: Response) -> None:
+        """
+        A response for the transaction (never a retransmitted non-2xx final).
+        """
+
+    def transactionTimedOut(transaction: "ClientTransaction") -> None:
+        """
+        Timer B or F fired: no final response came.
+        """
+
+
+def _key(branch: Optional[str], request: Request, method: str) -> tuple[str, ...]:
+    via = request.topVia()
+    if branch and branch.startswith(MAGIC_COOKIE):
+        return (branch, via.sentBy(), method)
+    # RFC 2543 fallback (RFC 3261 section 17.2.3 last paragraph, RFC 4475 section 3.2.1).
+    return (
+        "2543",
+        request.uri if method != "ACK" else request.uri,
+        request.callId,
+        request.fromTag or "",
+        str(request.cseq().number),
+        via.sentBy(),
+        method,
+    )
+
+
+class ServerTransaction:
+    """
+    An INVITE or non-INVITE server transaction.
+
+    @ivar request: the request that created it.
+    @ivar state: the current state name.
+    @ivar lastResponse: the last response sent, retransmitted on request retransmissions.
+    """
+
+    def __init__(self, layer: "TransactionLayer", request: Request, key: tuple[str, ...]) -> None:
+        self.layer = layer
+        self.request = request
+        self.key = key
+        self.isInvite = request.method == "INVITE"
+        self.state = PROCEEDING if self.isInvite else TRYING
+        self.lastResponse: Optional[bytes] = None
+        self.finalCode = 0
+        self.address = responseAddress(request)
+        self.reliable = self.address.transport != "udp"
+        self._timers: dict[str, IDelayedCall] = {}
+        self._interval = 0.0
+        self.toTag: Optional[str] = None
+        #: Whatever the transaction user keeps for this transaction (the proxy's context).
+        self.context: object = None
+
+    def respond(self, response: Response) -> None:
+        """
+        Send a response, moving the machine on. Responses after a final non-2xx are ignored;
+        2xx retransmissions from the TU are sent in the Accepted state (RFC 6026).
+        """
+        if self.state in (COMPLETED, CONFIRMED, TERMINATED):
+            return
+        if self.state == ACCEPTED and not (200 <= response.code < 300):
+            return
+        data = response.toBytes()
+        self.lastResponse = data
+        self.layer.transport.stats.increment("responses_out")
+        self.layer.transport.send(data, self.address)
+        code = response.code
+        if code < 200:
+            if self.state == TRYING:
+                self.state = PROCEEDING
+            return
+        self.finalCode = code
+        timers = self.layer.timers
+        if self.isInvite:
+            if code < 300:
+                if self.state != ACCEPTED:
+                    self.state = ACCEPTED
+                    self._arm("L", timers.L, self._terminate)
+            else:
+                self.state = COMPLETED
+                if not self.reliable:
+                    self._interval = timers.G
+                    self._arm("G", self._interval, self._timerG)
+                self._arm("H", timers.H, self._timerH)
+        else:
+            self.state = COMPLETED
+            self._arm("J", timers.J(self.reliable), self._terminate)
+
+    def respondWith(self, code: int, phrase: str = "", toTag: Optional[str] = None) -> Response:
+        """
+        Build a response from the request (Via, From, To, Call-ID, CSeq copied) and send it.
+        """
+        if toTag is None and code > 100:
+            toTag = self.toTag or self.layer.newTag()
+            self.toTag = toTag
+        response = makeResponse(self.request, code, phrase, toTag=toTag if code > 100 else None)
+        self.respond(response)
+        return response
+
+    def requestRetransmitted(self) -> None:
+        """
+        The request came again: resend the last response, if any (not in Accepted).
+        """
+        self.layer.transport.stats.increment("retransmissions")
+        if self.lastResponse is not None and self.state in (PROCEEDING, COMPLETED):
+            self.layer.transport.send(self.lastResponse, self.address)
+
+    def ackReceived(self) -> None:
+        """
+        The ACK for a non-2xx final response arrived.
+        """
+        if self.state == COMPLETED:
+            self.state = CONFIRMED
+            self._cancel("G")
+            self._cancel("H")
+            self._arm("I", self.layer.timers.I(self.reliable), self._terminate)
+
+    def _timerG(self) -> None:
+        if self.state != COMPLETED or self.lastResponse is None:
+            return
+        self.layer.transport.send(self.lastResponse, self.address)
+        self._interval = nextRetransmit(self._interval, self.layer.timers.t2)
+        self._arm("G", self._interval, self._timerG)
+
+    def _timerH(self) -> None:
+        self.layer.transport.stats.increment("transactions_timed_out")
+        self._terminate()
+
+    def _arm(self, name: str, delay: float, fn: Callable[[], None]) -> None:
+        if delay <= 0 and fn == self._terminate:
+            self._terminate()
+            return
+        old = self._timers.get(name)
+        if old is not None and old.active():
+            old.cancel()
+        self._timers[name] = self.layer.clock.callLater(delay, self._fire, name, fn)
+
+    def _fire(self, name: str, fn: Callable[[], None]) -> None:
+        self._timers.pop(name, None)
+        fn()
+
+    def _cancel(self, name: str) -> None:
+        call = self._timers.pop(name, None)
+        if call is not None and call.active():
+            call.cancel()
+
+    def _terminate(self) -> None:
+        if self.state == TERMINATED:
+            return
+        self.state = TERMINATED
+        for name in list(self._timers):
+            self._cancel(name)
+        self.layer._removeServer(self)
+
+    def terminate(self) -> None:
+        """
+        End the transaction now (used at shutdown and by tests).
+        """
+        self._terminate()
+
+
+class ClientTransaction:
+    """
+    An INVITE or non-INVITE client transaction.
+
+    @ivar request: the request sent.
+    @ivar target: where it is sent.
+    @ivar user: told of responses and time-outs.
+    """
+
+    def __init__(
+        self,
+        layer: "TransactionLayer",
+        request: Request,
+        target: Address,
+        user: IClientTransactionUser,
+    ) -> None:
+        self.layer = layer
+        self.request = request
+        self.target = target
+        self.user = user
+        self.isInvite = request.method == "INVITE"
+        self.branch = request.topVia().branch or ""
+        self.key = (self.branch, request.method)
+        self.state = CALLING if self.isInvite else TRYING
+        self.reliable = target.transport != "udp"
+        self.data = request.toBytes()
+        self._timers: dict[str, IDelayedCall] = {}
+        self._interval = layer.timers.t1
+        self.ack: Optional[bytes] = None
+        self.lastProvisional: Optional[Response] = None
+
+    def start(self) -> None:
+        """
+        Send the request and arm the retransmission and time-out timers.
+        """
+        self.layer.transport.stats.increment("requests_out")
+        self.layer.transport.send(self.data, self.target)
+        timers = self.layer.timers
+        if not self.reliable:
+            self._arm("A", self._interval, self._retransmit)
+        self._arm("B", timers.B if self.isInvite else timers.F, self._timeout)
+
+    def _retransmit(self) -> None:
+        if self.state not in (CALLING, TRYING, PROCEEDING) or (self.isInvite and self.state != CALLING):
+            return
+        self.layer.transport.stats.increment("retransmissions")
+        self.layer.transport.send(self.data, self.target)
+        if self.isInvite:
+            self._interval = self._interval * 2
+        else:
+            self._interval = nextRetransmit(self._interval, self.layer.timers.t2)
+        self._arm("A", self._interval, self._retransmit)
+
+    def _timeout(self) -> None:
+        if self.state in (CALLING, TRYING, PROCEEDING):
+            self.layer.transport.stats.increment("transactions_timed_out")
+            self._terminate()
+            self.user.transactionTimedOut(self)
+
+    def responseReceived(self, response: Response) -> None:
+        """
+        Feed a response matched to this transaction.
+        """
+        code = response.code
+        state = self.state
+        if code < 200:
+            if state in (CALLING, TRYING, PROCEEDING):
+                if self.isInvite:
+                    self._cancel("A")
+                    self._cancel("B")
+                elif state == TRYING:
+                    # Timer E goes on at T2 in Proceeding.
+                    self._interval = self.layer.timers.t2
+                self.state = PROCEEDING
+                self.lastProvisional = response
+                self.user.responseReceived(self, response)
+            return
+        if self.isInvite:
+            if code < 300:
+                if state in (CALLING, PROCEEDING):
+                    self._stopAll()
+                    self.state = ACCEPTED
+                    self._arm("M", self.layer.timers.M, self._terminate)
+                    self.user.responseReceived(self, response)
+                elif state == ACCEPTED:
+                    self.user.responseReceived(self, response)
+                return
+            if state in (CALLING, PROCEEDING):
+                self._stopAll()
+                self.state = COMPLETED
+                self.ack = self._buildAck(response).toBytes()
+                self.layer.transport.send(self.ack, self.target)
+                self._arm("D", self.layer.timers.D(self.reliable), self._terminate)
+                self.user.responseReceived(self, response)
+            elif state == COMPLETED and self.ack is not None:
+                self.layer.transport.send(self.ack, self.target)
+            return
+        if state in (TRYING, PROCEEDING):
+            self._stopAll()
+            self.state = COMPLETED
+            self._arm("K", self.layer.timers.K(self.reliable), self._terminate)
+            self.user.responseReceived(self, response)
+
+    def _buildAck(self, response: Response) -> Request:
+        """
+        The ACK for a non-2xx final response (RFC 3261 section 17.1.1.3).
+        """
+        req = self.request
+        ack = Request("ACK", req.uri)
+        ack.addHeader("Via", req.headerValues("via")[0])
+        for route in req.headerValues("route"):
+            ack.addHeader("Route", route)
+        ack.addHeader("Max-Forwards", "70")
+        ack.addHeader("From", req.header("from") or "")
+        ack.addHeader("To", response.header("to") or "")
+        ack.addHeader("Call-ID", req.callId)
+        ack.addHeader("CSeq", "%d ACK" % (req.cseq().number,))
+        return ack
+
+    def cancelRequest(self) -> Request:
+        """
+        The CANCEL for this INVITE (RFC 3261 section 9.1): same Request-URI, Call-ID, From, To,
+        CSeq number, top Via and Route.
+        """
+        req = self.request
+        cancel = Request("CANCEL", req.uri)
+        cancel.addHeader("Via", req.headerValues("via")[0])
+        for route in req.headerValues("route"):
+            cancel.addHeader("Route", route)
+        cancel.addHeader("Max-Forwards", "70")
+        cancel.addHeader("From", req.header("from") or "")
+        cancel.addHeader("To", req.header("to") or "")
+        cancel.addHeader("Call-ID", req.callId)
+        cancel.addHeader("CSeq", "%d CANCEL" % (req.cseq().number,))
+        return cancel
+
+    def _arm(self, name: str, delay: float, fn: Callable[[], None]) -> None:
+        if delay <= 0 and fn == self._terminate:
+            self._terminate()
+            return
+        old = self._timers.get(name)
+        if old is not None and old.active():
+            old.cancel()
+        self._timers[name] = self.layer.clock.callLater(delay, self._fire, name, fn)
+
+    def _fire(self, name: str, fn: Callable[[], None]) -> None:
+        self._timers.pop(name, None)
+        fn()
+
+    def _cancel(self, name: str) -> None:
+        call = self._timers.pop(name, None)
+        if call is not None and call.active():
+            call.cancel()
+
+    def _stopAll(self) -> None:
+        for name in list(self._timers):
+            self._cancel(name)
+
+    def _terminate(self) -> None:
+        if self.state == TERMINATED:
+            return
+        self.state = TERMINATED
+        self._stopAll()
+        self.layer._removeClient(self)
+
+    def terminate(self) -> None:
+        """
+        End the transaction now, silently.
+        """
+        self._terminate()
+
+
+class TransactionLayer:
+    """
+    Matches messages to transactions and creates server transactions for new requests.
+
+    @ivar maxTransactions: above this many live transactions, new requests are refused by
+        the TU (see L{full}).
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        transport: TransportLayer,
+        clock: IReactorTime,
+        timers: TimerConfig,
+        user: Optional[ITransactionUser] = None,
+        maxTransactions: int = 100000,
+    ) -> None:
+        self.transport = transport
+        self.clock = clock
+        self.timers = timers
+        self.user = user
+        self.maxTransactions = maxTransactions
+        self.servers: dict[tuple[str, ...], ServerTransaction] = {}
+        self.clients: dict[tuple[str, str], ClientTransaction] = {}
+        self._counter = 0
+        self._prefix = "%x" % (id(self) & 0xFFFFFF,)
+        transport.receiver = self.messageReceived
+
+    @property
+    def full(self) -> bool:
+        """
+        Whether the live transaction count has reached the limit.
+        """
+        return len(self.servers) + len(self.clients) >= self.maxTransactions
+
+    def newBranch(self, seed: str = "") -> str:
+        """
+        @return: a new unique branch with the RFC 3261 magic cookie; C{seed} (a loop-detection
+            hash) is put first so loops can be recognised.
+        """
+        self._counter += 1
+        return "%s%s.%s%x" % (MAGIC_COOKIE, seed, self._prefix, self._counter)
+
+    def newTag(self) -> str:
+        """
+        @return: a new unique tag for a To or From header.
+        """
+        self._counter += 1
+        return "%s%x" % (self._prefix, self._counter * 7919)
+
+    def messageReceived(self, message: Union[Request, Response], source: Address) -> None:
+        """
+        Entry point from the transport layer.
+        """
+        if isinstance(message, Response):
+            self._responseReceived(message)
+        else:
+            self._requestReceived(message)
+
+    def _requestReceived(self, request: Request) -> None:
+        method = request.method
+        branch = request.topVia().branch
+        if method == "ACK":
+            invite = self.servers.get(_key(branch, request, "INVITE"))
+            if invite is not None and invite.state in (COMPLETED, CONFIRMED):
+                invite.ackReceived()
+                return
+            if invite is not None and invite.state == PROCEEDING:
+                return
+            if self.user is not None:
+                self.user.ackReceived(request)
+            return
+        key = _key(branch, request, method)
+        existing = self.servers.get(key)
+        if existing is not None:
+            existing.requestRetransmitted()
+            return
+        transaction = ServerTransaction(self, request, key)
+        self.servers[key] = transaction
+        if self.user is None:
+            return
+        if method == "CANCEL":
+            invite = self.servers.get(_key(branch, request, "INVITE"))
+            self.user.cancelReceived(transaction, invite)
+        else:
+            self.user.requestReceived(transaction)
+
+    def _responseReceived(self, response: Response) -> None:
+        via = response.topVia()
+        client = self.clients.get((via.branch or "", response.cseq().method))
+        if client is not None:
+            client.responseReceived(response)
+        elif self.user is not None:
+            self.user.strayResponse(response)
+
+    def request(self, request: Request, target: Address, user: IClientTransactionUser) -> ClientTransaction:
+        """
+        Start a client transaction sending C{request} (whose top Via carries a fresh branch)
+        to C{target}.
+        """
+        transaction = ClientTransaction(self, request, target, user)
+        self.clients[transaction.key] = transaction
+        transaction.start()
+        return transaction
+
+    def _removeServer(self, transaction: ServerTransaction) -> None:
+        if self.servers.get(transaction.key) is transaction:
+            del self.servers[transaction.key]
+
+    def _removeClient(self, transaction: ClientTransaction) -> None:
+        if self.clients.get(transaction.key) is transaction:
+            del self.clients[transaction.key]
+
+    def stop(self) -> None:
+        """
+        Terminate every transaction (service shutdown).
+        """
+        for server in list(self.servers.values()):
+            server.terminate()
+        for client in list(self.clients.values()):
+            client.terminate()
