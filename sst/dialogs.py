@@ -235,8 +235,8 @@ class DialogTable:
             limit.
         """
         self._clock = clock
-        self._defaultLifetime = defaultLifetime
-        self._maxDialogs = maxDialogs
+        self.defaultLifetime = defaultLifetime
+        self.maxDialogs = maxDialogs
         self._dialogs: dict[DialogId, Dialog] = {}
         # Call-ID -> the ids of its dialogs, as an insertion-ordered set.
         self._byCall: dict[str, dict[DialogId, None]] = {}
@@ -300,10 +300,10 @@ class DialogTable:
             if lifetime is not None or interval is not None or refresher is not None:
                 self.refresh(dialogId, lifetime, interval, refresher)
             return existing
-        if self._maxDialogs is not None and len(self._dialogs) >= self._maxDialogs:
-            raise DialogTableFull(self._maxDialogs)
+        if self.maxDialogs is not None and len(self._dialogs) >= self.maxDialogs:
+            raise DialogTableFull(self.maxDialogs)
         if lifetime is None:
-            lifetime = self._defaultLifetime
+            lifetime = self.defaultLifetime
         _checkArguments(lifetime, interval, refresher)
         now = self._clock.seconds()
         dialog = Dialog(
@@ -431,7 +431,7 @@ class DialogTable:
         if dialog is None:
             return False
         if lifetime is None:
-            lifetime = self._defaultLifetime
+            lifetime = self.defaultLifetime
         _checkArguments(lifetime, interval, refresher)
         assert dialog._expiry is not None
         dialog._expiry.reset(lifetime)

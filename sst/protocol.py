@@ -262,7 +262,7 @@ class SIPDatagramProtocol(protocol.DatagramProtocol):
         if self.layer._udp.get(self.family) is self:
             del self.layer._udp[self.family]
 
-    def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
         self.layer.dataReceived(datagram, Address("udp", addr[0], addr[1]))
 
 
@@ -349,5 +349,5 @@ class SIPStreamFactory(protocol.Factory):
     def __init__(self, layer: TransportLayer) -> None:
         self.layer = layer
 
-    def buildProtocol(self, addr: IAddress) -> SIPStreamProtocol:
+    def buildProtocol(self, addr: Optional[IAddress]) -> SIPStreamProtocol:
         return SIPStreamProtocol(self.layer)

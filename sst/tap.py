@@ -76,7 +76,7 @@ class Options(usage.Options):
     ]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
         self["domain"] = []
 
@@ -147,7 +147,7 @@ class SIPService(service.Service):
         self.ports: list[IListeningPort] = []
 
     def startService(self) -> None:
-        super().startService()
+        super().startService()  # type: ignore[no-untyped-call]
         for address in self.config["listen"]:
             family = "6" if ":" in address.host else "4"
             if address.transport == "udp":
@@ -166,7 +166,7 @@ class SIPService(service.Service):
                            hostport=bound.hostport())
 
     def stopService(self) -> Any:
-        super().stopService()
+        super().stopService()  # type: ignore[no-untyped-call]
         self.transactions.stop()
         ports, self.ports = self.ports, []
         from twisted.internet.defer import gatherResults, maybeDeferred
@@ -188,8 +188,8 @@ def makeService(config: Options, reactor: Optional[Any] = None) -> service.Multi
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
-    top = service.MultiService()
+    top = service.MultiService()  # type: ignore[no-untyped-call]
     sip = SIPService(config, reactor)
-    sip.setName("sip")
-    sip.setServiceParent(top)
+    sip.setName("sip")  # type: ignore[no-untyped-call]
+    sip.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
