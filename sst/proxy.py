@@ -27,7 +27,7 @@ from sst.interfaces import IRouter, ISessionTimerHook, SessionTerms
 from sst.message import Request, Response, parse
 from sst.protocol import TransportLayer, _responseAddress
 from sst.registrar import Registrar
-from sst.routing import Target
+from sst.routing import DNSRouter, Target
 from sst.stats import Stats
 from sst.transaction import (
     IClientTransactionUser,
@@ -142,7 +142,7 @@ class Proxy:
         stats: Stats,
         hook: Optional[ISessionTimerHook] = None,
         registrar: Optional[Registrar] = None,
-        uriRouter: Optional[IRouter] = None,
+        uriRouter: Optional[DNSRouter] = None,
     ) -> None:
         self.clock = clock
         self.transactions = transactions
@@ -302,8 +302,7 @@ class Proxy:
         Addresses for a URI we were told to send to (a Route, an in-dialog target).
         """
         if self.uriRouter is not None and uri.isSIP and not _isNumeric(uri.host):
-            probe = Request("OPTIONS", str(uri))
-            return maybeDeferred(self.uriRouter.route, probe).addCallback(
+            return self.uriRouter.resolve(uri).addCallback(
                 lambda targets: [Target(t.address, None) for t in targets]
             )
         d: Deferred[list[Target]] = Deferred()

@@ -163,7 +163,10 @@ class LocationService:
             call.reset(expires)
             contacts[contact] = entry
             self._log.debug(
-                "Refreshed {contact} for {aor}, {expires}s", contact=contact, aor=aor, expires=expires
+                "Refreshed {contact} for {aor}, {expires}s",
+                contact=contact,
+                aor=aor,
+                expires=expires,
             )
             return binding
         if self._count >= self.maxBindings:
@@ -330,12 +333,17 @@ class Registrar:
         A contact whose binding was last updated by a REGISTER with the same
         Call-ID and a CSeq not lower than this one's is left unchanged.
 
+        The caller has already checked that the Request-URI is in one of our
+        domains (L{servesDomain}); other requests get a 405 with Allow.
+
         @param request: a REGISTER request.
         @return: the response to send.
         """
         tag = secrets.token_hex(8)
         if request.method != "REGISTER":
-            return makeResponse(request, 405, toTag=tag)
+            response = makeResponse(request, 405, toTag=tag)
+            response.setHeader("Allow", "REGISTER")
+            return response
         try:
             to = request.toAddr()
             callId = request.callId

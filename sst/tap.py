@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 from twisted.application import service
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
+from twisted.names.client import createResolver
 from twisted.python import usage
 
 from sst.address import Address
@@ -135,7 +136,7 @@ class SIPService(service.Service):
         self.locations = LocationService(reactor)
         domains = list(config["domain"]) + [a.host for a in config["listen"]] + ["localhost"]
         self.registrar = Registrar(self.locations, domains)
-        dns = DNSRouter(None)
+        dns = DNSRouter(createResolver(reactor=reactor))
         if config["next-hop"] is not None:
             router: Any = StaticRouter(config["next-hop"])
         else:

@@ -714,10 +714,11 @@ class RegistrarTests(SynchronousTestCase):
 
     def test_notRegister(self) -> None:
         """
-        A request other than REGISTER gets a 405.
+        A request other than REGISTER gets a 405 with Allow.
         """
         response = self.registrar.handleRegister(register(method="OPTIONS"))
         self.assertEqual(response.code, 405)
+        self.assertEqual(response.header("allow"), "REGISTER")
 
     def test_expiryAfterRegister(self) -> None:
         """
