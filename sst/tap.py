@@ -136,7 +136,7 @@ class SIPService(service.Service):
         self.locations = LocationService(reactor)
         domains = list(config["domain"]) + [a.host for a in config["listen"]] + ["localhost"]
         self.registrar = Registrar(self.locations, domains)
-        dns = DNSRouter(createResolver(reactor=reactor))
+        dns = DNSRouter(createResolver())  # type: ignore[no-untyped-call]
         if config["next-hop"] is not None:
             router: Any = StaticRouter(config["next-hop"])
         else:
