@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""
+In-process profile of one proxied call (INVITE/180/200/ACK/BYE/200), with no sockets: the
+proxy stack runs on a task.Clock, a scripted UAC and UAS answer in memory. Shows where the
+proxy's time goes per call, without SIPp or the kernel.
+
+    python bench/profile_proxy.py --calls 5000            # time per call
+    python bench/profile_proxy.py --calls 2000 --profile  # plus the top functions
+"""
+from __future__ import annotations
+
+import argparse
+import bisect
+import cProfile
+import pstats
+import sys
+import time
+from typing import Any, Optional
+
+from twisted.internet.task import Clock
+
+from sst.address import Address
+from sst.message import Request, Response, parse
+from sst.tap import Options, SIPService
+
+UAC = Address("udp", "127.0.0.1", 5061)
+UAS = Address("udp", "127.0.0.1", 5070)
+PROXY = Address("udp", "127.0.0.1", 5060)
+
+INVITE = (
+    "INVITE sip:bob@127.0.0.1:5070 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-{n}-1;rport\r\n"
+    "Max-Forwards: 70\r\n"
+    'From: "alice" <sip:alice@127.0.0.1:5061>;tag=a{n}\r\n'
+    "To: <sip:bob@127.0.0.1:5070>\r\n"
+    "Call-ID: call-{n}@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\n"
+    "Contact: <sip:alice@127.0.0.1:5061>\r\n"
+    "Supported: timer\r\n"
+    "Content-Type: application/sdp\r\n"
+    "Content-Length: 4\r\n\r\nv=0\n"
+)
+INDIALOG = (
+    "{method} sip:bob@127.0.0.1:5070 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-{n}-{step};rport\r\n"
+    "Route: <sip:127.0.0.1:5060;lr>\r\n"
+    "Max-Forwards: 70\r\n"
+    'From: "alice" <sip:alice@127.0.0.1:5061>;tag=a{n}\r\n'
+    "To: <sip:bob@127.0.0.1:5070>;tag=b{n}\r\n"
+    "Call-ID: call-{n}@127.0.0.1\r\n"
+    "CSeq: {cseq} {method}\r\n"
+    "Content-Length: 0\r\n\r\n"
+)
+
+
+class SortedClock(Clock):
+    """
+    A Clock that inserts calls in order instead of re-sorting the whole list.
+    """
+
+    def callLater(self, delay: float, callable: Any, *args: Any, **kw: Any) -> Any:
+        dc = super().callLater(delay, callable, *args, **kw)
+        return dc
+
+    def _sortCalls(self) -> None:
+        calls = self.calls
+        if len(calls) > 1 and calls[-1].getTime() < calls[-2].getTime():
+            last = calls.pop()
+            bisect.insort(calls, last, key=lambda c: c.getTime())
+        elif len(calls) > 1:
+            pass
+
+
+class Wire:
+    """
+    Collects what the proxy sends, by destination.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, Address]] = []
+
+    def send(self, data: bytes, address: Address) -> None:
+        self.sent.append((data, address))
+
+
+def answer(request: bytes, code: int, toTag: str, extra: str = "") -> bytes:
+    """
+    The UAS's response to a request the proxy forwarded (Vias and Record-Route copied).
+    """
+    req = parse(request)
+    assert isinstance(req, Request)
+    lines = ["SIP/2.0 %d %s" % (code, "OK" if code == 200 else "Ringing")]
+    for v in req.headerValues("via"):
+        lines.append("Via: " + v)
+    for r in req.headerValues("record-route"):
+        lines.append("Record-Route: " + r)
+    lines.append("From: " + (req.header("from") or ""))
+    to = req.header("to") or ""
+    lines.append("To: " + (to if ";tag=" in to else to + ";tag=" + toTag))
+    lines.append("Call-ID: " + req.callId)
+    lines.append("CSeq: " + (req.header("cseq") or ""))
+    lines.append("Contact: <sip:bob@127.0.0.1:5070>")
+    if extra:
+        lines.append(extra)
+    lines.append("Content-Length: 0")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def build(extra: list[str]) -> tuple[SIPService, Wire, Clock]:
+    clock = SortedClock()
+    options = Options()
+    options.parseOptions(["--next-hop", "sip:127.0.0.1:5070"] + extra)
+    service = SIPService(options, clock)
+    service.transport.listening["udp4"] = PROXY
+    service.proxy.addLocalAddress("127.0.0.1", 5060)
+    wire = Wire()
+    service.transport.send = wire.send  # type: ignore[method-assign]
+    return service, wire, clock
+
+
+def oneCall(service: SIPService, wire: Wire, n: int) -> None:
+    layer = service.transport
+    layer.dataReceived(INVITE.format(n=n).encode(), UAC)
+    forwarded = [d for d, a in wire.sent if a == UAS][-1]
+    layer.dataReceived(answer(forwarded, 180, "b%d" % n), UAS)
+    layer.dataReceived(answer(forwarded, 200, "b%d" % n), UAS)
+    layer.dataReceived(INDIALOG.format(method="ACK", n=n, step=2, cseq=1).encode(), UAC)
+    layer.dataReceived(INDIALOG.format(method="BYE", n=n, step=3, cseq=2).encode(), UAC)
+    bye = [d for d, a in wire.sent if a == UAS][-1]
+    layer.dataReceived(answer(bye, 200, "b%d" % n), UAS)
+    wire.sent.clear()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("extra", nargs="*", help="twistd sst options")
+    args = parser.parse_args()
+    service, wire, clock = build(args.extra)
+    for n in range(200):
+        oneCall(service, wire, n)  # warm up
+        clock.advance(0.1)
+    profiler: Optional[Any] = cProfile.Profile() if args.profile else None
+    start = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    for n in range(200, 200 + args.calls):
+        oneCall(service, wire, n)
+        clock.advance(0.1)
+    if profiler is not None:
+        profiler.disable()
+    cpu = time.process_time() - start
+    print("calls %d, CPU %.3f s, %.3f ms per call (includes the scripted UAC/UAS parsing ~2 msgs)"
+          % (args.calls, cpu, 1000 * cpu / args.calls))
+    print("dialogs left %d, transactions %d/%d" % (len(service.dialogs),
+          len(service.transactions.servers), len(service.transactions.clients)))
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
