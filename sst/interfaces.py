@@ -101,6 +101,68 @@ class ISessionTimerHook(Interface):
         """
 
 
+class ISessionTimerPolicy(Interface):
+    """
+    The local session-timer policy: the decisions the seed module took from
+    its C{sst_flag}, C{min_se} and C{reject_to_small} parameters, plus the
+    interval to request (RFC 4028 section 8.1).
+
+    Each method is asked per request, so a policy may vary its answers by
+    destination or caller.  A policy only decides; the
+    L{SessionTimerHook<sst.sessiontimer.SessionTimerHook>} applies the RFC
+    rules and never lets a value go below 90 seconds.
+
+    L{isTimed} is asked both for the initial INVITE as received and for the
+    same INVITE as forwarded (when its 2xx arrives); it must give the same
+    answer for both.
+
+    @see: U{https://www.rfc-editor.org/rfc/rfc4028#section-8.1}
+    """
+
+    def isTimed(request: Request) -> bool:
+        """
+        Whether an initial INVITE gets a session timer at all (the seed's
+        C{sst_flag}).  An untimed INVITE is forwarded untouched and its
+        dialog keeps the default lifetime.
+
+        @param request: an initial INVITE; it must not be changed.
+        @return: C{True} to apply RFC 4028 section 8 to it.
+        """
+
+    def minSE(request: Request) -> int:
+        """
+        The smallest session interval this proxy accepts for C{request}, in
+        seconds (the seed's C{min_se}): a C{Supported: timer} request asking
+        for less may get a 422 carrying it as C{Min-SE}, and a request from a
+        UAC without timer support is raised to it.
+
+        @param request: an INVITE or UPDATE; it must not be changed.
+        @return: seconds, at least 90 (smaller answers are raised to 90).
+        """
+
+    def sessionExpires(request: Request) -> int:
+        """
+        The session interval to insert into an initial INVITE that carries no
+        C{Session-Expires} (the C{--session-expires} option).
+
+        @param request: an initial INVITE without Session-Expires; it must not
+            be changed.
+        @return: seconds, at least L{minSE} (smaller answers are raised to
+            L{minSE} and to the request's own Min-SE).
+        """
+
+    def rejectTooSmall(request: Request) -> bool:
+        """
+        Whether a C{Supported: timer} request whose Session-Expires is below
+        L{minSE} is rejected with 422 (the seed's C{reject_to_small}); when
+        not, it is forwarded without our changes.  A request from a UAC
+        without timer support is never rejected, whatever this says.
+
+        @param request: an INVITE or UPDATE; it must not be changed.
+        @return: C{True} to reject with 422.
+        """
+
+
 class IRouter(Interface):
     """
     Decides where initial out-of-dialog requests go.

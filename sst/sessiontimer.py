@@ -1,0 +1,516 @@
+# -*- test-case-name: sst.test.test_sessiontimer -*-
+"""
+The session-timer policy of the proxy: RFC 4028 section 8, as the OpenSER
+C{sst} module meant it.
+
+L{SessionTimerHook} is the L{ISessionTimerHook} the proxy core calls for every
+INVITE and UPDATE it forwards and for every 2xx to them.  It keeps no state of
+its own: what RFC 4028 section 8.1 asks a proxy to remember per transaction
+(whether the UAC sent C{Supported: timer}, and the Session-Expires forwarded)
+is read back from the request as forwarded.  The local decisions come from an
+L{ISessionTimerPolicy}; L{DefaultSessionTimerPolicy} holds the seed's
+parameters.
+
+Where the 2006 module (and Kamailio and OpenSIPS today) deviate from the RFC,
+this module follows the RFC:
+
+  - Only Session-Expires is compared with the local minimum; an INVITE with
+    C{Session-Expires: 3600} and no Min-SE is not "too small".
+  - The 422 says C{Session Interval Too Small} and always carries Min-SE.
+  - A UAC without timer support is never rejected; Min-SE is raised (never
+    lowered) and Session-Expires raised to match.
+  - Min-SE is never inserted or changed in a C{Supported: timer} request.
+  - A 2xx without Session-Expires gets one with C{refresher=uac} and
+    C{Require: timer}, but only when the UAC supports timers.
+  - C{expired_sst} counts timed dialogs that expire.
+
+@see: U{https://www.rfc-editor.org/rfc/rfc4028#section-8}
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Callable, Optional, Protocol
+
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from sst.dialogs import Dialog, DialogObserverBase
+from sst.headers import (
+    MAX_DELTA_SECONDS,
+    SessionExpires,
+    SIPParseError,
+    parseMinSE,
+    parseSessionExpires,
+)
+from sst.interfaces import (
+    IDialogObserver,
+    ISessionTimerHook,
+    ISessionTimerPolicy,
+    SessionTerms,
+)
+from sst.message import Message, Request, Response
+from sst.responses import makeResponse
+from sst.stats import Stats
+from sst.timers import DEFAULT_SESSION_EXPIRES, MIN_SE_FLOOR
+
+__all__ = [
+    "DefaultSessionTimerPolicy",
+    "ExpiryCounter",
+    "Responder",
+    "SessionTimerHook",
+    "TOO_SMALL_PHRASE",
+    "checkMin",
+    "intervalTooSmall",
+]
+
+#: The reason phrase of a 422 (RFC 4028 section 6), not the seed's
+#: "Session Timer Too Small".
+TOO_SMALL_PHRASE = "Session Interval Too Small"
+
+
+class Responder(Protocol):
+    """
+    Anything that sends a response to the request it serves, such as a
+    L{ServerTransaction<sst.transaction.ServerTransaction>}.
+    """
+
+    def respond(self, response: Response) -> None:
+        """
+        Send C{response}.
+        """
+
+
+@implementer(ISessionTimerPolicy)
+class DefaultSessionTimerPolicy:
+    """
+    The same answers for every request: the seed module's parameters.
+
+    Every initial INVITE is timed (the seed's C{sst_flag} set for all of
+    them).
+    """
+
+    def __init__(
+        self,
+        minSE: int = 1800,
+        sessionExpires: int = DEFAULT_SESSION_EXPIRES,
+        rejectTooSmall: bool = True,
+    ) -> None:
+        """
+        @param minSE: the seed's C{min_se}, in seconds.
+        @param sessionExpires: the interval to insert into INVITEs without
+            Session-Expires, in seconds.
+        @param rejectTooSmall: the seed's C{reject_to_small}.
+        @raise ValueError: if C{minSE} is below 90 (RFC 4028 section 5), or
+            C{sessionExpires} below C{minSE} or above 2**32-1.
+        """
+        if minSE < MIN_SE_FLOOR:
+            raise ValueError(
+                f"Min-SE must be at least {MIN_SE_FLOOR} (RFC 4028 section 5), not {minSE!r}"
+            )
+        if sessionExpires < minSE:
+            raise ValueError(
+                f"Session-Expires ({sessionExpires!r}) must not be below Min-SE ({minSE!r})"
+            )
+        if sessionExpires > MAX_DELTA_SECONDS:
+            raise ValueError(f"Session-Expires too large: {sessionExpires!r}")
+        self._minSE = minSE
+        self._sessionExpires = sessionExpires
+        self._rejectTooSmall = rejectTooSmall
+
+    def isTimed(self, request: Request) -> bool:
+        """
+        Time every dialog-creating INVITE.
+
+        @param request: the request.
+        @return: whether it is an INVITE without a To tag.
+        """
+        return request.method == "INVITE" and request.toTag is None
+
+    def minSE(self, request: Request) -> int:
+        """
+        @param request: the request (ignored).
+        @return: the configured minimum.
+        """
+        return self._minSE
+
+    def sessionExpires(self, request: Request) -> int:
+        """
+        @param request: the request (ignored).
+        @return: the configured interval.
+        """
+        return self._sessionExpires
+
+    def rejectTooSmall(self, request: Request) -> bool:
+        """
+        @param request: the request (ignored).
+        @return: the configured C{reject_to_small}.
+        """
+        return self._rejectTooSmall
+
+    def __repr__(self) -> str:
+        return (
+            f"<DefaultSessionTimerPolicy minSE={self._minSE}"
+            f" sessionExpires={self._sessionExpires}"
+            f" rejectTooSmall={self._rejectTooSmall}>"
+        )
+
+
+def _single(message: Message, key: str, shown: str) -> Optional[str]:
+    """
+    The value of a header that may appear once.
+
+    @raise SIPParseError: when it appears more than once (RFC 4475 section
+        3.3.8).
+    """
+    values = [value for name, value in message.iterHeaders() if name == key]
+    if len(values) > 1:
+        raise SIPParseError(f"duplicate {shown}")
+    return values[0] if values else None
+
+
+def _sessionExpires(message: Message) -> Optional[SessionExpires]:
+    """
+    The Session-Expires of C{message} (long or compact C{x} form).
+
+    @return: the parsed value, or L{None} when absent.
+    @raise SIPParseError: when it is malformed, 0, too large or duplicated.
+    """
+    value = _single(message, "session-expires", "Session-Expires")
+    return None if value is None else parseSessionExpires(value)
+
+
+def _minSE(message: Message) -> Optional[int]:
+    """
+    The Min-SE of C{message}.
+
+    @return: the value, or L{None} when absent.
+    @raise SIPParseError: when it is malformed, 0, too large or duplicated.
+    """
+    value = _single(message, "min-se", "Min-SE")
+    return None if value is None else parseMinSE(value)
+
+
+def _withDelta(text: str, delta: int) -> str:
+    """
+    Replace the delta-seconds of a Session-Expires or Min-SE value, keeping
+    its parameters as they were.
+    """
+    _, semi, params = text.partition(";")
+    return f"{delta}{semi}{params}"
+
+
+def _floor(requested: Optional[int]) -> int:
+    """
+    The smallest interval a request accepts: its Min-SE, 90 when absent or
+    (against RFC 4028 section 5) smaller.
+    """
+    return MIN_SE_FLOOR if requested is None else max(requested, MIN_SE_FLOOR)
+
+
+def checkMin(request: Request, minSE: int) -> bool:
+    """
+    Whether the Session-Expires of C{request} is below C{minSE}: the test of
+    the seed's C{sstCheckMin}, done right.
+
+    Only Session-Expires is compared.  The request's Min-SE is what the UAC
+    accepts, not what it asks for, so an INVITE with C{Session-Expires: 3600}
+    and no Min-SE is not too small for C{minSE} 1800 (Kamailio and OpenSIPS
+    compare the implied Min-SE of 90 and reject it).
+
+    @param request: an INVITE or UPDATE; it is not changed.
+    @param minSE: the local minimum, in seconds.
+    @return: C{True} when Session-Expires is present and below C{minSE};
+        C{False} when it is absent (nothing is asked for).
+    @raise SIPParseError: when Session-Expires is malformed.
+    """
+    se = _sessionExpires(request)
+    return se is not None and se.delta < minSE
+
+
+def _randomTag() -> str:
+    """
+    @return: a fresh To tag.
+    """
+    return secrets.token_hex(8)
+
+
+def intervalTooSmall(
+    request: Request, minSE: int, toTag: Optional[str] = None
+) -> Response:
+    """
+    Build the C{422 Session Interval Too Small} for C{request} (RFC 4028
+    section 6).
+
+    Its Min-SE is C{minSE}, raised to 90 and to the request's own Min-SE if
+    larger, so that the UAC's retry (with the largest Min-SE it has seen)
+    passes here.
+
+    @param request: the rejected request.
+    @param minSE: the local minimum, in seconds.
+    @param toTag: the To tag to add when the request has none; L{None} for a
+        random one.
+    @return: the response, not sent.
+    @raise SIPParseError: when the request's Min-SE is malformed.
+    """
+    requested = _minSE(request)
+    floor = max(minSE, MIN_SE_FLOOR, requested if requested is not None else 0)
+    response = makeResponse(
+        request, 422, TOO_SMALL_PHRASE, toTag=toTag if toTag is not None else _randomTag()
+    )
+    response.addHeader("Min-SE", str(floor))
+    return response
+
+
+@implementer(ISessionTimerHook)
+class SessionTimerHook:
+    """
+    RFC 4028 section 8 for the proxy core, under an L{ISessionTimerPolicy}.
+
+    Requests (section 8.1):
+
+      - An initial INVITE the policy times is checked and completed: a
+        Session-Expires below the local minimum gets a 422 when the UAC
+        supports timers and the policy rejects, and is raised (with Min-SE)
+        when the UAC does not support them; a missing Session-Expires is
+        inserted, without C{refresher}.
+      - Other INVITEs and UPDATEs are only validated, and rejected with 422
+        under the same conditions.
+      - Malformed Session-Expires or Min-SE raise L{SIPParseError}, which the
+        proxy answers with 400.
+
+    2xx responses (section 8.2) report the session interval and refresher,
+    adding Session-Expires and C{Require: timer} when the UAS left them out
+    and the UAC supports timers.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        policy: ISessionTimerPolicy,
+        stats: Stats,
+        newTag: Callable[[], str] = _randomTag,
+    ) -> None:
+        """
+        @param policy: the local decisions.
+        @param stats: where C{rejected_422} is counted.
+        @param newTag: makes the To tag of each 422.
+        """
+        self.policy = policy
+        self.stats = stats
+        self._newTag = newTag
+
+    # -- the seed's sstCheckMin ----------------------------------------------------------
+
+    def _localMinimum(self, request: Request) -> int:
+        """
+        @return: the policy's minimum for C{request}, at least 90.
+        """
+        return max(self.policy.minSE(request), MIN_SE_FLOOR)
+
+    def tooSmall(self, request: Request) -> Response:
+        """
+        Build the 422 for C{request} with the policy's minimum, and count it
+        as C{rejected_422}.
+
+        @param request: the rejected request.
+        @return: the response, not sent.
+        @raise SIPParseError: when the request's Min-SE is malformed.
+        """
+        response = intervalTooSmall(request, self._localMinimum(request), self._newTag())
+        self.stats.increment("rejected_422")
+        return response
+
+    def sstCheckMin(self, request: Request, server: Responder, sendReply: bool) -> bool:
+        """
+        The seed's C{sstCheckMin(send_reply_flag)}, for routing code and
+        plugins: whether C{request} may be rejected because its
+        Session-Expires is below the policy's minimum.
+
+        That is the case when L{checkMin} says so I{and} the request carries
+        C{Supported: timer}: a UAC without timer support cannot act on a 422,
+        so it is never rejected (RFC 4028 section 8.1); L{requestReceived}
+        raises its interval instead.  The policy's C{rejectTooSmall} is not
+        consulted: it governs only the automatic check of
+        L{requestReceived}.
+
+        @param request: an INVITE or UPDATE; it is not changed.
+        @param server: what answers C{request}.
+        @param sendReply: when C{True} and the check fails, send the
+            C{422 Session Interval Too Small} through C{server} (and count
+            C{rejected_422}); when C{False}, send nothing whatever the result.
+        @return: whether the request is too small (and, with C{sendReply},
+            was rejected).
+        @raise SIPParseError: when Session-Expires or Min-SE is malformed.
+        """
+        tooSmall = checkMin(request, self._localMinimum(request)) and request.hasOptionTag(
+            "supported", "timer"
+        )
+        if tooSmall and sendReply:
+            server.respond(self.tooSmall(request))
+        return tooSmall
+
+    # -- ISessionTimerHook ---------------------------------------------------------------
+
+    def requestReceived(self, request: Request, dialog: Optional[Dialog]) -> Optional[Response]:
+        """
+        Check and complete an INVITE or UPDATE before it is forwarded.
+
+        @param request: the request; edited in place.
+        @param dialog: its dialog, if known (L{None} for an initial INVITE).
+        @return: a 422 to send instead of forwarding, or L{None}.
+        @raise SIPParseError: when Session-Expires or Min-SE is malformed.
+        """
+        if request.method == "INVITE" and request.toTag is None:
+            if not self.policy.isTimed(request):
+                return None
+            return self._initialRequest(request)
+        return self._refreshRequest(request)
+
+    def _initialRequest(self, request: Request) -> Optional[Response]:
+        """
+        RFC 4028 section 8.1 for a timed initial INVITE.
+        """
+        se = _sessionExpires(request)
+        requested = _minSE(request)
+        ours = self._localMinimum(request)
+        timer = request.hasOptionTag("supported", "timer")
+        floor = _floor(requested)
+        if se is None:
+            # Insert our interval, never below a Min-SE, and without refresher.
+            if not timer:
+                floor = self._raiseMinSE(request, requested, ours)
+            interval = max(self.policy.sessionExpires(request), ours, floor)
+            request.addHeader("Session-Expires", str(interval))
+            return None
+        if se.delta < ours:
+            if timer:
+                if self.policy.rejectTooSmall(request):
+                    return self.tooSmall(request)
+                # reject_to_small off: forwarded without our minimum.
+            else:
+                # Rejecting would fail the call: raise Min-SE instead.
+                floor = self._raiseMinSE(request, requested, ours)
+        self._raiseToFloor(request, se, floor)
+        return None
+
+    def _refreshRequest(self, request: Request) -> Optional[Response]:
+        """
+        A re-INVITE or UPDATE, in a known dialog or not: validate, and reject
+        with 422 like an initial INVITE.  Nothing is inserted; only a
+        Session-Expires below the request's own Min-SE is raised.
+        """
+        se = _sessionExpires(request)
+        requested = _minSE(request)
+        if se is None:
+            return None
+        if (
+            se.delta < self._localMinimum(request)
+            and request.hasOptionTag("supported", "timer")
+            and self.policy.rejectTooSmall(request)
+        ):
+            return self.tooSmall(request)
+        self._raiseToFloor(request, se, _floor(requested))
+        return None
+
+    def _raiseMinSE(self, request: Request, requested: Optional[int], ours: int) -> int:
+        """
+        Make the Min-SE of a request from a UAC without timer support at least
+        C{ours}: insert it, or raise it, never lower it.
+
+        @return: the Min-SE forwarded.
+        """
+        if requested is None:
+            request.addHeader("Min-SE", str(ours))
+            return ours
+        if requested < ours:
+            request.setHeader("Min-SE", _withDelta(request.header("min-se") or "", ours))
+            return ours
+        return requested
+
+    def _raiseToFloor(self, request: Request, se: SessionExpires, floor: int) -> None:
+        """
+        Section 8.1: a Session-Expires below the request's Min-SE (90 when
+        absent or smaller) MUST be raised to it; its parameters are kept.
+        """
+        if se.delta < floor:
+            request.setHeader(
+                "Session-Expires", _withDelta(request.header("session-expires") or "", floor)
+            )
+
+    def responseReceived(
+        self, request: Request, response: Response, dialog: Optional[Dialog]
+    ) -> Optional[SessionTerms]:
+        """
+        RFC 4028 section 8.2 for a 2xx to a forwarded INVITE or UPDATE.
+
+        A 2xx with Session-Expires is left as it is and gives its interval and
+        refresher (L{None} when it names none).  A 2xx without it, to a request
+        that carried Session-Expires and C{Supported: timer}, gets
+        C{Session-Expires: <forwarded value>;refresher=uac} and C{timer} in
+        Require.  Any other 2xx without it means no session timer.
+
+        An initial INVITE the policy does not time, and a refresh in a dialog
+        that is unknown, or untimed and not asking for a timer, give L{None}
+        and leave the 2xx alone.
+
+        @param request: the request as forwarded.
+        @param response: the 2xx; edited in place.
+        @param dialog: the dialog, if known.
+        @return: the session terms, or L{None} for no session timer.
+        """
+        if not 200 <= response.code < 300 or request.method not in ("INVITE", "UPDATE"):
+            return None
+        if request.method == "INVITE" and request.toTag is None:
+            if not self.policy.isTimed(request):
+                return None
+        elif dialog is None or (not dialog.timed and not request.hasHeader("session-expires")):
+            return None
+        try:
+            answered = _sessionExpires(response)
+        except SIPParseError as e:
+            self._log.warn(
+                "Ignoring bad Session-Expires in {response} for {callId}: {reason}",
+                response=response,
+                callId=request.header("call-id"),
+                reason=e.reason,
+            )
+            return None
+        if answered is not None:
+            return SessionTerms(answered.delta, answered.refresher)
+        if not request.hasOptionTag("supported", "timer"):
+            return None
+        try:
+            forwarded = _sessionExpires(request)
+        except SIPParseError:
+            return None
+        if forwarded is None:
+            return None
+        response.addHeader("Session-Expires", f"{forwarded.delta};refresher=uac")
+        if not response.hasOptionTag("require", "timer"):
+            response.setHeader("Require", ", ".join(response.headerValues("require") + ["timer"]))
+        return SessionTerms(forwarded.delta, "uac")
+
+
+@implementer(IDialogObserver)
+class ExpiryCounter(DialogObserverBase):
+    """
+    Counts C{expired_sst}: timed dialogs that expire.  Untimed dialogs
+    reaching their default lifetime are not counted.
+    """
+
+    def __init__(self, stats: Stats) -> None:
+        """
+        @param stats: where to count.
+        """
+        self.stats = stats
+
+    def dialogExpired(self, dialog: Dialog) -> None:
+        """
+        Count the expiry if the dialog had a session timer.
+
+        @param dialog: the expired dialog.
+        """
+        if dialog.timed:
+            self.stats.increment("expired_sst")
