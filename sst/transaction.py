@@ -8,6 +8,7 @@ transaction ends, so a finished transaction leaves nothing scheduled.
 """
 from __future__ import annotations
 
+import secrets
 from typing import Callable, Optional, Union
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -89,7 +90,7 @@ def _key(branch: Optional[str], request: Request, method: str) -> tuple[str, ...
     # RFC 2543 fallback (RFC 3261 section 17.2.3 last paragraph, RFC 4475 section 3.2.1).
     return (
         "2543",
-        request.uri if method != "ACK" else request.uri,
+        request.uri,
         request.callId,
         request.fromTag or "",
         str(request.cseq().number),
@@ -162,10 +163,14 @@ class ServerTransaction:
         """
         Build a response from the request (Via, From, To, Call-ID, CSeq copied) and send it.
         """
-        if toTag is None and code > 100:
+        if code <= 100:
+            toTag = None
+        elif toTag is None:
             toTag = self.toTag or self.layer.newTag()
-            self.toTag = toTag
-        response = makeResponse(self.request, code, phrase, toTag=toTag if code > 100 else None)
+        response = makeResponse(self.request, code, phrase, toTag=toTag)
+        if toTag is not None and self.toTag is None:
+            # The tag the responses really carry: the request's own in a dialog.
+            self.toTag = response.toTag
         self.respond(response)
         return response
 
@@ -298,7 +303,8 @@ class ClientTransaction:
         state = self.state
         if code < 200:
             if state in (CALLING, TRYING, PROCEEDING):
-                if self.isInvite:
+                if state == CALLING:
+                    # Not in Proceeding: a Timer B armed by cancelRequest() must survive.
                     self._cancel("A")
                     self._cancel("B")
                 elif state == TRYING:
@@ -354,7 +360,15 @@ class ClientTransaction:
         """
         The CANCEL for this INVITE (RFC 3261 section 9.1): same Request-URI, Call-ID, From, To,
         CSeq number, top Via and Route.
+
+        The caller is expected to send it. An INVITE still without a final response is then
+        given up after 64*T1 as if Timer B fired (RFC 3261 section 9.1: "If no final response
+        has been received after 64*T1 seconds, the client SHOULD consider the transaction
+        cancelled and destroy the client transaction handling the INVITE"), so that a
+        downstream that never answers leaves nothing behind.
         """
+        if self.isInvite and self.state in (CALLING, PROCEEDING) and "B" not in self._timers:
+            self._arm("B", self.layer.timers.B, self._timeout)
         req = self.request
         cancel = Request("CANCEL", req.uri)
         cancel.addHeader("Via", req.headerValues("via")[0])
@@ -429,7 +443,9 @@ class TransactionLayer:
         self.servers: dict[tuple[str, ...], ServerTransaction] = {}
         self.clients: dict[tuple[str, str], ClientTransaction] = {}
         self._counter = 0
-        self._prefix = "%x" % (id(self) & 0xFFFFFF,)
+        # Random, so that a restarted process does not repeat the branches of the previous
+        # one (RFC 3261 section 8.1.1.7: unique across space and time).
+        self._prefix = secrets.token_hex(6)
         transport.receiver = self.messageReceived
 
     @property
@@ -449,15 +465,21 @@ class TransactionLayer:
 
     def newTag(self) -> str:
         """
-        @return: a new unique tag for a To or From header.
+        @return: a new unique tag for a To or From header: 32 random bits, then a counter
+            (RFC 3261 section 19.3).
         """
         self._counter += 1
-        return "%s%x" % (self._prefix, self._counter * 7919)
+        return "%s%x" % (secrets.token_hex(4), self._counter)
 
     def messageReceived(self, message: Union[Request, Response], source: Address) -> None:
         """
         Entry point from the transport layer.
+
+        @param source: where C{message} came from; it is recorded on the message when the
+            transport has not already done so, since responses are sent back there.
         """
+        if message.source is None:
+            message.source = source
         if isinstance(message, Response):
             self._responseReceived(message)
         else:
@@ -481,10 +503,12 @@ class TransactionLayer:
         if existing is not None:
             existing.requestRetransmitted()
             return
+        if self.user is None:
+            # Nobody could ever answer: a transaction made now would never end.
+            self.transport.stats.increment("dropped")
+            return
         transaction = ServerTransaction(self, request, key)
         self.servers[key] = transaction
-        if self.user is None:
-            return
         if method == "CANCEL":
             invite = self.servers.get(_key(branch, request, "INVITE"))
             self.user.cancelReceived(transaction, invite)
