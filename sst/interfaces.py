@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple, Optional
 
-from zope.interface import Interface
+from zope.interface import Attribute, Interface
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
     from sst.dialogs import Dialog
     from sst.message import Request, Response
+    from sst.sessiontimer import PolicySettings
     from sst.routing import Target
 
 
@@ -176,4 +177,22 @@ class IRouter(Interface):
         @param request: the request to route; it is not changed.
         @return: a L{Deferred} that fires with the targets.  It does not fail:
             a router that cannot route answers an empty list.
+        """
+
+
+class ISessionTimerPolicyFactory(Interface):
+    """
+    A session-timer policy plugin, found with L{twisted.plugin.getPlugins} in the
+    L{sst.plugins} package and chosen with C{twistd sst --policy NAME}.
+    """
+
+    name = Attribute("The name given to C{--policy}.")
+    description = Attribute("One line for C{--help} and error messages.")
+
+    def buildPolicy(settings: PolicySettings) -> ISessionTimerPolicy:
+        """
+        Make the policy from the command-line settings.
+
+        @raise ValueError: with a clear message when an option is missing or bad; it is
+            reported as a usage error at start-up.
         """

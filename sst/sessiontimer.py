@@ -30,7 +30,8 @@ this module follows the RFC:
 from __future__ import annotations
 
 import secrets
-from typing import Callable, Optional, Protocol
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Protocol
 
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -57,6 +58,7 @@ from sst.timers import DEFAULT_SESSION_EXPIRES, MIN_SE_FLOOR
 __all__ = [
     "DefaultSessionTimerPolicy",
     "ExpiryCounter",
+    "PolicySettings",
     "Responder",
     "SessionTimerHook",
     "TOO_SMALL_PHRASE",
@@ -79,6 +81,23 @@ class Responder(Protocol):
         """
         Send C{response}.
         """
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """
+    What the command line says about session timers, handed to a policy plugin.
+
+    @ivar minSE: C{--min-se} (the seed's C{min_se}).
+    @ivar sessionExpires: C{--session-expires}.
+    @ivar rejectTooSmall: not C{--no-reject-too-small} (the seed's C{reject_to_small}).
+    @ivar options: the C{--policy-option KEY=VALUE} pairs, for the plugin to read.
+    """
+
+    minSE: int = 1800
+    sessionExpires: int = DEFAULT_SESSION_EXPIRES
+    rejectTooSmall: bool = True
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @implementer(ISessionTimerPolicy)

@@ -17,11 +17,14 @@ from sst.dialogs import DialogTable
 from sst.headers import SIPParseError, parseURI
 from sst.message import DEFAULT_MAX_SIZE
 from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
+from sst.interfaces import ISessionTimerPolicy
+from sst.policies import findPolicies
 from sst.proxy import Proxy
+from sst.sessiontimer import ExpiryCounter, PolicySettings, SessionTimerHook
 from sst.registrar import LocationService, Registrar
 from sst.routing import ChainRouter, DNSRouter, LocationRouter, StaticRouter
 from sst.stats import Stats
-from sst.timers import TimerConfig
+from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.transaction import TransactionLayer
 
 __all__ = ["Options", "makeService", "SIPService", "parseListen"]
@@ -74,12 +77,36 @@ class Options(usage.Options):
         ["max-size", None, str(DEFAULT_MAX_SIZE), "Largest SIP message accepted, in bytes."],
         ["max-transactions", None, "100000", "Live transactions above which new INVITEs get 503."],
         ["max-dialogs", None, "200000", "Dialogs above which new INVITEs get 503."],
+        ["min-se", None, "1800", "Smallest session interval accepted, seconds (the seed's min_se; >= 90)."],
+        ["session-expires", None, "1800", "Session interval inserted into INVITEs without one (>= min-se)."],
+        ["policy", None, "default", "Session-timer policy plugin (see --help-policies)."],
+        ["http", None, "tcp:8080:interface=127.0.0.1", "Management HTTP endpoint (strports), or 'none'."],
+        ["http-token-file", None, None, "File holding the bearer token that state-changing HTTP calls need."],
+    ]
+
+    optFlags = [
+        ["no-reject-too-small", None, "Forward a too-small Session-Expires instead of answering 422 "
+         "(the seed's reject_to_small=0)."],
+        ["no-stats", None, "Keep no statistics (the seed's enable_stats=0)."],
+        ["bye-on-expiry", None, "Send BYE to both parties when a session timer expires "
+         "(RFC 4028 section 8.3 says a proxy must not; this makes sst act as an SBC)."],
+        ["help-policies", None, "List the session-timer policy plugins and exit."],
     ]
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
         self["domain"] = []
+        self["policy-option"] = {}
+
+    def opt_policy_option(self, value: str) -> None:
+        """
+        KEY=VALUE handed to the policy plugin (repeatable).
+        """
+        key, eq, val = value.partition("=")
+        if not eq or not key.strip():
+            raise usage.UsageError("--policy-option wants KEY=VALUE, not %r" % (value,))
+        self["policy-option"][key.strip()] = val.strip()
 
     def opt_listen(self, value: str) -> None:
         """
@@ -109,11 +136,56 @@ class Options(usage.Options):
         self["max-size"] = int(_positive("max-size", self["max-size"], 200, integer=True))
         self["max-transactions"] = int(_positive("max-transactions", self["max-transactions"], integer=True))
         self["max-dialogs"] = int(_positive("max-dialogs", self["max-dialogs"], integer=True))
+        self._sessionTimerOptions()
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
         except ValueError as e:
             raise usage.UsageError(str(e))
+
+
+    def _sessionTimerOptions(self) -> None:
+        policies = findPolicies()
+        if self["help-policies"]:
+            for name, plugin in sorted(policies.items()):
+                print("%-12s %s" % (name, plugin.description))
+            raise SystemExit(0)
+        minSE = int(_positive("min-se", self["min-se"], integer=True))
+        if minSE < MIN_SE_FLOOR:
+            raise usage.UsageError("Min-SE must be at least %d (RFC 4028 section 5), not %d"
+                                   % (MIN_SE_FLOOR, minSE))
+        sessionExpires = int(_positive("session-expires", self["session-expires"], integer=True))
+        if sessionExpires < minSE:
+            raise usage.UsageError("--session-expires (%d) must not be below --min-se (%d)"
+                                   % (sessionExpires, minSE))
+        self["min-se"] = minSE
+        self["session-expires"] = sessionExpires
+        settings = PolicySettings(minSE, sessionExpires, not self["no-reject-too-small"],
+                                  dict(self["policy-option"]))
+        chosen = policies.get(self["policy"])
+        if chosen is None:
+            raise usage.UsageError("unknown --policy %r; found: %s"
+                                   % (self["policy"], ", ".join(sorted(policies)) or "none"))
+        try:
+            policy = chosen.buildPolicy(settings)
+        except ValueError as e:
+            raise usage.UsageError("--policy %s: %s" % (self["policy"], e))
+        if not ISessionTimerPolicy.providedBy(policy):
+            raise usage.UsageError("--policy %s did not build an ISessionTimerPolicy" % (self["policy"],))
+        self["session-timer-policy"] = policy
+        if self["http"] == "none":
+            self["http"] = None
+        if self["http-token-file"] is not None:
+            try:
+                with open(self["http-token-file"], "rb") as f:
+                    token = f.read().strip()
+            except OSError as e:
+                raise usage.UsageError("--http-token-file: %s" % (e.strerror,))
+            if not token:
+                raise usage.UsageError("--http-token-file %s is empty" % (self["http-token-file"],))
+            self["http-token"] = token
+        else:
+            self["http-token"] = None
 
 
 class SIPService(service.Service):
@@ -141,9 +213,11 @@ class SIPService(service.Service):
             router: Any = StaticRouter(config["next-hop"])
         else:
             router = ChainRouter([LocationRouter(self.locations, self.registrar), dns])
+        self.hook = SessionTimerHook(config["session-timer-policy"], self.stats)
+        self.dialogs.addObserver(ExpiryCounter(self.stats))
         self.proxy = Proxy(
             reactor, self.transactions, self.transport, self.dialogs, router, self.stats,
-            hook=None, registrar=self.registrar, uriRouter=dns,
+            hook=self.hook, registrar=self.registrar, uriRouter=dns,
         )
         self.ports: list[IListeningPort] = []
 
