@@ -22,6 +22,7 @@ from zope.interface import implementer
 
 from sst.address import Address, addressForURI
 from sst.dialogs import Dialog, DialogId, DialogTable, DialogTableFull
+from sst.expiry import ByeOnExpiry
 from sst.headers import URI, SIPParseError, parseNameAddr, parseURI, parseVia
 from sst.interfaces import IRouter, ISessionTimerHook, SessionTerms
 from sst.message import Request, Response, parse
@@ -155,6 +156,8 @@ class Proxy:
         self.registrar = registrar
         self.localAddresses: set[tuple[str, int]] = set()
         self.localHosts: set[str] = set()
+        #: Sends BYE to both ends of expired timed dialogs (C{--bye-on-expiry}), or L{None}.
+        self.byeOnExpiry: Optional[ByeOnExpiry] = None
         transactions.user = self
 
     # -- who we are ----------------------------------------------------------------------
@@ -277,6 +280,8 @@ class Proxy:
         dialog: Optional[Dialog] = None
         if inDialog:
             dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag or "")
+            if dialog is not None and self.byeOnExpiry is not None:
+                self.byeOnExpiry.requestSeen(dialog, request)
         if method in ("INVITE", "UPDATE"):
             rejection = self.hook.requestReceived(request, dialog)
             if rejection is not None:
@@ -296,6 +301,12 @@ class Proxy:
 
     def _isForeignTarget(self, uri: URI, inDialog: bool) -> bool:
         return True
+
+    def resolveAddresses(self, uri: URI) -> Deferred[list[Address]]:
+        """
+        @return: the addresses a request for C{uri} may go to (numeric, or by DNS).
+        """
+        return self._resolve(uri, keepURI=True).addCallback(lambda ts: [t.address for t in ts])
 
     def _resolve(self, uri: URI, keepURI: bool) -> Deferred[list[Target]]:
         """
@@ -481,6 +492,8 @@ class Proxy:
             terms = self.hook.responseReceived(request, response, dialog)
             if dialog is not None:
                 self._applyTerms(dialog, terms)
+                if self.byeOnExpiry is not None and not (dialog.extra and "ends" in dialog.extra):
+                    self.byeOnExpiry.established(dialog, request, response, self.isLocal)
             return
         dialog = self.dialogs.lookup(request.callId, request.fromTag or "", toTag)
         terms = self.hook.responseReceived(request, response, dialog)

@@ -14,6 +14,7 @@ from twisted.python import usage
 
 from sst.address import Address
 from sst.dialogs import DialogTable
+from sst.expiry import ByeOnExpiry
 from sst.headers import SIPParseError, parseURI
 from sst.message import DEFAULT_MAX_SIZE
 from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
@@ -208,7 +209,8 @@ class SIPService(service.Service):
         self.locations = LocationService(reactor)
         domains = list(config["domain"]) + [a.host for a in config["listen"]] + ["localhost"]
         self.registrar = Registrar(self.locations, domains)
-        dns = DNSRouter(createResolver())  # type: ignore[no-untyped-call]
+        self._resolver = createResolver()  # type: ignore[no-untyped-call]
+        dns = DNSRouter(self._resolver)
         if config["next-hop"] is not None:
             router: Any = StaticRouter(config["next-hop"])
         else:
@@ -219,6 +221,11 @@ class SIPService(service.Service):
             reactor, self.transactions, self.transport, self.dialogs, router, self.stats,
             hook=self.hook, registrar=self.registrar, uriRouter=dns,
         )
+        if config["bye-on-expiry"]:
+            bye = ByeOnExpiry(self.transactions, self.transport, self.stats,
+                              self.proxy.resolveAddresses)
+            self.proxy.byeOnExpiry = bye
+            self.dialogs.addObserver(bye)
         self.ports: list[IListeningPort] = []
 
     def startService(self) -> None:
@@ -243,6 +250,8 @@ class SIPService(service.Service):
     def stopService(self) -> Any:
         super().stopService()  # type: ignore[no-untyped-call]
         self.transactions.stop()
+        self.locations.clear()
+        _stopResolver(self._resolver)
         ports, self.ports = self.ports, []
         from twisted.internet.defer import gatherResults, maybeDeferred
 
@@ -253,6 +262,18 @@ class SIPService(service.Service):
         @return: the address actually bound for C{transport} (useful with port 0).
         """
         return self.transport.localAddress(transport)
+
+
+def _stopResolver(resolver: Any) -> None:
+    """
+    Stop the periodic re-reading of C{resolv.conf} that a
+    L{twisted.names.client.Resolver} (alone or in the chain C{createResolver} builds)
+    schedules, so that a stopped service leaves nothing in the reactor.
+    """
+    for each in getattr(resolver, "resolvers", [resolver]):
+        call = getattr(each, "_parseCall", None)
+        if call is not None and call.active():
+            call.cancel()
 
 
 def makeService(config: Options, reactor: Optional[Any] = None) -> service.MultiService:

@@ -1,0 +1,231 @@
+# -*- test-case-name: sst.test.test_proxy_sessiontimer -*-
+"""
+Session timers through the whole proxy stack, on a task.Clock (RFC 4028 sections 8.1-8.3).
+"""
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from sst.expiry import EXPIRY_REASON
+from sst.message import Request, Response
+from sst.testing import CALLEE, CALLER, ProxyHarness
+
+
+class ProxySessionTimerTests(SynchronousTestCase):
+    """
+    The dialog table follows the session interval negotiated through the proxy.
+    """
+
+    def settle(self, harness: ProxyHarness) -> None:
+        """
+        Let every transaction end (64*T1 and more), so only dialog timers remain.
+        """
+        harness.clock.advance(40)
+
+    def test_expiryBoundary(self) -> None:
+        """
+        A dialog whose 2xx carries Session-Expires 90 expires 90 s after the 2xx passed:
+        present at 89.9 s, gone at 90.1 s, counted as expired_sst, no BYE sent (section 8.3),
+        and no timer left.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.call("Session-Expires: 90")
+        self.assertEqual(len(h.dialogs), 1)
+        sentBefore = len(h.sent)
+        h.clock.advance(89.9)
+        self.assertEqual(len(h.dialogs), 1)
+        h.clock.advance(0.2)
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.stats.get("expired_sst"), 1)
+        self.assertEqual([m for m, a in h.sent[sentBefore:] if isinstance(m, Request)], [])
+        self.assertEqual(h.clock.getDelayedCalls(), [])
+
+    def test_byeEndsDialog(self) -> None:
+        """
+        A BYE answered 200 removes the dialog; once transactions end no timer remains and
+        nothing counts as expired.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.call("Session-Expires: 1800")
+        h.fromCaller(h.inDialog("BYE"))
+        h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 200))
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.lastResponseTo(CALLER).code, 200)
+        self.settle(h)
+        self.assertEqual(h.clock.getDelayedCalls(), [])
+        self.assertEqual(h.stats.get("expired_sst"), 0)
+
+    def test_refreshByReinvite(self) -> None:
+        """
+        A re-INVITE whose 2xx carries Session-Expires re-arms the expiry from that 2xx.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.call("Session-Expires: 90")
+        h.clock.advance(60)
+        h.fromCaller(h.inDialog("INVITE", "Session-Expires: 90;refresher=uac", "Supported: timer"))
+        h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 200, "Session-Expires: 90;refresher=uac",
+                              "Require: timer"))
+        h.clock.advance(89.9)
+        self.assertEqual(len(h.dialogs), 1)
+        h.clock.advance(0.2)
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.stats.get("expired_sst"), 1)
+
+    def test_refreshByUpdate(self) -> None:
+        """
+        An UPDATE refresh (compact C{x}, upper-case refresher) re-arms the expiry too.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.call("Session-Expires: 120")
+        h.clock.advance(100)
+        h.fromCaller(h.inDialog("UPDATE", "x: 120 ; refresher = UAC", "Supported: timer"))
+        h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 200, "x: 120;refresher=uac"))
+        h.clock.advance(119.9)
+        self.assertEqual(len(h.dialogs), 1)
+        dialog = next(iter(h.dialogs))
+        self.assertEqual((dialog.interval, dialog.refresher), (120, "uac"))
+        h.clock.advance(0.2)
+        self.assertEqual(len(h.dialogs), 0)
+
+    def test_failedRefreshDoesNotExtend(self) -> None:
+        """
+        A refresh answered 491 does not move the expiry (RFC 3261 section 14.1).
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.call("Session-Expires: 90")
+        h.clock.advance(50)
+        h.fromCaller(h.inDialog("INVITE", "Session-Expires: 90", "Supported: timer"))
+        h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 491))
+        self.assertEqual(h.lastResponseTo(CALLER).code, 491)
+        h.clock.advance(40.1)
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.stats.get("expired_sst"), 1)
+
+    def test_reinviteWithoutSessionExpiresTurnsTimerOff(self) -> None:
+        """
+        A re-INVITE 2xx without Session-Expires turns the timer off: the dialog falls back to
+        the default lifetime and its expiry would not count as expired_sst.
+        """
+        h = ProxyHarness(["--min-se", "90", "--dialog-timeout", "600"])
+        h.call("Session-Expires: 90")
+        h.fromCaller(h.inDialog("INVITE", "Allow: INVITE"))
+        h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 200))
+        dialog = next(iter(h.dialogs))
+        self.assertFalse(dialog.timed)
+        h.clock.advance(599.9)
+        self.assertEqual(len(h.dialogs), 1)
+        h.clock.advance(0.2)
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.stats.get("expired_sst"), 0)
+
+    def test_example11(self) -> None:
+        """
+        The seed's Example 1-1: SE 50 with Supported: timer gets 422 Session Interval Too
+        Small with Min-SE 1800; the ACK is absorbed; the retry with SE 1800 is forwarded.
+        """
+        h = ProxyHarness()
+        h.fromCaller(h.invite("Session-Expires: 50"))
+        reject = h.lastResponseTo(CALLER)
+        self.assertEqual((reject.code, reject.phrase), (422, "Session Interval Too Small"))
+        self.assertEqual(reject.header("min-se"), "1800")
+        self.assertEqual(h.to(CALLEE), [])
+        ack = h.invite("Session-Expires: 50").replace("INVITE sip", "ACK sip", 1)
+        ack = ack.replace("CSeq: 1 INVITE", "CSeq: 1 ACK").replace(
+            "To: <sip:bob@127.0.0.1:5070>", "To: " + (reject.header("to") or ""))
+        h.fromCaller(ack)
+        self.assertEqual(h.to(CALLEE), [])
+        self.assertEqual(h.stats.get("rejected_422"), 1)
+        h.fromCaller(h.invite("Session-Expires: 1800", "Min-SE: 1800", branch="z9hG4bK-retry",
+                              cseq=2, fromTag="caller2"))
+        forwarded = h.lastRequestTo(CALLEE)
+        self.assertEqual(forwarded.header("session-expires"), "1800")
+        self.assertEqual(forwarded.header("min-se"), "1800")
+
+    def test_nonTimerCallerRaised(self) -> None:
+        """
+        Without Supported: timer a small Session-Expires is not rejected: Min-SE and
+        Session-Expires are raised to min_se (section 8.1).
+        """
+        h = ProxyHarness()
+        h.fromCaller(h.invite("Session-Expires: 100", supported=None))
+        forwarded = h.lastRequestTo(CALLEE)
+        self.assertEqual(forwarded.header("session-expires"), "1800")
+        self.assertEqual(forwarded.header("min-se"), "1800")
+
+    def test_insertionInRequestAnd2xx(self) -> None:
+        """
+        A timed INVITE without Session-Expires gets one (no refresher); its 2xx without one
+        gets Session-Expires with refresher=uac and Require: timer, and the dialog uses it.
+        """
+        h = ProxyHarness(["--session-expires", "3600"])
+        ok = h.call()
+        forwarded = h.to(CALLEE)[0]
+        assert isinstance(forwarded, Request)
+        self.assertEqual(forwarded.header("session-expires"), "3600")
+        self.assertEqual(ok.header("session-expires"), "3600;refresher=uac")
+        self.assertTrue(ok.hasOptionTag("require", "timer"))
+        dialog = next(iter(h.dialogs))
+        self.assertEqual((dialog.interval, dialog.refresher), (3600, "uac"))
+
+    def test_untimedCallerKeepsDefaultLifetime(self) -> None:
+        """
+        When the UAC does not support timers and the UAS adds no Session-Expires, nothing is
+        added to the 2xx and the dialog keeps the default lifetime.
+        """
+        h = ProxyHarness(["--dialog-timeout", "1000"])
+        ok = h.call(supported=None)
+        self.assertIsNone(ok.header("session-expires"))
+        self.assertFalse(ok.hasHeader("require"))
+        dialog = next(iter(h.dialogs))
+        self.assertFalse(dialog.timed)
+        h.clock.advance(999.9)
+        self.assertEqual(len(h.dialogs), 1)
+
+    def test_forkedDialogsHaveOwnTimers(self) -> None:
+        """
+        Two 2xx with different To tags (a forking proxy downstream) make two dialogs, each
+        with the interval of its own 2xx; both 2xx are forwarded.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.fromCaller(h.invite("Session-Expires: 300"))
+        forwarded = h.lastRequestTo(CALLEE)
+        h.fromCallee(h.answer(forwarded, 200, "Session-Expires: 100;refresher=uac", toTag="fork1"))
+        h.fromCallee(h.answer(forwarded, 200, "Session-Expires: 200;refresher=uas", toTag="fork2"))
+        oks = [m for m in h.to(CALLER) if isinstance(m, Response) and m.code == 200]
+        self.assertEqual([m.toTag for m in oks], ["fork1", "fork2"])
+        self.assertEqual(sorted(d.interval for d in h.dialogs), [100, 200])
+        h.clock.advance(100.1)
+        self.assertEqual([d.id.toTag for d in h.dialogs], ["fork2"])
+        h.clock.advance(100)
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.stats.get("expired_sst"), 2)
+
+    def test_byeOnExpiry(self) -> None:
+        """
+        With --bye-on-expiry, expiry sends a BYE to each party with the expiry Reason, with
+        CSeq above what each side used.
+        """
+        h = ProxyHarness(["--min-se", "90", "--bye-on-expiry"])
+        h.call("Session-Expires: 90")
+        h.fromCaller(h.inDialog("INFO", cseq=5))
+        h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 200))
+        h.clock.advance(90.1)
+        toCallee = h.lastRequestTo(CALLEE)
+        toCaller = h.lastRequestTo(CALLER)
+        self.assertEqual((toCallee.method, toCaller.method), ("BYE", "BYE"))
+        self.assertEqual(toCallee.header("reason"), EXPIRY_REASON)
+        self.assertEqual(toCaller.header("reason"), EXPIRY_REASON)
+        self.assertEqual(toCallee.cseq().number, 6)
+        self.assertEqual((toCallee.fromTag, toCallee.toTag), ("caller1", "callee1"))
+        self.assertEqual((toCaller.fromTag, toCaller.toTag), ("callee1", "caller1"))
+        self.assertEqual(toCaller.uri, "sip:alice@127.0.0.1:5061")
+        self.assertEqual(h.stats.get("expired_sst"), 1)
+
+    def test_badSessionExpires400(self) -> None:
+        """
+        A Session-Expires of 0 in a timed INVITE gets 400 and nothing is forwarded.
+        """
+        h = ProxyHarness()
+        h.fromCaller(h.invite("Session-Expires: 0"))
+        self.assertEqual(h.lastResponseTo(CALLER).code, 400)
+        self.assertEqual(h.to(CALLEE), [])
