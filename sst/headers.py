@@ -38,6 +38,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
 _BAD_URI_CHARS = re.compile(r"[ \t\r\n<>]")
 _BAD_HOST_CHARS = re.compile(r"[ \t<>\"@;,?/]")
+_IPV6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
 
 
 class SIPParseError(ValueError):
@@ -230,25 +231,32 @@ def _parseHostPort(text: str) -> tuple[str, Optional[int]]:
         if end < 0:
             raise SIPParseError("unterminated IPv6 reference")
         host = text[1:end]
-        rest = text[end + 1 :]
+        if _IPV6_CHARS.fullmatch(host) is None or ":" not in host:
+            raise SIPParseError("bad IPv6 reference %r" % (text,))
+        rest = text[end + 1 :].lstrip()
         if not rest:
             return host, None
         if not rest.startswith(":"):
             raise SIPParseError("bad host %r" % (text,))
-        portText = rest[1:]
+        portText = rest[1:].lstrip()
+        if not portText:
+            raise SIPParseError("empty port")
     else:
         host, colon, portText = text.partition(":")
-        if not colon:
-            portText = ""
-        elif not portText:
-            raise SIPParseError("empty port")
+        if colon:
+            # Via allows whitespace around the colon (RFC 3261 section 25.1, COLON).
+            host = host.rstrip()
+            portText = portText.lstrip()
+            if not portText:
+                raise SIPParseError("empty port")
     if _BAD_HOST_CHARS.search(host) is not None:
         raise SIPParseError("bad host %r" % (text,))
     if not host:
         raise SIPParseError("missing host")
     if not portText:
         return host, None
-    if not portText.isdigit() or len(portText) > 5 or int(portText) > 65535:
+    # isdigit() alone accepts non-ASCII digits such as U+00B2, which int() rejects.
+    if not (portText.isascii() and portText.isdigit()) or len(portText) > 5 or int(portText) > 65535:
         raise SIPParseError("bad port %r" % (portText,))
     return host, int(portText)
 
@@ -276,7 +284,8 @@ def parseURI(text: str) -> URI:
         if not rest:
             raise SIPParseError("empty URI")
         return URI(scheme, opaque=rest)
-    rest, _, headers = rest.partition("?")
+    # "@" appears unescaped only after the userinfo, whose user part may hold "?" and ";"
+    # (RFC 3261 section 25.1, user-unreserved), so split it off before looking for headers.
     at = rest.rfind("@")
     user: Optional[str] = None
     password: Optional[str] = None
@@ -288,9 +297,29 @@ def parseURI(text: str) -> URI:
             password = pw
         if not user:
             raise SIPParseError("empty user part")
+    rest, _, headers = rest.partition("?")
     hostport, _, paramText = rest.partition(";")
     host, port = _parseHostPort(hostport)
     return URI(scheme, user, password, host.lower(), port, parseParams(paramText), headers)
+
+
+def _endOfQuoted(text: str) -> int:
+    """
+    @param text: text starting with a double quote.
+    @return: the index just after the quoted string that starts C{text}.
+    @raise SIPParseError: when the quoted string is not terminated.
+    """
+    i = 1
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            return i + 1
+        i += 1
+    raise SIPParseError("unterminated quoted string")
 
 
 @dataclass
@@ -323,19 +352,29 @@ def parseNameAddr(text: str) -> NameAddr:
     @raise SIPParseError: on unbalanced quotes or angle brackets, or a bad URI.
     """
     text = text.strip()
-    lt = text.find("<")
-    if lt >= 0:
-        display = text[:lt].strip()
-        if display.startswith('"'):
-            if len(display) < 2 or not display.endswith('"'):
-                raise SIPParseError("bad display name")
-        elif display and not all(isToken(word) for word in display.split()):
+    display = ""
+    if text.startswith('"'):
+        # A quoted display name may hold '<', ';', ',' and escaped quotes.
+        close = _endOfQuoted(text)
+        lt = text.find("<", close)
+        if lt < 0 or text[close:lt].strip():
             raise SIPParseError("bad display name")
+        display = text[:close]
+    else:
+        lt = text.find("<")
+        if lt > 0:
+            display = text[:lt].strip()
+            if display and not all(isToken(word) for word in display.split()):
+                raise SIPParseError("bad display name")
+    if lt >= 0:
         gt = text.find(">", lt)
         if gt < 0:
             raise SIPParseError("unterminated <")
         uri = parseURI(text[lt + 1 : gt])
-        return NameAddr(uri, display, parseParams(text[gt + 1 :]))
+        paramText = text[gt + 1 :].lstrip()
+        if paramText and paramText[0] != ";":
+            raise SIPParseError("junk after >")
+        return NameAddr(uri, display, parseParams(paramText))
     if '"' in text:
         raise SIPParseError("display name without <uri>")
     uriText, _, paramText = text.partition(";")
@@ -418,9 +457,13 @@ def parseCSeq(text: str) -> CSeq:
     @raise SIPParseError: on anything else.
     """
     parts = text.split()
-    if len(parts) != 2 or not parts[0].isdigit() or not isToken(parts[1]):
+    if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit() or not isToken(parts[1]):
         raise SIPParseError("bad CSeq")
-    number = int(parts[0])
+    digits = parts[0]
+    # Check the length first: int() refuses strings of more than 4300 digits.
+    if len(digits) > 10 and len(digits.lstrip("0")) > 10:
+        raise SIPParseError("CSeq number too large")
+    number = int(digits)
     if number >= 2**31:
         raise SIPParseError("CSeq number too large")
     return CSeq(number, parts[1])
@@ -436,7 +479,7 @@ def parseDeltaSeconds(text: str, what: str) -> int:
     text = text.strip()
     if not text.isdigit() or not text.isascii():
         raise SIPParseError("bad %s value %r" % (what, text))
-    if len(text) > 10 or int(text) > MAX_DELTA_SECONDS:
+    if (len(text) > 10 and len(text.lstrip("0")) > 10) or int(text) > MAX_DELTA_SECONDS:
         raise SIPParseError("%s value too large" % (what,))
     return int(text)
 

@@ -14,13 +14,15 @@ from typing import Iterator, Optional, Union
 from sst.headers import (
     CSeq,
     NameAddr,
+    SessionExpires,
     SIPParseError,
     URI,
     Via,
-    isToken,
     parseCSeq,
     parseDeltaSeconds,
+    parseMinSE,
     parseNameAddr,
+    parseSessionExpires,
     parseURI,
     parseVia,
     splitCommas,
@@ -121,7 +123,9 @@ REASON_PHRASES = {
 }
 
 _LINE_SPLIT = re.compile(r"\r?\n")
-_HEADER_LINE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*?)[ \t]*$")
+# Greedy (.*) and rstrip() afterwards: a lazy (.*?)[ \t]*$ backtracks quadratically on a
+# value with a long run of inner blanks.
+_HEADER_LINE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*)")
 _METHOD_OK = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
 
 
@@ -407,6 +411,29 @@ class Message:
             raise SIPParseError("Max-Forwards too large")
         return number
 
+    def sessionExpires(self) -> Optional[SessionExpires]:
+        """
+        @return: the Session-Expires header (long or compact C{x} form), or L{None} when
+            absent (RFC 4028 section 4).
+        @raise SIPParseError: when it does not parse.
+        """
+        cache = self._cache
+        if "session-expires" not in cache:
+            value = self.header("session-expires")
+            cache["session-expires"] = None if value is None else parseSessionExpires(value)
+        return cache["session-expires"]  # type: ignore[return-value]
+
+    def minSE(self) -> Optional[int]:
+        """
+        @return: the Min-SE value in seconds, or L{None} when absent (RFC 4028 section 5).
+        @raise SIPParseError: when it does not parse.
+        """
+        cache = self._cache
+        if "min-se" not in cache:
+            value = self.header("min-se")
+            cache["min-se"] = None if value is None else parseMinSE(value)
+        return cache["min-se"]  # type: ignore[return-value]
+
     # -- serialisation ------------------------------------------------------------------
 
     def startLine(self) -> str:
@@ -465,11 +492,12 @@ class Request(Message):
         """
         @return: the parsed Request-URI.
         """
+        # Keyed by the text, so that assigning to C{uri} is noticed without re-serialising.
         cached = self._cache.get("ruri")
-        if cached is None or str(cached) != self.uri:
-            cached = parseURI(self.uri)
+        if cached is None or cached[0] != self.uri:  # type: ignore[index]
+            cached = (self.uri, parseURI(self.uri))
             self._cache["ruri"] = cached
-        return cached  # type: ignore[return-value]
+        return cached[1]  # type: ignore[index, no-any-return]
 
     def __repr__(self) -> str:
         return "<Request %s %s>" % (self.method, self.uri)
@@ -496,7 +524,12 @@ class Response(Message):
         return "<Response %d %s>" % (self.code, self.phrase)
 
 
-def _parseStartLine(line: str) -> Union[Request, Response]:
+def _parseStartLine(line: str) -> tuple[Union[Request, Response], Optional[SIPParseError]]:
+    """
+    @return: the message the start line begins and, for a request whose only fault is its
+        SIP version, the 505 error to raise once the headers are indexed (so that the 505 can
+        be built from them).
+    """
     if line.startswith("SIP/") or line[:4].upper() == "SIP/":
         parts = line.split(" ", 2)
         if len(parts) < 2:
@@ -510,7 +543,7 @@ def _parseStartLine(line: str) -> Union[Request, Response]:
         code = int(codeText)
         if code < 100 or code > 699:
             raise SIPParseError("bad status code")
-        return Response(code, parts[2] if len(parts) == 3 else "", [])
+        return Response(code, parts[2] if len(parts) == 3 else "", []), None
     parts = line.split(" ")
     if len(parts) != 3:
         raise SIPParseError("bad request line")
@@ -521,9 +554,9 @@ def _parseStartLine(line: str) -> Union[Request, Response]:
         raise SIPParseError("bad Request-URI")
     if version.upper() != "SIP/2.0":
         if version[:4].upper() == "SIP/":
-            raise SIPParseError("unsupported version", status=505)
+            return Request(method, uri, []), SIPParseError("unsupported version", status=505)
         raise SIPParseError("bad request line")
-    return Request(method, uri, [])
+    return Request(method, uri, []), None
 
 
 def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Response]:
@@ -541,44 +574,60 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
         raise SIPParseError("message too large", status=513)
     # Tolerate leading CRLFs (keep-alives, RFC 3261 section 7.5).
     data = data.lstrip(b"\r\n")
+    # The header block ends at the first empty line, whether CRLF or bare LF ends it; a CRLF
+    # CRLF inside the body of a bare-LF message is not the end of its headers.
     end = data.find(b"\r\n\r\n")
-    if end >= 0:
+    lfEnd = data.find(b"\n\n", 0, len(data) if end < 0 else end)
+    if lfEnd >= 0:
+        head = data[:lfEnd].rstrip(b"\r")
+        body = data[lfEnd + 2 :]
+    elif end >= 0:
         head = data[:end]
         body = data[end + 4 :]
     else:
-        end = data.find(b"\n\n")
-        if end >= 0:
-            head = data[:end]
-            body = data[end + 2 :]
-        else:
-            head = data.rstrip(b"\r\n")
-            body = b""
+        head = data.rstrip(b"\r\n")
+        body = b""
     if not head:
         raise SIPParseError("empty message")
     text = head.decode("latin-1")
     lines = text.split("\r\n")
-    if text.count("\n") != len(lines) - 1:
+    breaks = len(lines) - 1
+    if text.count("\n") != breaks or text.count("\r") != breaks:
+        # A CR that does not end a line would let the next hop see a line we did not.
+        if text.count("\r") != text.count("\r\n"):
+            raise SIPParseError("bare CR in header")
         lines = _LINE_SPLIT.split(text)
-    msg = _parseStartLine(lines[0])
+    msg, error = _parseStartLine(lines[0])
     headers = msg.headers
     headerLine = _HEADER_LINE.match
     last: Optional[Header] = None
+    badLine: Optional[SIPParseError] = None
     for line in lines[1:]:
         if not line:
             continue
         first = line[0]
         if first == " " or first == "\t":
-            if last is None:
-                raise SIPParseError("folded line without a header")
-            last.value = (last.value + " " + line.strip()).strip()
-            last.raw = (last.raw or "") + "\r\n" + line
+            if last is not None:
+                last.value = (last.value + " " + line.strip()).strip()
+                last.raw = (last.raw or "") + "\r\n" + line
+            elif badLine is None:
+                badLine = SIPParseError("folded line without a header")
             continue
         match = headerLine(line)
         if match is None:
-            raise SIPParseError("bad header line %r" % (line[:40],))
+            # Keep indexing, so that the error can carry Via, From, To, Call-ID and CSeq.
+            if badLine is None:
+                badLine = SIPParseError("bad header line %r" % (line[:40],))
+            last = None
+            continue
         name, value = match.groups()
-        last = Header(canonicalName(name), value, line)
+        last = Header(canonicalName(name), value.rstrip(" \t"), line)
         headers.append(last)
+    if error is None:
+        error = badLine
+    if error is not None:
+        error.message = msg
+        raise error
     try:
         _validate(msg, body)
     except SIPParseError as e:
@@ -606,8 +655,10 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
         body = body[:length]
     msg.body = body
     cseq = msg.cseq()
-    if isinstance(msg, Request) and cseq.method != msg.method:
-        raise SIPParseError("CSeq method does not match request method")
+    if isinstance(msg, Request):
+        if cseq.method != msg.method:
+            raise SIPParseError("CSeq method does not match request method")
+        msg.requestURI()
     # Decode the headers every layer above needs, so that later code never meets a bad one.
     msg.topVia()
     msg.fromAddr()

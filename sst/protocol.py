@@ -207,10 +207,12 @@ class TransportLayer:
         via = request.topVia()
         params = dict(via.params)
         changed = False
-        if via.host != source.host:
+        rport = "rport" in params and params["rport"] is None
+        # RFC 3581 section 4: with an empty rport, received is added even when it equals sent-by.
+        if via.host != source.host or rport:
             params["received"] = source.host
             changed = True
-        if "rport" in params and params["rport"] is None:
+        if rport:
             params["rport"] = str(source.port)
             changed = True
         if changed:
@@ -232,7 +234,8 @@ def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional
     rport = params.get("rport")
     target = params.get("received") or host
     if rport:
-        return Address("udp", target, int(rport) if rport.isdigit() else source.port)
+        valid = rport.isascii() and rport.isdigit() and len(rport) <= 5 and 0 < int(rport) < 65536
+        return Address("udp", target, int(rport) if valid else source.port)
     return Address("udp", target, port if port is not None else 5060)
 
 
@@ -294,7 +297,10 @@ class StreamFramer:
                 return messages
             head = buf[: end + 2]
             match = _CONTENT_LENGTH.search(head)
-            length = int(match.group(1)) if match else 0
+            digits = match.group(1).lstrip(b"0") if match else b""
+            if len(digits) > 10:  # int() refuses more than 4300 digits; any such length is too large
+                raise SIPParseError("message too large", status=513)
+            length = int(digits) if digits else 0
             total = end + 4 + length
             if total > self.maxSize:
                 raise SIPParseError("message too large", status=513)

@@ -7,7 +7,9 @@ counted and L{Stats.snapshot} says so.
 """
 from __future__ import annotations
 
-__all__ = ["Stats", "COUNTERS"]
+from typing import Mapping
+
+__all__ = ["Stats", "COUNTERS", "DESCRIPTIONS"]
 
 #: Counters always present in a snapshot, so that consumers see zeros rather than gaps.
 COUNTERS = (
@@ -30,6 +32,28 @@ COUNTERS = (
     "dialogs_expired",
     "overload_rejected",
 )
+
+#: What each counter in L{COUNTERS} counts, for exports such as Prometheus C{HELP} lines.
+DESCRIPTIONS: Mapping[str, str] = {
+    "requests_in": "SIP requests received and parsed",
+    "requests_out": "SIP requests sent, retransmissions included",
+    "responses_in": "SIP responses received and parsed",
+    "responses_out": "SIP responses sent",
+    "bytes_in": "Bytes of SIP received",
+    "bytes_out": "Bytes of SIP sent",
+    "parse_errors": "SIP messages that could not be parsed",
+    "dropped": "SIP messages dropped without an answer",
+    "send_errors": "SIP messages that could not be sent",
+    "internal_errors": "Unexpected errors while handling SIP messages",
+    "retransmissions": "SIP messages retransmitted by a transaction",
+    "transactions_timed_out": "SIP transactions that timed out",
+    "expired_sst": "Dialogs with a session timer that expired without a refresh",
+    "rejected_422": "Requests rejected with 422 Session Interval Too Small",
+    "dialogs_created": "Dialogs created",
+    "dialogs_terminated": "Dialogs terminated",
+    "dialogs_expired": "Dialogs that expired",
+    "overload_rejected": "Requests or dialogs refused because sst was overloaded",
+}
 
 
 class Stats:

@@ -57,7 +57,7 @@ class ProxyHarness:
         if nextHop and "--next-hop" not in argv:
             argv = ["--next-hop", "sip:%s" % (CALLEE.hostport(),)] + argv
         argv = ["--listen", "udp:%s" % (PROXY.hostport(),)] + argv
-        options.parseOptions(argv)
+        options.parseOptions(argv)  # type: ignore[no-untyped-call]
         self.service = SIPService(options, self.clock)
         self.service.transport.listening["udp4"] = PROXY
         self.service.proxy.addLocalAddress(PROXY.host, PROXY.port)
