@@ -141,14 +141,15 @@ def parseParams(value: str) -> dict[str, Optional[str]]:
     Parse C{;name=value;flag} parameters (the leading C{;} optional). Names are lower-cased;
     whitespace around C{;} and C{=} is allowed (RFC 3261 SEMI and EQUAL).
 
-    @raise SIPParseError: on an empty or invalid parameter name.
+    @raise SIPParseError: on an empty or invalid parameter name (so C{;;} and a trailing
+        C{;} are errors), or an empty value.
     """
     params: dict[str, Optional[str]] = {}
     value = value.strip()
-    if value.startswith(";"):
-        value = value[1:]
     if not value:
         return params
+    if value[0] == ";":
+        value = value[1:]
     for item in _splitSemis(value):
         name, eq, val = item.partition("=")
         name = name.strip().lower()
@@ -266,9 +267,9 @@ def parseURI(text: str) -> URI:
     Parse an absolute URI. C{sip}/C{sips} URIs are split into their parts, C{tel} into number
     and parameters; other schemes are kept opaque.
 
-    @raise SIPParseError: on whitespace, a missing scheme, or a bad host or port.
+    @raise SIPParseError: on whitespace (also leading or trailing), a missing scheme, or a bad
+        host or port.
     """
-    text = text.strip()
     scheme, colon, rest = text.partition(":")
     if not colon or _SCHEME.fullmatch(scheme) is None:
         raise SIPParseError("bad URI %r" % (text,))
@@ -276,10 +277,10 @@ def parseURI(text: str) -> URI:
         raise SIPParseError("bad URI %r" % (text,))
     scheme = scheme.lower()
     if scheme == "tel":
-        number, _, paramText = rest.partition(";")
+        number, semi, paramText = rest.partition(";")
         if not number:
             raise SIPParseError("empty tel URI")
-        return URI(scheme, user=number, params=parseParams(paramText))
+        return URI(scheme, user=number, params=parseParams(semi + paramText))
     if scheme not in ("sip", "sips"):
         if not rest:
             raise SIPParseError("empty URI")
@@ -298,9 +299,9 @@ def parseURI(text: str) -> URI:
         if not user:
             raise SIPParseError("empty user part")
     rest, _, headers = rest.partition("?")
-    hostport, _, paramText = rest.partition(";")
+    hostport, semi, paramText = rest.partition(";")
     host, port = _parseHostPort(hostport)
-    return URI(scheme, user, password, host.lower(), port, parseParams(paramText), headers)
+    return URI(scheme, user, password, host.lower(), port, parseParams(semi + paramText), headers)
 
 
 def _endOfQuoted(text: str) -> int:
@@ -377,10 +378,10 @@ def parseNameAddr(text: str) -> NameAddr:
         return NameAddr(uri, display, parseParams(paramText))
     if '"' in text:
         raise SIPParseError("display name without <uri>")
-    uriText, _, paramText = text.partition(";")
+    uriText, semi, paramText = text.partition(";")
     if "," in uriText or "?" in uriText or " " in uriText.strip():
         raise SIPParseError("addr-spec with reserved characters needs <>")
-    return NameAddr(parseURI(uriText), "", parseParams(paramText))
+    return NameAddr(parseURI(uriText.strip()), "", parseParams(semi + paramText))
 
 
 @dataclass
@@ -432,9 +433,9 @@ def parseVia(text: str) -> Via:
     transport, sentBy = parts
     if not isToken(transport):
         raise SIPParseError("bad Via transport")
-    hostport, _, paramText = sentBy.partition(";")
+    hostport, semi, paramText = sentBy.partition(";")
     host, port = _parseHostPort(hostport)
-    return Via(transport.upper(), host, port, parseParams(paramText))
+    return Via(transport.upper(), host, port, parseParams(semi + paramText))
 
 
 @dataclass(frozen=True)
@@ -510,11 +511,11 @@ def parseSessionExpires(text: str) -> SessionExpires:
     @raise SIPParseError: on a zero, overflowing or non-numeric interval, or a refresher
         other than C{uac}/C{uas}.
     """
-    delta, _, paramText = text.partition(";")
+    delta, semi, paramText = text.partition(";")
     seconds = parseDeltaSeconds(delta, "Session-Expires")
     if seconds == 0:
         raise SIPParseError("Session-Expires of 0")
-    params = parseParams(paramText)
+    params = parseParams(semi + paramText)
     refresher = params.get("refresher")
     if "refresher" in params:
         if refresher is None or refresher.lower() not in ("uac", "uas"):
@@ -529,9 +530,9 @@ def parseMinSE(text: str) -> int:
 
     @raise SIPParseError: on a zero, overflowing or non-numeric value.
     """
-    delta, _, paramText = text.partition(";")
+    delta, semi, paramText = text.partition(";")
     seconds = parseDeltaSeconds(delta, "Min-SE")
     if seconds == 0:
         raise SIPParseError("Min-SE of 0")
-    parseParams(paramText)
+    parseParams(semi + paramText)
     return seconds

@@ -476,7 +476,7 @@ class Request(Message):
     @ivar uri: the Request-URI, as text.
     """
 
-    __slots__ = ("method", "uri")
+    __slots__ = ("method", "uri", "_ruri")
 
     def __init__(
         self, method: str, uri: str, headers: Optional[list[Header]] = None, body: bytes = b""
@@ -484,6 +484,7 @@ class Request(Message):
         super().__init__(headers, body)
         self.method = method
         self.uri = uri
+        self._ruri: Optional[tuple[str, URI]] = None
 
     def startLine(self) -> str:
         return "%s %s SIP/2.0" % (self.method, self.uri)
@@ -493,11 +494,10 @@ class Request(Message):
         @return: the parsed Request-URI.
         """
         # Keyed by the text, so that assigning to C{uri} is noticed without re-serialising.
-        cached = self._cache.get("ruri")
-        if cached is None or cached[0] != self.uri:  # type: ignore[index]
-            cached = (self.uri, parseURI(self.uri))
-            self._cache["ruri"] = cached
-        return cached[1]  # type: ignore[index, no-any-return]
+        cached = self._ruri
+        if cached is None or cached[0] != self.uri:
+            cached = self._ruri = (self.uri, parseURI(self.uri))
+        return cached[1]
 
     def __repr__(self) -> str:
         return "<Request %s %s>" % (self.method, self.uri)
@@ -565,10 +565,14 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
 
     Bytes after the body that Content-Length announces are ignored (datagram transports,
     RFC 4475 section 3.1.1.8). A message with no Content-Length takes the rest as body.
+    Besides the header block, the Request-URI, Via, From, To, CSeq and Max-Forwards are
+    decoded here, so that no layer above meets a bad one.
 
     @param maxSize: the largest message accepted, in bytes.
-    @raise SIPParseError: with a reason; its C{message} holds the partly parsed message when
-        the start line and headers could be indexed.
+    @raise SIPParseError: with a reason and a status (400; 505 for another SIP version; 513
+        above C{maxSize}); its C{message} holds the partly parsed message when the start line
+        could be read, with every well-formed header line indexed, so that a response can be
+        built from it.
     """
     if len(data) > maxSize:
         raise SIPParseError("message too large", status=513)

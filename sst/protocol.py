@@ -189,6 +189,9 @@ class TransportLayer:
         partial = error.message
         if isinstance(partial, Request) and partial.method != "ACK":
             try:
+                # RFC 3261 section 18.2.1 and RFC 3581: received/rport decide where the
+                # response goes, for a bad request as for a good one.
+                self._fixVia(partial, source)
                 response = makeResponse(partial, error.status, error.reason[:100])
                 via = partial.topVia()
                 response.source = source

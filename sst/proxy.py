@@ -21,10 +21,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sst.address import Address, addressForURI
-from sst.dialogs import Dialog, DialogId, DialogTable, DialogTableFull
+from sst.dialogs import Dialog, DialogId, DialogObserverBase, DialogTable, DialogTableFull
 from sst.expiry import ByeOnExpiry
 from sst.headers import URI, SIPParseError, parseNameAddr, parseURI, parseVia
-from sst.interfaces import IRouter, ISessionTimerHook, SessionTerms
+from sst.interfaces import IDialogObserver, IRouter, ISessionTimerHook, SessionTerms
 from sst.message import Request, Response, parse
 from sst.protocol import TransportLayer, _responseAddress
 from sst.registrar import Registrar
@@ -39,7 +39,7 @@ from sst.transaction import (
     TransactionLayer,
 )
 
-__all__ = ["Proxy", "NoSessionTimers"]
+__all__ = ["Proxy", "NoSessionTimers", "DialogCounter"]
 
 #: Methods that create a dialog, and so are record-routed.
 DIALOG_CREATING = frozenset(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"])
@@ -159,6 +159,7 @@ class Proxy:
         #: Sends BYE to both ends of expired timed dialogs (C{--bye-on-expiry}), or L{None}.
         self.byeOnExpiry: Optional[ByeOnExpiry] = None
         transactions.user = self
+        dialogs.addObserver(DialogCounter(stats))
 
     # -- who we are ----------------------------------------------------------------------
 
@@ -647,6 +648,45 @@ class Proxy:
 
         d.addCallback(send)
         d.addErrback(lambda f: self._log.failure("ACK routing failed", f))
+
+
+@implementer(IDialogObserver)
+class DialogCounter(DialogObserverBase):
+    """
+    Counts C{dialogs_created}, C{dialogs_terminated} and C{dialogs_expired} from the
+    dialog table's events (early dialogs included).
+    """
+
+    def __init__(self, stats: Stats) -> None:
+        """
+        @param stats: where to count.
+        """
+        self.stats = stats
+
+    def dialogCreated(self, dialog: Dialog) -> None:
+        """
+        Count a new dialog.
+
+        @param dialog: the dialog.
+        """
+        self.stats.increment("dialogs_created")
+
+    def dialogTerminated(self, dialog: Dialog, reason: str) -> None:
+        """
+        Count a dialog ended by BYE, rejection or failure.
+
+        @param dialog: the dialog.
+        @param reason: why it ended.
+        """
+        self.stats.increment("dialogs_terminated")
+
+    def dialogExpired(self, dialog: Dialog) -> None:
+        """
+        Count a dialog whose timer ran out.
+
+        @param dialog: the dialog.
+        """
+        self.stats.increment("dialogs_expired")
 
 
 @implementer(IClientTransactionUser)

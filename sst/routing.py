@@ -24,6 +24,8 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IResolver
 from twisted.logger import Logger
 from twisted.names import dns, error
+from twisted.names.common import ResolverBase
+from twisted.names.dns import Query
 from zope.interface import implementer
 
 from sst.address import Address, addressForURI
@@ -332,3 +334,32 @@ class ChainRouter:
             if targets:
                 return targets
         return []
+
+
+class LazyResolver(ResolverBase):
+    """
+    An C{IResolver} that builds the real one (from a factory, such as
+    L{twisted.names.client.createResolver}) on the first lookup, so that a service that
+    never meets a host name never reads C{/etc/resolv.conf} nor schedules its re-reading.
+    """
+
+    def __init__(self, factory: Callable[[], IResolver]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._factory = factory
+        self._real: Optional[IResolver] = None
+
+    def _lookup(self, name: bytes, cls: int, type: int, timeout: Any) -> Any:
+        if self._real is None:
+            self._real = self._factory()
+        return self._real.query(Query(name, type, cls), timeout)
+
+    def stop(self) -> None:
+        """
+        Stop the periodic re-reading of C{resolv.conf} that a
+        L{twisted.names.client.Resolver} (alone or in the chain C{createResolver} builds)
+        schedules, so that a stopped service leaves nothing in the reactor.
+        """
+        for each in getattr(self._real, "resolvers", [self._real]):
+            call = getattr(each, "_parseCall", None)
+            if call is not None and call.active():
+                call.cancel()

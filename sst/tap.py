@@ -23,7 +23,7 @@ from sst.policies import findPolicies
 from sst.proxy import Proxy
 from sst.sessiontimer import ExpiryCounter, PolicySettings, SessionTimerHook
 from sst.registrar import LocationService, Registrar
-from sst.routing import ChainRouter, DNSRouter, LocationRouter, StaticRouter
+from sst.routing import ChainRouter, DNSRouter, LazyResolver, LocationRouter, StaticRouter
 from sst.stats import Stats
 from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.transaction import TransactionLayer
@@ -209,7 +209,7 @@ class SIPService(service.Service):
         self.locations = LocationService(reactor)
         domains = list(config["domain"]) + [a.host for a in config["listen"]] + ["localhost"]
         self.registrar = Registrar(self.locations, domains)
-        self._resolver = createResolver()  # type: ignore[no-untyped-call]
+        self._resolver = LazyResolver(createResolver)
         dns = DNSRouter(self._resolver)
         if config["next-hop"] is not None:
             router: Any = StaticRouter(config["next-hop"])
@@ -251,7 +251,7 @@ class SIPService(service.Service):
         super().stopService()  # type: ignore[no-untyped-call]
         self.transactions.stop()
         self.locations.clear()
-        _stopResolver(self._resolver)
+        self._resolver.stop()
         ports, self.ports = self.ports, []
         from twisted.internet.defer import gatherResults, maybeDeferred
 
@@ -262,18 +262,6 @@ class SIPService(service.Service):
         @return: the address actually bound for C{transport} (useful with port 0).
         """
         return self.transport.localAddress(transport)
-
-
-def _stopResolver(resolver: Any) -> None:
-    """
-    Stop the periodic re-reading of C{resolv.conf} that a
-    L{twisted.names.client.Resolver} (alone or in the chain C{createResolver} builds)
-    schedules, so that a stopped service leaves nothing in the reactor.
-    """
-    for each in getattr(resolver, "resolvers", [resolver]):
-        call = getattr(each, "_parseCall", None)
-        if call is not None and call.active():
-            call.cancel()
 
 
 def makeService(config: Options, reactor: Optional[Any] = None) -> service.MultiService:
