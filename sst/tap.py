@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from twisted.application import service
+from twisted.application import service, strports
+from twisted.web.server import Site
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.names.client import createResolver
@@ -27,6 +28,7 @@ from sst.routing import ChainRouter, DNSRouter, LazyResolver, LocationRouter, St
 from sst.stats import Stats
 from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.transaction import TransactionLayer
+from sst.web import makeResource
 
 __all__ = ["Options", "makeService", "SIPService", "parseListen"]
 
@@ -257,6 +259,16 @@ class SIPService(service.Service):
 
         return gatherResults([maybeDeferred(p.stopListening) for p in ports])
 
+    def gauges(self) -> dict[str, object]:
+        """
+        @return: live sizes for the management API: transactions and registrations.
+        """
+        return {
+            "server_transactions": len(self.transactions.servers),
+            "client_transactions": len(self.transactions.clients),
+            "registrations": len(self.locations),
+        }
+
     def boundAddress(self, transport: str) -> Address:
         """
         @return: the address actually bound for C{transport} (useful with port 0).
@@ -276,4 +288,10 @@ def makeService(config: Options, reactor: Optional[Any] = None) -> service.Multi
     sip = SIPService(config, reactor)
     sip.setName("sip")  # type: ignore[no-untyped-call]
     sip.setServiceParent(top)  # type: ignore[no-untyped-call]
+    if config["http"] is not None:
+        resource = makeResource(sip.stats, sip.dialogs, reactor, token=config["http-token"],
+                                extra=sip.gauges)
+        http = strports.service(config["http"], Site(resource), reactor=reactor)  # type: ignore[no-untyped-call]
+        http.setName("http")  # type: ignore[no-untyped-call]
+        http.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
