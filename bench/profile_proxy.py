@@ -22,6 +22,7 @@ from twisted.internet.task import Clock
 from sst.address import Address
 from sst.message import Request, Response, parse
 from sst.tap import Options, SIPService
+from sst.testing import SortedClock
 
 UAC = Address("udp", "127.0.0.1", 5061)
 UAS = Address("udp", "127.0.0.1", 5070)
@@ -51,24 +52,6 @@ INDIALOG = (
     "CSeq: {cseq} {method}\r\n"
     "Content-Length: 0\r\n\r\n"
 )
-
-
-class SortedClock(Clock):
-    """
-    A Clock that inserts calls in order instead of re-sorting the whole list.
-    """
-
-    def callLater(self, delay: float, callable: Any, *args: Any, **kw: Any) -> Any:
-        dc = super().callLater(delay, callable, *args, **kw)
-        return dc
-
-    def _sortCalls(self) -> None:
-        calls = self.calls
-        if len(calls) > 1 and calls[-1].getTime() < calls[-2].getTime():
-            last = calls.pop()
-            bisect.insort(calls, last, key=lambda c: c.getTime())
-        elif len(calls) > 1:
-            pass
 
 
 class Wire:
@@ -135,19 +118,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumtime)")
     parser.add_argument("extra", nargs="*", help="twistd sst options")
     args = parser.parse_args()
     service, wire, clock = build(args.extra)
     for n in range(200):
         oneCall(service, wire, n)  # warm up
-        clock.advance(0.1)
+        clock.advance(1.0)
     profiler: Optional[Any] = cProfile.Profile() if args.profile else None
     start = time.process_time()
     if profiler is not None:
         profiler.enable()
     for n in range(200, 200 + args.calls):
         oneCall(service, wire, n)
-        clock.advance(0.1)
+        clock.advance(1.0)
     if profiler is not None:
         profiler.disable()
     cpu = time.process_time() - start
@@ -156,7 +140,7 @@ def main() -> int:
     print("dialogs left %d, transactions %d/%d" % (len(service.dialogs),
           len(service.transactions.servers), len(service.transactions.clients)))
     if profiler is not None:
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(35)
     return 0
 
 

@@ -132,6 +132,31 @@ _METHOD_OK = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
 _KEYS: dict[str, str] = {}
 
 
+_TAG_PARAM = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^;, \t]+)", re.IGNORECASE)
+
+
+def tagOf(value: str) -> Optional[str]:
+    """
+    @return: the C{tag} parameter of a From or To value (after the C{>} of a name-addr, or
+        among the header parameters of an addr-spec), or L{None}.
+    """
+    end = value.rfind(">")
+    if end >= 0:
+        value = value[end + 1 :]
+    if "tag" not in value and "TAG" not in value.upper():
+        return None
+    match = _TAG_PARAM.search(value)
+    return match.group(1) if match else None
+
+
+#: What each header's decoded forms are cached under.
+_CACHE_KEYS = {
+    "via": ("via", "topvia"),
+    "from": ("from", "from-tag"),
+    "to": ("to", "to-tag"),
+}
+
+
 def canonicalName(name: str) -> str:
     """
     @return: the lower-case long form of a header name (compact forms expanded).
@@ -152,6 +177,8 @@ def displayName(key: str) -> str:
     shown = _DISPLAY_NAMES.get(key)
     if shown is None:
         shown = "-".join(part.capitalize() for part in key.split("-"))
+        if len(_DISPLAY_NAMES) < 1024:
+            _DISPLAY_NAMES[key] = shown
     return shown
 
 
@@ -238,8 +265,9 @@ class Message:
         """
         Add a header line, at the end of the header block or before all others.
         """
-        self._invalidate()
-        h = Header(canonicalName(name), value)
+        key = canonicalName(name)
+        self._invalidate(key)
+        h = Header(key, value)
         if first:
             self.headers.insert(0, h)
         else:
@@ -250,7 +278,7 @@ class Message:
         Add a header line before the first existing header of the same name (or at the end).
         """
         key = canonicalName(name)
-        self._invalidate()
+        self._invalidate(key)
         for i, h in enumerate(self.headers):
             if h.key == key:
                 self.headers.insert(i, Header(key, value))
@@ -262,7 +290,7 @@ class Message:
         Replace every header called C{name} by one line with C{value}, keeping its position.
         """
         key = canonicalName(name)
-        self._invalidate()
+        self._invalidate(key)
         for i, h in enumerate(self.headers):
             if h.key == key:
                 h.value = value
@@ -280,7 +308,7 @@ class Message:
         key = canonicalName(name)
         before = len(self.headers)
         self.headers = [h for h in self.headers if h.key != key]
-        self._invalidate()
+        self._invalidate(key)
         return before - len(self.headers)
 
     def popFirstValue(self, name: str) -> Optional[str]:
@@ -292,7 +320,7 @@ class Message:
         for i, h in enumerate(self.headers):
             if h.key == key:
                 values = splitCommas(h.value)
-                self._invalidate()
+                self._invalidate(key)
                 if len(values) <= 1:
                     del self.headers[i]
                     return values[0] if values else None
@@ -301,9 +329,41 @@ class Message:
                 return values[0]
         return None
 
-    def _invalidate(self) -> None:
-        if self._cache:
-            self._cache.clear()
+    def _invalidate(self, key: str) -> None:
+        """
+        Forget what was decoded from the headers called C{key}.
+        """
+        cache = self._cache
+        if cache:
+            for name in _CACHE_KEYS.get(key, (key,)):
+                cache.pop(name, None)
+
+    def pushVia(self, via: Via) -> None:
+        """
+        Add C{via} as the new top Via (a proxy forwarding a request), keeping it decoded.
+        """
+        self.headers.insert(0, Header("via", str(via)))
+        self._cache.pop("via", None)
+        self._cache["topvia"] = via
+
+    def replaceTopVia(self, via: Via) -> None:
+        """
+        Replace the top Via element by C{via} (as the transport does to add C{received} and
+        C{rport}), leaving the other Via elements and every other header untouched.
+        """
+        for h in self.headers:
+            if h.key == "via":
+                if "," in h.value:
+                    values = splitCommas(h.value)
+                    values[0] = str(via)
+                    h.value = ", ".join(values)
+                else:
+                    h.value = str(via)
+                h.raw = None
+                self._cache.pop("via", None)
+                self._cache["topvia"] = via
+                return
+        raise SIPParseError("missing Via")
 
     def iterHeaders(self) -> Iterator[tuple[str, str]]:
         """
@@ -326,13 +386,22 @@ class Message:
 
     def topVia(self) -> Via:
         """
-        @return: the top Via.
+        @return: the top Via (only that element is decoded).
         @raise SIPParseError: when there is none.
         """
-        vias = self.vias()
-        if not vias:
-            raise SIPParseError("missing Via")
-        return vias[0]
+        cached = self._cache.get("topvia")
+        if cached is None:
+            value = self.header("via")
+            if value is None:
+                raise SIPParseError("missing Via")
+            if "," in value:
+                elements = splitCommas(value)
+                if not elements:
+                    raise SIPParseError("empty Via")
+                value = elements[0]
+            cached = parseVia(value)
+            self._cache["topvia"] = cached
+        return cached  # type: ignore[return-value]
 
     def cseq(self) -> CSeq:
         """
@@ -369,19 +438,35 @@ class Message:
         """
         return self._nameAddr("to")
 
+    def _tag(self, key: str) -> Optional[str]:
+        cacheKey = key + "-tag"
+        cache = self._cache
+        if cacheKey in cache:
+            return cache[cacheKey]  # type: ignore[return-value]
+        parsed = cache.get(key)
+        if isinstance(parsed, NameAddr):
+            tag = parsed.tag
+        else:
+            value = self.header(key)
+            if value is None:
+                raise SIPParseError("missing %s" % (displayName(key),))
+            tag = tagOf(value)
+        cache[cacheKey] = tag
+        return tag
+
     @property
     def fromTag(self) -> Optional[str]:
         """
-        The From tag.
+        The From tag, read without decoding the whole header.
         """
-        return self.fromAddr().tag
+        return self._tag("from")
 
     @property
     def toTag(self) -> Optional[str]:
         """
-        The To tag.
+        The To tag, read without decoding the whole header.
         """
-        return self.toAddr().tag
+        return self._tag("to")
 
     @property
     def callId(self) -> str:
@@ -546,17 +631,30 @@ def _parseStartLine(line: str) -> tuple[Union[Request, Response], Optional[SIPPa
         return Response(code, parts[2] if len(parts) == 3 else "", []), None
     parts = line.split(" ")
     if len(parts) != 3:
-        raise SIPParseError("bad request line")
+        return _badRequestLine(line, "bad request line")
     method, uri, version = parts
     if not _METHOD_OK.match(method):
         raise SIPParseError("bad method")
     if not uri or ":" not in uri or uri[0] == "<":
-        raise SIPParseError("bad Request-URI")
+        return _badRequestLine(line, "bad Request-URI")
     if version.upper() != "SIP/2.0":
         if version[:4].upper() == "SIP/":
             return Request(method, uri, []), SIPParseError("unsupported version", status=505)
         raise SIPParseError("bad request line")
     return Request(method, uri, []), None
+
+
+def _badRequestLine(line: str, reason: str) -> tuple[Request, SIPParseError]:
+    """
+    A request line with a bad Request-URI, or blanks around or inside it (RFC 4475 sections
+    3.1.2.7 to 3.1.2.10). When it still starts with a method and ends with a SIP version,
+    the error is returned to be raised once the headers are indexed, so that the request
+    can be answered with a 400; otherwise it is raised at once.
+    """
+    words = line.split()
+    if len(words) >= 3 and _METHOD_OK.match(words[0]) and words[-1][:4].upper() == "SIP/":
+        return Request(words[0], " ".join(words[1:-1]), []), SIPParseError(reason)
+    raise SIPParseError(reason)
 
 
 def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Response]:
@@ -575,7 +673,15 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
         built from it.
     """
     if len(data) > maxSize:
-        raise SIPParseError("message too large", status=513)
+        tooLarge = SIPParseError("message too large", status=513)
+        # Index the header block alone (when it fits), so that a request can be answered.
+        end = data.find(b"\r\n\r\n", 0, maxSize)
+        if end > 0:
+            try:
+                tooLarge.message = parse(data[: end + 4], maxSize)
+            except SIPParseError as e:
+                tooLarge.message = e.message
+        raise tooLarge
     # Tolerate leading CRLFs (keep-alives, RFC 3261 section 7.5).
     data = data.lstrip(b"\r\n")
     # The header block ends at the first empty line, whether CRLF or bare LF ends it; a CRLF
@@ -662,9 +768,12 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
     if isinstance(msg, Request):
         if cseq.method != msg.method:
             raise SIPParseError("CSeq method does not match request method")
-        msg.requestURI()
-    # Decode the headers every layer above needs, so that later code never meets a bad one.
+        if msg.requestURI().headers:
+            # RFC 3261 section 19.1.1: headers are not allowed in a Request-URI, and a proxy
+            # must not forward them (RFC 4475 section 3.1.2.11).
+            raise SIPParseError("headers in Request-URI")
+    # Decode what the transaction layer needs on every message. From and To are decoded
+    # when first asked for (the proxy checks them on dialog-creating requests); their tags
+    # are read cheaply by L{Message.fromTag} and L{Message.toTag}.
     msg.topVia()
-    msg.fromAddr()
-    msg.toAddr()
     msg.maxForwards()

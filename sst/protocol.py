@@ -11,6 +11,7 @@ dropped and counted otherwise; nothing raises into the reactor.
 from __future__ import annotations
 
 import re
+import socket
 from typing import Callable, Optional, Union
 
 from twisted.internet import protocol
@@ -20,7 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sst.address import Address
-from sst.headers import SIPParseError, formatParams
+from sst.headers import SIPParseError, Via
 from sst.message import DEFAULT_MAX_SIZE, Request, Response, parse
 from sst.responses import makeResponse
 from sst.stats import Stats
@@ -219,11 +220,7 @@ class TransportLayer:
             params["rport"] = str(source.port)
             changed = True
         if changed:
-            via.params = params
-            first = request.popFirstValue("via")
-            assert first is not None
-            request.addHeader("Via", "SIP/2.0/%s %s%s" % (via.transport, via.sentBy(),
-                                                           formatParams(params)), first=True)
+            request.replaceTopVia(Via(via.transport, via.host, via.port, params))
 
 
 def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional[int],
@@ -261,8 +258,18 @@ class SIPDatagramProtocol(protocol.DatagramProtocol):
         self.layer = layer
         self.family = family
 
+    #: Socket buffer asked for, so that bursts and collector pauses don't drop datagrams.
+    socketBuffer = 4 * 1024 * 1024
+
     def startProtocol(self) -> None:
         self.layer._udp[self.family] = self
+        handle = getattr(self.transport, "socket", None)
+        if handle is not None:
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                try:
+                    handle.setsockopt(socket.SOL_SOCKET, option, self.socketBuffer)
+                except OSError:
+                    pass
 
     def stopProtocol(self) -> None:
         if self.layer._udp.get(self.family) is self:

@@ -12,6 +12,7 @@ through one L{ISessionTimerHook}.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -23,12 +24,12 @@ from zope.interface import implementer
 from sst.address import Address, addressForURI
 from sst.dialogs import Dialog, DialogId, DialogObserverBase, DialogTable, DialogTableFull
 from sst.expiry import ByeOnExpiry
-from sst.headers import URI, SIPParseError, parseNameAddr, parseURI, parseVia
+from sst.headers import URI, SIPParseError, Via, parseNameAddr, parseURI, parseVia
 from sst.interfaces import IDialogObserver, IRouter, ISessionTimerHook, SessionTerms
 from sst.message import Request, Response, parse
 from sst.protocol import TransportLayer, _responseAddress
 from sst.registrar import Registrar
-from sst.routing import DNSRouter, Target
+from sst.routing import DNSRouter, StaticRouter, Target
 from sst.stats import Stats
 from sst.transaction import (
     IClientTransactionUser,
@@ -233,8 +234,12 @@ class Proxy:
             nextVia = parseVia(vias[1])
             source = Address(nextVia.transport.lower() if nextVia.transport in ("UDP", "TCP") else "udp",
                              nextVia.host, nextVia.port or 5060)
-            self.transport.sendMessage(response, _responseAddress(nextVia.params, nextVia.host,
-                                                                  nextVia.port, source))
+            target = _responseAddress(nextVia.params, nextVia.host, nextVia.port, source)
+            if _isBroadcast(target.host):
+                # Never relay to a broadcast or multicast Via (RFC 4475 section 3.3.10).
+                self.stats.increment("dropped")
+                return
+            self.transport.sendMessage(response, target)
         except SIPParseError:
             self.stats.increment("dropped")
 
@@ -253,6 +258,10 @@ class Proxy:
         if uri.scheme not in ("sip", "sips", "tel"):
             server.respondWith(416)
             return
+        if not inDialog and method in DIALOG_CREATING:
+            # Reasonable syntax (section 16.3 step 1) of what the dialog will be made from.
+            request.fromAddr()
+            request.toAddr()
         # 3. Max-Forwards.
         maxForwards = request.maxForwards()
         if maxForwards is not None and maxForwards == 0:
@@ -290,18 +299,32 @@ class Proxy:
                 return
         context = ResponseContext(self, server, initial=not inDialog)
         server.context = context
+        # Where it goes: the top Route, else (in a dialog) the Request-URI, else the router.
+        # Numeric hosts and a static next hop are answered at once, without a Deferred.
         if request.hasHeader("route"):
-            route = parseNameAddr(request.headerValues("route")[0])
-            d: Deferred[list[Target]] = self._resolve(route.uri, keepURI=True)
-        elif inDialog or self.isLocal(uri) is False and self._isForeignTarget(uri, inDialog):
-            d = self._resolve(uri, keepURI=True) if inDialog else maybeDeferred(self.router.route, request)
+            target: Optional[URI] = parseNameAddr(request.headerValues("route")[0]).uri
+        elif inDialog:
+            target = uri
+        else:
+            target = None
+        if target is not None and _isNumeric(target.host):
+            self._routedNow([Target(addressForURI(target))], context, loopHash)
+            return
+        if target is None and isinstance(self.router, StaticRouter):
+            self._routedNow([self.router.target], context, loopHash)
+            return
+        if target is not None:
+            d: Deferred[list[Target]] = self._resolve(target, keepURI=True)
         else:
             d = maybeDeferred(self.router.route, request)
         d.addCallback(self._routed, context, loopHash)
         d.addErrback(self._routingFailed, context)
 
-    def _isForeignTarget(self, uri: URI, inDialog: bool) -> bool:
-        return True
+    def _routedNow(self, targets: list[Target], context: ResponseContext, loopHash: str) -> None:
+        try:
+            self._routed(targets, context, loopHash)
+        except Exception:
+            self._routingFailed(Failure(), context)  # type: ignore[no-untyped-call]
 
     def resolveAddresses(self, uri: URI) -> Deferred[list[Address]]:
         """
@@ -372,10 +395,8 @@ class Proxy:
                                   first=True)
         local = self.transport.localAddress(address.transport, family)
         branch = self.transactions.newBranch(loopHash)
-        request.addHeader("Via", "SIP/2.0/%s %s;branch=%s;rport" % (
-            address.transport.upper(), local.hostport(), branch), first=True)
-        if request.method in ("INVITE", "UPDATE") and request.toTag is None:
-            pass
+        request.pushVia(Via(address.transport.upper(), local.host, local.port,
+                            {"branch": branch, "rport": None}))
         branchState = Branch(context, request, address)
         context.branches.append(branchState)
         branchState.transaction = self.transactions.request(request, address, branchState)
@@ -629,25 +650,30 @@ class Proxy:
             uri = request.requestURI()
         if not uri.isSIP or self.isLocal(uri):
             return
+        if _isNumeric(uri.host):
+            self._sendAck(request, [Target(addressForURI(uri))], maxForwards)
+            return
         d = self._resolve(uri, keepURI=True)
-
-        def send(targets: list[Target]) -> None:
-            targets = [t for t in targets if not self._isSelf(t.address)]
-            if not targets:
-                return
-            address = targets[0].address
-            request.setHeader("Max-Forwards", str(69 if maxForwards is None else maxForwards - 1))
-            family = "6" if ":" in address.host else "4"
-            local = self.transport.localAddress(address.transport, family)
-            # Stateless forwarding: a branch derived from the incoming one (RFC 3261 16.11).
-            incoming = request.topVia().branch or request.headerValues("via")[0]
-            branch = MAGIC_COOKIE + hashlib.blake2b(incoming.encode("latin-1"), digest_size=8).hexdigest()
-            request.addHeader("Via", "SIP/2.0/%s %s;branch=%s;rport" % (
-                address.transport.upper(), local.hostport(), branch), first=True)
-            self.transport.sendMessage(request, address)
-
-        d.addCallback(send)
+        d.addCallback(lambda targets: self._sendAck(request, targets, maxForwards))
         d.addErrback(lambda f: self._log.failure("ACK routing failed", f))
+
+    def _sendAck(self, request: Request, targets: list[Target], maxForwards: Optional[int]) -> None:
+        """
+        Forward an ACK for a 2xx statelessly to the first of C{targets} (RFC 3261 16.11).
+        """
+        targets = [t for t in targets if not self._isSelf(t.address)]
+        if not targets:
+            return
+        address = targets[0].address
+        request.setHeader("Max-Forwards", str(69 if maxForwards is None else maxForwards - 1))
+        family = "6" if ":" in address.host else "4"
+        local = self.transport.localAddress(address.transport, family)
+        # Stateless forwarding: a branch derived from the incoming one.
+        incoming = request.topVia().branch or request.headerValues("via")[0]
+        branch = MAGIC_COOKIE + hashlib.blake2b(incoming.encode("latin-1"), digest_size=8).hexdigest()
+        request.pushVia(Via(address.transport.upper(), local.host, local.port,
+                            {"branch": branch, "rport": None}))
+        self.transport.sendMessage(request, address)
 
 
 @implementer(IDialogObserver)
@@ -715,6 +741,21 @@ def _rank(code: int) -> tuple[int, int]:
 
 def _better(candidate: Response, current: Response) -> bool:
     return _rank(candidate.code) < _rank(current.code)
+
+
+def _isBroadcast(host: str) -> bool:
+    """
+    @return: whether C{host} is a limited broadcast, multicast or unspecified address (a
+        host name is none of these).
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_multicast or address.is_unspecified or address == _LIMITED_BROADCAST
+
+
+_LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 def _isNumeric(host: str) -> bool:

@@ -88,6 +88,13 @@ class StaticRouter:
         self.nextHop = nextHop
         self._target = Target(addressForURI(nextHop))
 
+    @property
+    def target(self) -> Target:
+        """
+        The one target every request goes to.
+        """
+        return self._target
+
     def route(self, request: Request) -> Deferred[list[Target]]:
         """
         See L{IRouter.route}.

@@ -696,10 +696,16 @@ class SizeTests(SynchronousTestCase):
 
     def test_tooLarge(self) -> None:
         """
-        A message larger than C{maxSize} is an error with status 513.
+        A message larger than C{maxSize} is an error with status 513; when its header block
+        fits in C{maxSize}, the error carries the request, so that the 513 can be sent.
         """
         data = request()
         error = self.assertRaises(SIPParseError, parse, data, len(data) - 1)
+        self.assertEqual(error.status, 513)
+        self.assertIsInstance(error.message, Request)
+        self.assertEqual(error.message.callId, "a84b4c76e66710@pc33.atlanta.example.com")
+        headerBlock = data.index(b"\r\n\r\n")
+        error = self.assertRaises(SIPParseError, parse, data, headerBlock)
         self.assertEqual(error.status, 513)
         self.assertIsNone(error.message)
 
@@ -737,7 +743,9 @@ class StartLineErrorTests(SynchronousTestCase):
         """
         Extra or trailing spaces, tabs, C{<>} around the Request-URI, a missing version or
         URI, or a method that is not a token are errors (RFC 4475 sections 3.1.2.7 to
-        3.1.2.10); no partial message can be built.
+        3.1.2.10). When the line still starts with a method and ends with a SIP version, the
+        error carries the request, so that it can be answered with a 400; otherwise no
+        partial message can be built.
         """
         for line in [
             b"INVITE  sip:bob@b SIP/2.0",
@@ -747,9 +755,15 @@ class StartLineErrorTests(SynchronousTestCase):
             b"INVITE\tsip:bob@b\tSIP/2.0",
             b"INVITE <sip:bob@b> SIP/2.0",
             b"INVITE sip:bob@b; lr SIP/2.0",
+            b"INVITE bob SIP/2.0",
+        ]:
+            error = self.assertRaises(SIPParseError, parse, request(startLine=line))
+            self.assertEqual(error.status, 400, line)
+            self.assertIsInstance(error.message, Request, line)
+            self.assertEqual(error.message.method, "INVITE")
+        for line in [
             b"INVITE sip:bob@b",
             b"INVITE SIP/2.0",
-            b"INVITE bob SIP/2.0",
             b"INV(ITE sip:bob@b SIP/2.0",
             b"INVITE sip:bob@b HTTP/1.1",
         ]:
@@ -881,19 +895,27 @@ class HeaderErrorTests(SynchronousTestCase):
 
     def test_badCoreHeaders(self) -> None:
         """
-        A bad Via, From, To or CSeq (the headers every layer reads) fails the parse (RFC 4475
-        sections 3.1.2.4 to 3.1.2.6).
+        A bad top Via or CSeq (the headers the transaction layer reads on every message)
+        fails the parse (RFC 4475 sections 3.1.2.4 to 3.1.2.6).
         """
         for name, line in [
             (b"via", b"Via: SIP/2.0/UDP host:99999;branch=z9hG4bK1"),
             (b"via", b"Via: HTTP/1.1/UDP host;branch=z9hG4bK1"),
-            (b"from", b'From: "Bob <sip:bob@b>;tag=1'),
-            (b"to", b"To: sip:bob@b?x=y"),
             (b"cseq", b"CSeq: 36893488147419103232 INVITE"),
             (b"cseq", b"CSeq: INVITE"),
         ]:
             error = self.assertRaises(SIPParseError, parse, request(replaceHeader(name, line)))
             self.assertIsInstance(error.message, Request)
+
+    def test_badFromToLazy(self) -> None:
+        """
+        A bad From or To is found when the header is decoded (the proxy decodes both on
+        dialog-creating requests and answers 400), not by L{parse}.
+        """
+        bad = parseRequest(request(replaceHeader(b"from", b'From: "Bob <sip:bob@b>;tag=1')))
+        self.assertRaises(SIPParseError, bad.fromAddr)
+        bad = parseRequest(request(replaceHeader(b"to", b"To: sip:bob@b?x=y")))
+        self.assertRaises(SIPParseError, bad.toAddr)
 
 
 class TortureTests(SynchronousTestCase):
@@ -972,7 +994,7 @@ class TortureTests(SynchronousTestCase):
         An unterminated quoted display name is an error (RFC 4475 section 3.1.2.6).
         """
         headers = replaceHeader(b"from", b'From: "Bob <sip:bob@example.com>;tag=1')
-        self.assertRaises(SIPParseError, parse, request(headers))
+        self.assertRaises(SIPParseError, parseRequest(request(headers)).fromAddr)
 
     def test_scalarOverflow(self) -> None:
         """
@@ -1063,9 +1085,13 @@ class RobustnessTests(SynchronousTestCase):
         self.assertIsInstance(msg, (Request, Response))
         msg.topVia()
         msg.cseq()
-        msg.fromAddr()
-        msg.toAddr()
         msg.maxForwards()
+        for lazy in (msg.fromAddr, msg.toAddr, msg.vias):
+            try:
+                lazy()
+            except SIPParseError:
+                pass
+        msg.fromTag, msg.toTag
         if isinstance(msg, Request):
             msg.requestURI()
         self.assertIsInstance(msg.toBytes(), bytes)
