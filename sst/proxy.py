@@ -250,7 +250,7 @@ class Proxy:
         inDialog = request.toTag is not None
         if method == "INVITE":
             server.respondWith(100)
-        if not inDialog and method == "INVITE" and self.transactions.full:
+        if not inDialog and method == "INVITE" and (self.transactions.full or self._dialogsFull()):
             self._overloaded(server)
             return
         # RFC 3261 section 16.3: 1. syntax (done by the parser), 2. URI scheme.
@@ -438,6 +438,10 @@ class Proxy:
                     return True
         return False
 
+    def _dialogsFull(self) -> bool:
+        limit = self.dialogs.maxDialogs
+        return limit is not None and len(self.dialogs) >= limit
+
     def _overloaded(self, server: ServerTransaction) -> None:
         self.stats.increment("overload_rejected")
         response = _rejectResponse(server.request, 503)
@@ -501,6 +505,11 @@ class Proxy:
             for other in context.pending():
                 if other is not branch:
                     self._cancelBranch(other)
+            if context.initial:
+                # Early dialogs of other forks that never answered 2xx are dropped once
+                # late 2xx can no longer come (RFC 6026: 64*T1 after the first 2xx).
+                self.clock.callLater(self.transactions.timers.M, self._dropEarlyDialogs,
+                                     request.callId, request.fromTag or "")
 
     def _sessionFor(self, context: ResponseContext, branch: Branch, response: Response) -> None:
         request = branch.request
@@ -536,6 +545,11 @@ class Proxy:
         except DialogTableFull:
             self.stats.increment("overload_rejected")
             return None
+
+    def _dropEarlyDialogs(self, callId: str, fromTag: str) -> None:
+        for dialog in self.dialogs.early(callId):
+            if dialog.id.fromTag == fromTag:
+                self.dialogs.terminate(dialog.id, "fork lost")
 
     def _endDialog(self, request: Request, reason: str) -> None:
         dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag or "")

@@ -385,7 +385,7 @@ class SessionTimerHook:
             if not self.policy.isTimed(request):
                 return None
             return self._initialRequest(request)
-        return self._refreshRequest(request)
+        return self._refreshRequest(request, dialog is not None and dialog.timed)
 
     def _initialRequest(self, request: Request) -> Optional[Response]:
         """
@@ -414,18 +414,20 @@ class SessionTimerHook:
         self._raiseToFloor(request, se, floor)
         return None
 
-    def _refreshRequest(self, request: Request) -> Optional[Response]:
+    def _refreshRequest(self, request: Request, timed: bool) -> Optional[Response]:
         """
-        A re-INVITE or UPDATE, in a known dialog or not: validate, and reject
-        with 422 like an initial INVITE.  Nothing is inserted; only a
-        Session-Expires below the request's own Min-SE is raised.
+        A re-INVITE or UPDATE: validate; in a timed dialog, reject with 422 like
+        an initial INVITE (an untimed dialog, such as one the policy chose not to
+        time, is never rejected).  Nothing is inserted; only a Session-Expires
+        below the request's own Min-SE is raised.
         """
         se = _sessionExpires(request)
         requested = _minSE(request)
         if se is None:
             return None
         if (
-            se.delta < self._localMinimum(request)
+            timed
+            and se.delta < self._localMinimum(request)
             and request.hasOptionTag("supported", "timer")
             and self.policy.rejectTooSmall(request)
         ):

@@ -31,6 +31,7 @@ COUNTERS = (
     "dialogs_terminated",
     "dialogs_expired",
     "overload_rejected",
+    "expiry_byes",
 )
 
 #: What each counter in L{COUNTERS} counts, for exports such as Prometheus C{HELP} lines.
@@ -53,6 +54,7 @@ DESCRIPTIONS: Mapping[str, str] = {
     "dialogs_terminated": "Dialogs terminated",
     "dialogs_expired": "Dialogs that expired",
     "overload_rejected": "Requests or dialogs refused because sst was overloaded",
+    "expiry_byes": "BYE requests sent because a session timer expired (--bye-on-expiry)",
 }
 
 

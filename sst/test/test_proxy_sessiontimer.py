@@ -193,6 +193,8 @@ class ProxySessionTimerTests(SynchronousTestCase):
         h.fromCallee(h.answer(forwarded, 200, "Session-Expires: 200;refresher=uas", toTag="fork2"))
         oks = [m for m in h.to(CALLER) if isinstance(m, Response) and m.code == 200]
         self.assertEqual([m.toTag for m in oks], ["fork1", "fork2"])
+        h.fromCaller(h.inDialog("ACK", cseq=1, toTag="fork1"))
+        h.fromCaller(h.inDialog("ACK", cseq=1, toTag="fork2"))
         self.assertEqual(sorted(d.interval for d in h.dialogs), [100, 200])
         h.clock.advance(100.1)
         self.assertEqual([d.id.toTag for d in h.dialogs], ["fork2"])
@@ -229,3 +231,49 @@ class ProxySessionTimerTests(SynchronousTestCase):
         h.fromCaller(h.invite("Session-Expires: 0"))
         self.assertEqual(h.lastResponseTo(CALLER).code, 400)
         self.assertEqual(h.to(CALLEE), [])
+
+    def test_refresh422OnlyInTimedDialogs(self) -> None:
+        """
+        A refresh with Supported: timer and a Session-Expires below min_se gets 422 in a timed
+        dialog, and is forwarded in a dialog the policy did not time.
+        """
+        h = ProxyHarness(["--min-se", "1800"])
+        h.call("Session-Expires: 1800")
+        h.fromCaller(h.inDialog("UPDATE", "Session-Expires: 100", "Supported: timer"))
+        self.assertEqual(h.lastResponseTo(CALLER).code, 422)
+        untimed = ProxyHarness(["--min-se", "1800", "--policy", "networks",
+                                "--policy-option", "networks=10.0.0.0/8"])
+        untimed.call("Session-Expires: 1800")
+        self.assertFalse(next(iter(untimed.dialogs)).timed)
+        untimed.fromCaller(untimed.inDialog("UPDATE", "Session-Expires: 100", "Supported: timer"))
+        self.assertEqual(untimed.lastRequestTo(CALLEE).method, "UPDATE")
+
+    def test_maxDialogs503(self) -> None:
+        """
+        With --max-dialogs reached, a new INVITE gets 503 with Retry-After, while requests in
+        existing dialogs still pass.
+        """
+        h = ProxyHarness(["--max-dialogs", "1"])
+        h.call("Session-Expires: 1800")
+        h.fromCaller(h.invite(callId="call-2", branch="z9hG4bK-second"))
+        busy = h.lastResponseTo(CALLER)
+        self.assertEqual(busy.code, 503)
+        self.assertIsNotNone(busy.header("retry-after"))
+        self.assertEqual(h.stats.get("overload_rejected"), 1)
+        h.fromCaller(h.inDialog("BYE"))
+        self.assertEqual(h.lastRequestTo(CALLEE).method, "BYE")
+
+    def test_losingForkEarlyDialogDropped(self) -> None:
+        """
+        The early dialog of a fork that rang but lost to another fork's 2xx is dropped 64*T1
+        after the 2xx, not kept for the default lifetime.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.fromCaller(h.invite("Session-Expires: 300"))
+        forwarded = h.lastRequestTo(CALLEE)
+        h.fromCallee(h.answer(forwarded, 180, toTag="ringing"))
+        h.fromCallee(h.answer(forwarded, 200, toTag="winner"))
+        h.fromCaller(h.inDialog("ACK", cseq=1, toTag="winner"))
+        self.assertEqual(len(h.dialogs), 2)
+        h.clock.advance(32.1)
+        self.assertEqual([d.id.toTag for d in h.dialogs], ["winner"])
