@@ -93,7 +93,7 @@ def main() -> int:
         scenario = "uac_hold.xml" if args.hold else "uac.xml"
         uacCmd = ["sipp", "-sf", os.path.join(SCENARIOS, scenario), "-i", "127.0.0.1", "-p", str(uacPort),
                   "-t", t, "-nostdin", "-r", str(args.rate), "-m", str(args.calls), "-s", "bob",
-                  "-key", "callee", "127.0.0.1:%d" % (uasPort,), "-key", "hold", str(int(args.hold * 1000)),
+                  "-key", "callee", "127.0.0.1:%d" % (uasPort,), "-d", str(int(args.hold * 1000)),
                   "-trace_stat", "-stf", os.path.join(workdir, "uac_stats.csv"), "-fd", "1", "-trace_err", "-error_file", os.path.join(workdir, "uac_err.log"),
                   "-timeout", "%ds" % (int(args.calls / args.rate + args.hold + 120),), "-timeout_error",
                   "127.0.0.1:%d" % (proxyPort,)]
