@@ -124,9 +124,11 @@ class Dialog:
         @return: a dictionary with the keys C{call_id}, C{from_tag},
             C{to_tag}, C{state} (C{"early"}, C{"confirmed"} or
             C{"terminated"}), C{interval}, C{refresher}, C{created_at} and
-            C{expires_at}.
+            C{expires_at}; and C{extra}, the entries of L{extra} whose values
+            are JSON scalars (strings, numbers, booleans, null), when there
+            are any.
         """
-        return {
+        document: dict[str, object] = {
             "call_id": self.id.callId,
             "from_tag": self.id.fromTag,
             "to_tag": self.id.toTag,
@@ -136,6 +138,15 @@ class Dialog:
             "created_at": self.createdAt,
             "expires_at": self.expiresAt,
         }
+        if self.extra:
+            shown = {
+                str(key): value
+                for key, value in self.extra.items()
+                if value is None or isinstance(value, (str, int, float, bool))
+            }
+            if shown:
+                document["extra"] = shown
+        return document
 
     def __repr__(self) -> str:
         return (

@@ -26,7 +26,7 @@ from sst.dialogs import Dialog, DialogId, DialogObserverBase, DialogTable, Dialo
 from sst.expiry import ByeOnExpiry
 from sst.headers import URI, SIPParseError, Via, parseNameAddr, parseURI, parseVia
 from sst.interfaces import IDialogObserver, IRouter, ISessionTimerHook, SessionTerms
-from sst.message import Request, Response, parse
+from sst.message import Header, Request, Response
 from sst.protocol import TransportLayer, _responseAddress
 from sst.registrar import Registrar
 from sst.routing import DNSRouter, StaticRouter, Target
@@ -205,6 +205,11 @@ class Proxy:
     def ackReceived(self, request: Request) -> None:
         try:
             self._forwardAck(request)
+        except SIPParseError as e:
+            # A malformed ACK is never answered (RFC 3261 section 17.2.3): drop it.
+            self.stats.increment("parse_errors")
+            self.stats.increment("dropped")
+            self._log.info("Dropped ACK {request}: {reason}", request=request, reason=e.reason)
         except Exception:
             self.stats.increment("dropped")
             self._log.failure("Dropped ACK {request}", request=request)
@@ -367,10 +372,11 @@ class Proxy:
             context.finalSent = True
             server.respondWith(480 if served else 404)
             return
-        for i, target in enumerate(targets):
-            # The last branch may take the original request; the others need their own copy.
-            copy = request if i == len(targets) - 1 else _copy(request)
-            self._forward(context, copy, target, loopHash)
+        for target in targets:
+            # Every branch gets its own copy: the server transaction's request must keep the
+            # Vias as received, since responses made from it (a 408 on Timer B or C, a 487)
+            # go upstream.
+            self._forward(context, _copy(request), target, loopHash)
 
     def _isSelf(self, address: Address) -> bool:
         return (address.host.lower(), address.port) in self.localAddresses
@@ -383,7 +389,8 @@ class Proxy:
             request.uri = target.requestURI
         address = target.address
         maxForwards = request.maxForwards()
-        request.setHeader("Max-Forwards", str(69 if maxForwards is None else maxForwards - 1))
+        # Section 16.6 step 3: decrement, or add one "which SHOULD be 70" when absent.
+        request.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
         family = "6" if ":" in address.host else "4"
         if context.initial and request.method in DIALOG_CREATING:
             source = request.source
@@ -404,6 +411,9 @@ class Proxy:
             branchState.timerC = self.clock.callLater(self.transactions.timers.C, self._timerC, branchState)
 
     def _preprocessRoute(self, request: Request) -> None:
+        if request.hasHeader("route") and not request.headerValues("route"):
+            # RFC 3261 section 25.1: a Route holds at least one route-param.
+            raise SIPParseError("empty Route")
         uri = request.requestURI()
         if self.isLocal(uri) and uri.user is None and request.hasHeader("route"):
             # Strict router upstream (RFC 3261 section 16.4): restore the Request-URI.
@@ -506,10 +516,11 @@ class Proxy:
                 if other is not branch:
                     self._cancelBranch(other)
             if context.initial:
-                # Early dialogs of other forks that never answered 2xx are dropped once
-                # late 2xx can no longer come (RFC 6026: 64*T1 after the first 2xx).
-                self.clock.callLater(self.transactions.timers.M, self._dropEarlyDialogs,
-                                     request.callId, request.fromTag or "")
+                # Early dialogs of other forks that never answered 2xx expire once late 2xx
+                # can no longer come (RFC 6026: 64*T1 after the first 2xx); a late 2xx
+                # re-arms its dialog with the negotiated lifetime.
+                self._shortenEarlyDialogs(request.callId, request.fromTag or "",
+                                          response.toTag or "")
 
     def _sessionFor(self, context: ResponseContext, branch: Branch, response: Response) -> None:
         request = branch.request
@@ -546,10 +557,11 @@ class Proxy:
             self.stats.increment("overload_rejected")
             return None
 
-    def _dropEarlyDialogs(self, callId: str, fromTag: str) -> None:
+    def _shortenEarlyDialogs(self, callId: str, fromTag: str, winner: str) -> None:
+        lifetime = self.transactions.timers.M
         for dialog in self.dialogs.early(callId):
-            if dialog.id.fromTag == fromTag:
-                self.dialogs.terminate(dialog.id, "fork lost")
+            if dialog.id.fromTag == fromTag and dialog.id.toTag != winner:
+                self.dialogs.refresh(dialog.id, lifetime, None, None)
 
     def _endDialog(self, request: Request, reason: str) -> None:
         dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag or "")
@@ -679,7 +691,7 @@ class Proxy:
         if not targets:
             return
         address = targets[0].address
-        request.setHeader("Max-Forwards", str(69 if maxForwards is None else maxForwards - 1))
+        request.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
         family = "6" if ":" in address.host else "4"
         local = self.transport.localAddress(address.transport, family)
         # Stateless forwarding: a branch derived from the incoming one.
@@ -780,8 +792,10 @@ def _isNumeric(host: str) -> bool:
 
 
 def _copy(request: Request) -> Request:
-    copy = parse(request.toBytes())
-    assert isinstance(copy, Request)
+    # Header by header: cheaper than a re-parse, and edits of the copy (Via, Max-Forwards)
+    # leave the original alone.
+    copy = Request(request.method, request.uri,
+                   [Header(h.key, h.value, h.raw) for h in request.headers], request.body)
     copy.source = request.source
     copy.receivedAt = request.receivedAt
     return copy

@@ -14,6 +14,7 @@ from twisted.names.client import createResolver
 from twisted.python import usage
 
 from sst.address import Address
+from sst.b2bua import B2BUA, B2BUASettings, REFRESH_METHODS, REFRESHERS, resolverFor
 from sst.dialogs import DialogTable
 from sst.expiry import ByeOnExpiry
 from sst.headers import SIPParseError, parseURI
@@ -21,13 +22,14 @@ from sst.message import DEFAULT_MAX_SIZE
 from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
 from sst.interfaces import ISessionTimerPolicy
 from sst.policies import findPolicies
-from sst.proxy import Proxy
+from sst.proxy import DialogCounter, Proxy
 from sst.sessiontimer import ExpiryCounter, PolicySettings, SessionTimerHook
 from sst.registrar import LocationService, Registrar
 from sst.routing import ChainRouter, DNSRouter, LazyResolver, LocationRouter, StaticRouter
 from sst.stats import Stats
 from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.transaction import TransactionLayer
+from sst.ua import UserAgent
 from sst.web import makeResource
 
 __all__ = ["Options", "makeService", "SIPService", "parseListen"]
@@ -69,7 +71,7 @@ class Options(usage.Options):
     """
 
     synopsis = "[options]"
-    longdesc = "A stateful SIP proxy with RFC 4028 session timers."
+    longdesc = "A stateful SIP proxy or B2BUA with RFC 4028 session timers."
 
     optParameters = [
         ["next-hop", None, None, "Send every initial request to this SIP URI (sip:HOST:PORT)."],
@@ -85,6 +87,13 @@ class Options(usage.Options):
         ["policy", None, "default", "Session-timer policy plugin (see --help-policies)."],
         ["http", None, "tcp:8080:interface=127.0.0.1", "Management HTTP endpoint (strports), or 'none'."],
         ["http-token-file", None, None, "File holding the bearer token that state-changing HTTP calls need."],
+        ["mode", None, "proxy", "proxy (stateful proxy) or b2bua (back-to-back UA, timers per leg)."],
+        ["b-session-expires", None, None, "b2bua: Session-Expires of the B-leg INVITE (default: as the A-leg)."],
+        ["b-min-se", None, None, "b2bua: Min-SE of the B-leg INVITE (default: as the A-leg; >= 90)."],
+        ["refresher", None, "uac", "b2bua: A-leg refresher when the caller supports timers and names "
+         "none: uac, uas, or local (sst refreshes)."],
+        ["refresh-method", None, "auto", "b2bua: refresh with update, invite, or auto (UPDATE when "
+         "the peer allows it)."],
     ]
 
     optFlags = [
@@ -140,12 +149,42 @@ class Options(usage.Options):
         self["max-transactions"] = int(_positive("max-transactions", self["max-transactions"], integer=True))
         self["max-dialogs"] = int(_positive("max-dialogs", self["max-dialogs"], integer=True))
         self._sessionTimerOptions()
+        self._b2buaOptions()
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
         except ValueError as e:
             raise usage.UsageError(str(e))
 
+
+    def _b2buaOptions(self) -> None:
+        if self["mode"] not in ("proxy", "b2bua"):
+            raise usage.UsageError("--mode must be proxy or b2bua, not %r" % (self["mode"],))
+        if self["refresher"] not in REFRESHERS:
+            raise usage.UsageError("--refresher must be one of %s, not %r"
+                                   % (", ".join(REFRESHERS), self["refresher"]))
+        if self["refresh-method"] not in REFRESH_METHODS:
+            raise usage.UsageError("--refresh-method must be one of %s, not %r"
+                                   % (", ".join(REFRESH_METHODS), self["refresh-method"]))
+        bMinSE: Optional[int] = None
+        if self["b-min-se"] is not None:
+            bMinSE = int(_positive("b-min-se", self["b-min-se"], integer=True))
+            if bMinSE < MIN_SE_FLOOR:
+                raise usage.UsageError("--b-min-se must be at least %d (RFC 4028 section 5), not %d"
+                                       % (MIN_SE_FLOOR, bMinSE))
+        bSessionExpires: Optional[int] = None
+        if self["b-session-expires"] is not None:
+            bSessionExpires = int(_positive("b-session-expires", self["b-session-expires"],
+                                            integer=True))
+            floor = bMinSE if bMinSE is not None else self["min-se"]
+            if bSessionExpires < floor:
+                raise usage.UsageError("--b-session-expires (%d) must not be below the B-leg "
+                                       "Min-SE (%d)" % (bSessionExpires, floor))
+        self["b-min-se"] = bMinSE
+        self["b-session-expires"] = bSessionExpires
+        self["b2bua-settings"] = B2BUASettings(
+            refresher=self["refresher"], refreshMethod=self["refresh-method"],
+            bSessionExpires=bSessionExpires, bMinSE=bMinSE)
 
     def _sessionTimerOptions(self) -> None:
         policies = findPolicies()
@@ -219,7 +258,18 @@ class SIPService(service.Service):
             router = ChainRouter([LocationRouter(self.locations, self.registrar), dns])
         self.hook = SessionTimerHook(config["session-timer-policy"], self.stats)
         self.dialogs.addObserver(ExpiryCounter(self.stats))
-        self.proxy = Proxy(
+        self._proxy: Optional[Proxy] = None
+        self.b2bua: Optional[B2BUA] = None
+        self.ua: Optional[UserAgent] = None
+        self.ports: list[IListeningPort] = []
+        if config.get("mode", "proxy") == "b2bua":
+            self.ua = UserAgent(self.transactions, resolve=resolverFor(dns))
+            self.b2bua = B2BUA(reactor, self.ua, self.dialogs, router,
+                               config["session-timer-policy"], self.stats,
+                               config["b2bua-settings"], registrar=self.registrar)
+            self.dialogs.addObserver(DialogCounter(self.stats))
+            return
+        self._proxy = Proxy(
             reactor, self.transactions, self.transport, self.dialogs, router, self.stats,
             hook=self.hook, registrar=self.registrar, uriRouter=dns,
         )
@@ -228,7 +278,6 @@ class SIPService(service.Service):
                               self.proxy.resolveAddresses)
             self.proxy.byeOnExpiry = bye
             self.dialogs.addObserver(bye)
-        self.ports: list[IListeningPort] = []
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -245,7 +294,7 @@ class SIPService(service.Service):
             bound = Address(address.transport, address.host, port.getHost().port)
             self.ports.append(port)
             self.transport.listening.setdefault(address.transport + family, bound)
-            self.proxy.addLocalAddress(bound.host, bound.port)
+            self.addLocalAddress(bound.host, bound.port)
             self._log.info("Listening on {transport}:{hostport}", transport=bound.transport,
                            hostport=bound.hostport())
 
@@ -259,15 +308,38 @@ class SIPService(service.Service):
 
         return gatherResults([maybeDeferred(p.stopListening) for p in ports])
 
+    @property
+    def proxy(self) -> Proxy:
+        """
+        The proxy core.
+
+        @raise AttributeError: in b2bua mode, which has none (see L{b2bua}).
+        """
+        if self._proxy is None:
+            raise AttributeError("sst runs as a B2BUA: there is no proxy core")
+        return self._proxy
+
+    def addLocalAddress(self, host: str, port: int) -> None:
+        """
+        Declare an address this service listens on, to the proxy or the UA core.
+        """
+        if self._proxy is not None:
+            self._proxy.addLocalAddress(host, port)
+        if self.ua is not None:
+            self.ua.addLocalAddress(host, port)
+
     def gauges(self) -> dict[str, object]:
         """
         @return: live sizes for the management API: transactions and registrations.
         """
-        return {
+        gauges: dict[str, object] = {
             "server_transactions": len(self.transactions.servers),
             "client_transactions": len(self.transactions.clients),
             "registrations": len(self.locations),
         }
+        if self.b2bua is not None:
+            gauges["calls"] = len(self.b2bua.calls)
+        return gauges
 
     def boundAddress(self, transport: str) -> Address:
         """
@@ -290,7 +362,8 @@ def makeService(config: Options, reactor: Optional[Any] = None) -> service.Multi
     sip.setServiceParent(top)  # type: ignore[no-untyped-call]
     if config["http"] is not None:
         resource = makeResource(sip.stats, sip.dialogs, reactor, token=config["http-token"],
-                                extra=sip.gauges)
+                                extra=sip.gauges,
+                                onDelete=sip.b2bua.onDelete if sip.b2bua is not None else None)
         http = strports.service(config["http"], Site(resource), reactor=reactor)  # type: ignore[no-untyped-call]
         http.setName("http")  # type: ignore[no-untyped-call]
         http.setServiceParent(top)  # type: ignore[no-untyped-call]
