@@ -250,7 +250,9 @@ class DialogTable:
         self.maxDialogs = maxDialogs
         self._dialogs: dict[DialogId, Dialog] = {}
         # Call-ID -> the ids of its dialogs, as an insertion-ordered set.
-        self._byCall: dict[str, dict[DialogId, None]] = {}
+        # Call-ID -> its one dialog id, or an insertion-ordered dict of ids once a call has
+        # several (forking); a dict per call would cost ~230 bytes per held dialog.
+        self._byCall: dict[str, DialogId | dict[DialogId, None]] = {}
         self._observers: list[IDialogObserver] = []
         self.expiredCount = 0
 
@@ -322,7 +324,13 @@ class DialogTable:
         )
         dialog._expiry = self._clock.callLater(lifetime, self._expire, dialog)
         self._dialogs[dialogId] = dialog
-        self._byCall.setdefault(dialogId.callId, {})[dialogId] = None
+        known = self._byCall.get(dialogId.callId)
+        if known is None:
+            self._byCall[dialogId.callId] = dialogId
+        elif isinstance(known, DialogId):
+            self._byCall[dialogId.callId] = {known: None, dialogId: None}
+        else:
+            known[dialogId] = None
         self._notify("dialogCreated", dialog, lambda o: o.dialogCreated(dialog))
         if confirmed:
             self.confirm(dialogId)
@@ -361,7 +369,8 @@ class DialogTable:
         @param callId: the Call-ID.
         @return: the call's dialogs, oldest first.
         """
-        ids = self._byCall.get(callId, ())
+        known = self._byCall.get(callId)
+        ids = () if known is None else (known,) if isinstance(known, DialogId) else tuple(known)
         return [self._dialogs[dialogId] for dialogId in ids]
 
     def early(self, callId: str) -> list[Dialog]:
@@ -499,10 +508,13 @@ class DialogTable:
         """
         dialogId = dialog.id
         del self._dialogs[dialogId]
-        ids = self._byCall[dialogId.callId]
-        del ids[dialogId]
-        if not ids:
+        known = self._byCall[dialogId.callId]
+        if isinstance(known, DialogId):
             del self._byCall[dialogId.callId]
+        else:
+            del known[dialogId]
+            if len(known) == 1:
+                self._byCall[dialogId.callId] = next(iter(known))
         dialog.state = DialogState.TERMINATED
         dialog._expiry = None
 

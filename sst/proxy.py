@@ -395,11 +395,10 @@ class Proxy:
         if context.initial and request.method in DIALOG_CREATING:
             source = request.source
             inTransport = source.transport if isinstance(source, Address) else "udp"
-            request.addHeader("Record-Route", self.recordRouteURI(inTransport, family), first=True)
+            request.insertBefore("Record-Route", self.recordRouteURI(inTransport, family))
             if inTransport != address.transport:
                 # RFC 5658 double Record-Route when the transport changes.
-                request.addHeader("Record-Route", self.recordRouteURI(address.transport, family),
-                                  first=True)
+                request.insertBefore("Record-Route", self.recordRouteURI(address.transport, family))
         local = self.transport.localAddress(address.transport, family)
         branch = self.transactions.newBranch(loopHash)
         request.pushVia(Via(address.transport.upper(), local.host, local.port,
