@@ -434,6 +434,10 @@ class B2BUA(DialogObserverBase):
         if incoming.done:
             self._maybeForget(call)
             return
+        # Never route a B-leg back to sst itself (an unregistered user of a served domain
+        # resolves to our own address): that would loop until Max-Forwards runs out.
+        targets = [t for t in targets
+                   if (t.address.host.lower(), t.address.port) not in self.ua.localAddresses]
         if not targets:
             uri = incoming.request.requestURI()
             served = self.registrar is not None and uri.isSIP and self.registrar.servesDomain(uri.host)
@@ -708,6 +712,8 @@ class B2BUA(DialogObserverBase):
             self._unregister(leg, "ended")
             if leg.dialog is not None:
                 leg.dialog.bye(headers)
+                if reason == EXPIRY_REASON:
+                    self.stats.increment("expiry_byes")
         if call.outgoing is not None:
             call.outgoing.cancel()
         self._maybeForget(call)
@@ -966,7 +972,9 @@ class B2BUA(DialogObserverBase):
                 leg.interval = max(leg.interval or offered, offered)
                 self._refreshIn(leg, 0)
                 return
-        if method == "UPDATE" and code in (405, 501):
+        if method == "UPDATE" and code in (405, 501) and self.settings.refreshMethod == "auto":
+            # Only "auto" may fall back to re-INVITE; with "update" forced this is an
+            # ordinary failure, retried after the delay below.
             leg.noUpdate = True
             self._refreshIn(leg, 0)
             return

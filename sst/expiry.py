@@ -50,6 +50,47 @@ class DialogEnds:
         self.callerCSeq = callerCSeq
         self.calleeCSeq = 0
 
+    def toJSON(self) -> dict[str, object]:
+        """
+        @return: every field, in a form C{json.dumps} accepts (see L{fromJSON}).
+        """
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name in self.__slots__ for value in (getattr(self, name),)}
+
+    @classmethod
+    def fromJSON(cls, document: object) -> "DialogEnds":
+        """
+        Rebuild what L{toJSON} returned, after a restart (see L{sst.store}).
+
+        @raise ValueError: if C{document} is not such a description.
+        """
+        if not isinstance(document, dict):
+            raise ValueError("Not a DialogEnds description: %r" % (document,))
+
+        def text(name: str) -> str:
+            value = document.get(name)
+            if not isinstance(value, str):
+                raise ValueError("DialogEnds %s must be a string, not %r" % (name, value))
+            return value
+
+        def routes(name: str) -> tuple[str, ...]:
+            value = document.get(name)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError("DialogEnds %s must be a list of strings, not %r" % (name, value))
+            return tuple(value)
+
+        def number(name: str) -> int:
+            value = document.get(name)
+            if type(value) is not int:
+                raise ValueError("DialogEnds %s must be an integer, not %r" % (name, value))
+            return value
+
+        ends = cls(text("callerURI"), routes("callerRoutes"), text("calleeURI"),
+                   routes("calleeRoutes"), text("callerFrom"), text("calleeTo"),
+                   number("callerCSeq"))
+        ends.calleeCSeq = number("calleeCSeq")
+        return ends
+
     @classmethod
     def fromExchange(cls, request: Request, response: Response,
                      isLocal: Callable[[URI], bool]) -> Optional["DialogEnds"]:
@@ -140,6 +181,10 @@ class ByeOnExpiry(DialogObserverBase):
 
     def _bye(self, uri: str, routes: tuple[str, ...], fromValue: str, toValue: str, callId: str,
              cseq: int) -> None:
+        if cseq >= 2**31:
+            # RFC 3261 section 8.1.1.5: CSeq stays below 2**31; the party used them all.
+            self._log.warn("No expiry BYE to {uri}: its CSeq space is exhausted", uri=uri)
+            return
         bye = Request("BYE", uri)
         for route in routes:
             bye.addHeader("Route", route)

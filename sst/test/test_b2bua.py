@@ -16,6 +16,7 @@ from sst.interfaces import IDialogObserver
 from sst.message import Request, Response
 from sst.tap import Options
 from sst.test.b2bua_harness import ANSWER, CALLEE, CALLER, OFFER, B2BUAHarness
+from sst.testing import PROXY
 from sst.ua import IUAUser
 
 NEW_OFFER = "v=0\r\no=caller 1 2 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n"
@@ -814,6 +815,7 @@ class ExpiryTests(_B2BUATestCase):
         self.assertEqual(aBye.header("reason"), EXPIRY_REASON)
         self.assertEqual(bBye.header("reason"), EXPIRY_REASON)
         self.assertEqual(h.stats.get("expired_sst"), 1)
+        self.assertEqual(h.stats.get("expiry_byes"), 2)
         self.assertEqual(len(h.dialogs), 0)
         self.answerByes(h)
         self.assertFreed(h)
@@ -890,3 +892,37 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsNotNone(service.b2bua)
         self.assertRaises(AttributeError, lambda: service.proxy)
         self.assertIs(service.transactions.user, service.ua)
+
+
+class RoutingAndRetryRegressionTests(_B2BUATestCase):
+    """
+    Regressions found while documenting the B2BUA.
+    """
+
+    def test_unregisteredUserNotLooped(self) -> None:
+        """
+        Without --next-hop, a call to an unregistered user of a domain sst serves gets 480;
+        no B-leg INVITE is sent to sst's own address (it would loop until Max-Forwards runs
+        out).
+        """
+        h = B2BUAHarness(["--min-se", "90"], nextHop=False)
+        invite = h.invite().replace("INVITE sip:bob@%s SIP/2.0" % (CALLEE.hostport(),),
+                                    "INVITE sip:nobody@%s SIP/2.0" % (PROXY.hostport(),))
+        h.fromCaller(invite)
+        self.assertEqual(h.lastResponseTo(CALLER).code, 480)
+        self.assertEqual(h.to(PROXY), [])
+
+    def test_forcedUpdate405Retried(self) -> None:
+        """
+        With --refresh-method update, a 405 to the refresh UPDATE is an ordinary failure:
+        retried after the retry delay, not at once in a loop.
+        """
+        h = self.harness("--refresh-method", "update")
+        h.establish(okHeaders=("Session-Expires: 90;refresher=uac", ALLOW_UPDATE))
+        h.clock.advance(45)
+        self.assertEqual(len(h.requestsTo(CALLEE, "UPDATE")), 1)
+        h.answerLast(CALLEE, 405)
+        h.clock.advance(9.9)
+        self.assertEqual(len(h.requestsTo(CALLEE, "UPDATE")), 1)
+        h.clock.advance(0.1)
+        self.assertEqual(len(h.requestsTo(CALLEE, "UPDATE")), 2)

@@ -277,3 +277,16 @@ class ProxySessionTimerTests(SynchronousTestCase):
         self.assertEqual(len(h.dialogs), 2)
         h.clock.advance(32.1)
         self.assertEqual([d.id.toTag for d in h.dialogs], ["winner"])
+
+    def test_byeOnExpiryCSeqExhausted(self) -> None:
+        """
+        When the caller used CSeq 2**31-1, no BYE with an out-of-range CSeq is sent to the
+        callee; the caller still gets its BYE.
+        """
+        h = ProxyHarness(["--min-se", "90", "--bye-on-expiry"])
+        h.call("Session-Expires: 90")
+        h.fromCaller(h.inDialog("INFO", cseq=2**31 - 1))
+        h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 200))
+        h.clock.advance(90.1)
+        self.assertEqual(h.lastRequestTo(CALLEE).method, "INFO")
+        self.assertEqual(h.lastRequestTo(CALLER).method, "BYE")
