@@ -28,11 +28,11 @@ import time
 import traceback
 from collections import Counter
 from random import Random
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from twisted.logger import globalLogBeginner  # noqa: E402
+from twisted.logger import ILogObserver, globalLogBeginner  # noqa: E402
 
 from sst.test._fuzzing import (  # noqa: E402
     SEEDS,
@@ -51,19 +51,35 @@ OPTIONS = [[], ["--min-se", "90", "--session-expires", "90"], ["--bye-on-expiry"
 
 class Problems:
     """
-    What went wrong, with the first few cases in detail.
+    What went wrong, by kind, with the first few cases in detail.
+
+    Unhandled exceptions are exceptions that escape the transport, errors logged by any
+    layer (each layer logs what it catches unexpectedly) and "internal_errors" counted.
+    Unparsable messages sent are requests, or responses with a bad status line, that the
+    proxy sent and that do not parse again: not exceptions, but worth knowing.
     """
+
+    UNHANDLED = ("escaped exception", "logged error", "internal_errors counted")
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.counts: Counter[str] = Counter()
+        self.inputs: Counter[str] = Counter()
         self.details: list[str] = []
         self.current = ""
+        self._seen: set[str] = set()
+
+    def startInput(self, description: str) -> None:
+        self.current = description
+        self._seen = set()
 
     def add(self, kind: str, detail: str) -> None:
         self.counts[kind] += 1
-        if len(self.details) < self.keep:
-            self.details.append("%s while running %s\n%s" % (kind, self.current, detail))
+        if kind not in self._seen:
+            self._seen.add(kind)
+            self.inputs[kind] += 1
+            if len(self.details) < self.keep:
+                self.details.append("%s while running %s\n%s" % (kind, self.current, detail))
 
     def observe(self, event: dict[str, Any]) -> None:
         """
@@ -73,9 +89,12 @@ class Problems:
         if failure is not None:
             self.add("logged error", failure.getTraceback())
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
+    def total(self, kinds: tuple[str, ...]) -> int:
+        return sum(self.counts[kind] for kind in kinds)
+
+    def summary(self, kinds: tuple[str, ...]) -> str:
+        found = {kind: (self.counts[kind], self.inputs[kind]) for kind in kinds if self.counts[kind]}
+        return ", ".join("%s: %d in %d inputs" % (kind, n, i) for kind, (n, i) in found.items())
 
 
 def describe(index: int, seed: Seed, mutations: list[Mutation], options: list[str]) -> str:
@@ -85,7 +104,8 @@ def describe(index: int, seed: Seed, mutations: list[Mutation], options: list[st
 def run(count: int, seedValue: int, rebuild: int, keep: int, progress: float) -> int:
     rng = Random(seedValue)
     problems = Problems(keep)
-    globalLogBeginner.beginLoggingTo([problems.observe], discardBuffer=True, redirectStandardIO=False)
+    observer = cast(ILogObserver, problems.observe)
+    globalLogBeginner.beginLoggingTo([observer], discardBuffer=True, redirectStandardIO=False)
     totals: Counter[str] = Counter()
     h: Optional[TortureHarness] = None
     options: list[str] = []
@@ -100,7 +120,7 @@ def run(count: int, seedValue: int, rebuild: int, keep: int, progress: float) ->
         assert h is not None
         seed = SEEDS[rng.randrange(len(SEEDS))]
         mutations = [randomMutation(rng) for _ in range(rng.randint(1, 4))]
-        problems.current = describe(i, seed, mutations, options)
+        problems.startInput(describe(i, seed, mutations, options))
         internal = h.stats.get("internal_errors")
         try:
             runScenario(h, seed, lambda data: mutateAll(data, mutations), n=i)
@@ -116,8 +136,9 @@ def run(count: int, seedValue: int, rebuild: int, keep: int, progress: float) ->
         now = time.perf_counter()
         if progress and now - lastReport >= progress:
             lastReport = now
-            print("  %d inputs, %.0f/s, %d problems" % (i + 1, (i + 1) / (now - started), problems.total),
-                  flush=True)
+            print("  %d inputs, %.0f/s, %d unhandled exceptions, %d unparsable messages sent"
+                  % (i + 1, (i + 1) / (now - started), problems.total(Problems.UNHANDLED),
+                     problems.total(("unparsable message sent",))), flush=True)
     elapsed = time.perf_counter() - started
     if h is not None:
         totals.update(h.stats.snapshot())
@@ -125,14 +146,17 @@ def run(count: int, seedValue: int, rebuild: int, keep: int, progress: float) ->
     print("seed:                 %d" % (seedValue,))
     print("elapsed:              %.1f s" % (elapsed,))
     print("rate:                 %.0f inputs/s" % (count / elapsed,))
-    print("unhandled exceptions: %d %s" % (problems.total, dict(problems.counts) or ""))
+    unhandled = problems.total(Problems.UNHANDLED)
+    print("unhandled exceptions: %d %s" % (unhandled, problems.summary(Problems.UNHANDLED)))
+    garbage = ("unparsable message sent",)
+    print("unparsable messages sent: %d %s" % (problems.total(garbage), problems.summary(garbage)))
     print("stats counters (summed over %d harnesses):" % ((count + rebuild - 1) // rebuild,))
     for name, value in sorted(totals.items()):
         print("  %-24s %d" % (name, value))
     for detail in problems.details:
         print("-" * 78)
         print(detail)
-    return 1 if problems.total else 0
+    return 1 if sum(problems.counts.values()) else 0
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -38,10 +38,17 @@ def freePort() -> int:
         return int(s.getsockname()[1])
 
 
-def cpuSeconds(pid: int) -> float:
+def cpuTimes(pid: int) -> tuple[float, float]:
+    """
+    @return: (user, system) CPU seconds of process C{pid}.
+    """
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
+
+
+def cpuSeconds(pid: int) -> float:
+    return sum(cpuTimes(pid))
 
 
 def rssBytes(pid: int) -> int:
@@ -77,7 +84,8 @@ def main() -> int:
     proxyPort, uasPort, uacPort = freePort(), freePort(), freePort()
     t = "u1" if args.transport == "udp" else "t1"
     twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
-    proxyCmd = [twistd, "-n", "--pidfile=", "--logfile=%s/proxy.log" % workdir, "sst",
+    profiling = ["--profile=%s" % os.environ["SST_PROFILE"], "--profiler=cprofile", "--savestats"] if os.environ.get("SST_PROFILE") else []
+    proxyCmd = [twistd, "-n", "--pidfile=", "--logfile=%s/proxy.log" % workdir] + profiling + ["sst",
                 "--listen", "%s:127.0.0.1:%d" % (args.transport, proxyPort),
                 "--next-hop", "sip:127.0.0.1:%d;transport=%s" % (uasPort, args.transport),
                 "--t1", str(args.t1)] + args.extra
@@ -89,6 +97,7 @@ def main() -> int:
     time.sleep(1.5)
     try:
         cpu0 = cpuSeconds(proxy.pid)
+        user0, sys0 = cpuTimes(proxy.pid)
         rss0 = rssBytes(proxy.pid)
         scenario = "uac_hold.xml" if args.hold else "uac.xml"
         uacCmd = ["sipp", "-sf", os.path.join(SCENARIOS, scenario), "-i", "127.0.0.1", "-p", str(uacPort),
@@ -112,6 +121,7 @@ def main() -> int:
         elapsed = time.time() - started
         time.sleep(0.5)
         cpu1 = cpuSeconds(proxy.pid)
+        user1, sys1 = cpuTimes(proxy.pid)
         stats = sippStats(workdir)
         ok = int(stats.get("SuccessfulCall(C)", "0"))
         failed = int(stats.get("FailedCall(C)", "0"))
@@ -126,7 +136,9 @@ def main() -> int:
         print("retransmissions      %d (UAC side)" % retrans)
         print("wall time (s)        %.1f" % elapsed)
         print("proxy CPU (s)        %.2f" % cpu)
-        print("proxy CPU per call   %.3f ms" % (1000 * cpu / max(created, 1)))
+        print("proxy CPU per call   %.3f ms (user %.3f + system %.3f)" % (
+            1000 * cpu / max(created, 1), 1000 * (user1 - user0) / max(created, 1),
+            1000 * (sys1 - sys0) / max(created, 1)))
         if heldRss is not None:
             print("held calls           %d" % args.calls)
             print("RSS before / held    %.1f MB / %.1f MB" % (rss0 / 1e6, heldRss / 1e6))

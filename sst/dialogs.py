@@ -323,6 +323,64 @@ class DialogTable:
             dialogId, now, now + lifetime, interval=interval, refresher=refresher
         )
         dialog._expiry = self._clock.callLater(lifetime, self._expire, dialog)
+        self._add(dialog)
+        self._notify("dialogCreated", dialog, lambda o: o.dialogCreated(dialog))
+        if confirmed:
+            self.confirm(dialogId)
+        return dialog
+
+    def restore(
+        self,
+        dialogId: DialogId,
+        state: DialogState,
+        interval: int | None,
+        refresher: str | None,
+        createdAt: float,
+        expiresAt: float,
+        extra: dict[str, Any] | None = None,
+    ) -> Dialog:
+        """
+        Put back a dialog saved before a restart (see L{sst.store}), its one
+        timer armed for what is left until C{expiresAt}.
+
+        Nothing is reported for the dialog itself, so observers do not take
+        it for a new one, and C{maxDialogs} is not applied: it existed
+        already.  A dialog whose deadline has passed expires at once, the
+        usual way: it is removed and C{dialogExpired} reported.
+
+        @param dialogId: the dialog's identifier.
+        @param state: C{EARLY} or C{CONFIRMED}.
+        @param interval: see L{Dialog.interval}.
+        @param refresher: see L{Dialog.refresher}.
+        @param createdAt: when it was created, in clock seconds.
+        @param expiresAt: when it expires, in clock seconds.
+        @param extra: see L{Dialog.extra}.
+        @return: the dialog, C{TERMINATED} if it expired at once.
+        @raise ValueError: if the table holds C{dialogId} already, or an
+            argument is out of range.
+        """
+        if dialogId in self._dialogs:
+            raise ValueError(f"Dialog {dialogId!r} is in the table already")
+        if state is DialogState.TERMINATED:
+            raise ValueError("A terminated dialog cannot be restored")
+        _checkArguments(0.0, interval, refresher)
+        dialog = Dialog(dialogId, createdAt, expiresAt, state, interval, refresher)
+        dialog.extra = extra
+        self._add(dialog)
+        remaining = expiresAt - self._clock.seconds()
+        if remaining > 0:
+            dialog._expiry = self._clock.callLater(remaining, self._expire, dialog)
+        else:
+            self._expire(dialog)
+        return dialog
+
+    def _add(self, dialog: Dialog) -> None:
+        """
+        Put a dialog into the table and its Call-ID index.
+
+        @param dialog: a dialog the table does not hold.
+        """
+        dialogId = dialog.id
         self._dialogs[dialogId] = dialog
         known = self._byCall.get(dialogId.callId)
         if known is None:
@@ -331,10 +389,6 @@ class DialogTable:
             self._byCall[dialogId.callId] = {known: None, dialogId: None}
         else:
             known[dialogId] = None
-        self._notify("dialogCreated", dialog, lambda o: o.dialogCreated(dialog))
-        if confirmed:
-            self.confirm(dialogId)
-        return dialog
 
     def get(self, dialogId: DialogId) -> Dialog | None:
         """

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence, Union
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -40,7 +40,10 @@ from sst.transaction import (
     TransactionLayer,
 )
 
-__all__ = ["Proxy", "NoSessionTimers", "DialogCounter"]
+__all__ = ["Proxy", "NoSessionTimers", "DialogCounter", "IPNetwork"]
+
+#: An IPv4 or IPv6 network, as in C{--relay-network}.
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 #: Methods that create a dialog, and so are record-routed.
 DIALOG_CREATING = frozenset(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"])
@@ -113,9 +116,36 @@ class ResponseContext:
         self.initial = initial
         self.branches: list[Branch] = []
         self.best: Optional[Response] = None
-        self.finalSent = False
+        self._finalSent = False
         self.cancelled = False
         self.routing = True
+        # An initial INVITE counts against --max-dialogs until its final response is sent
+        # (by then a 2xx has made its dialog), so that a surge cannot overfill the table.
+        self.counted = initial and server.request.method == "INVITE"
+        if self.counted:
+            proxy.invitesInProgress += 1
+
+    @property
+    def finalSent(self) -> bool:
+        """
+        Whether the final response went upstream.
+        """
+        return self._finalSent
+
+    @finalSent.setter
+    def finalSent(self, value: bool) -> None:
+        if value and not self._finalSent and self.counted:
+            self.counted = False
+            self.proxy.invitesInProgress -= 1
+        self._finalSent = value
+
+    def serverTransactionEnded(self) -> None:
+        """
+        The server transaction ended: stop counting it even if no final was sent.
+        """
+        if self.counted:
+            self.counted = False
+            self.proxy.invitesInProgress -= 1
 
     def pending(self) -> list[Branch]:
         """
@@ -130,6 +160,7 @@ class Proxy:
     A stateful, record-routing proxy.
 
     @ivar localAddresses: (host, port) pairs that are this proxy (for Route and loop checks).
+    @ivar relayNetworks: the source networks allowed to relay (see L{relayDenied}).
     """
 
     _log = Logger()
@@ -145,6 +176,7 @@ class Proxy:
         hook: Optional[ISessionTimerHook] = None,
         registrar: Optional[Registrar] = None,
         uriRouter: Optional[DNSRouter] = None,
+        relayNetworks: Sequence[IPNetwork] = (),
     ) -> None:
         self.clock = clock
         self.transactions = transactions
@@ -155,8 +187,11 @@ class Proxy:
         self.stats = stats
         self.hook: ISessionTimerHook = hook if hook is not None else NoSessionTimers()
         self.registrar = registrar
+        self.relayNetworks: tuple[IPNetwork, ...] = tuple(relayNetworks)
         self.localAddresses: set[tuple[str, int]] = set()
         self.localHosts: set[str] = set()
+        #: Initial INVITEs admitted and not yet answered with a final response.
+        self.invitesInProgress = 0
         #: Sends BYE to both ends of expired timed dialogs (C{--bye-on-expiry}), or L{None}.
         self.byeOnExpiry: Optional[ByeOnExpiry] = None
         transactions.user = self
@@ -179,6 +214,37 @@ class Proxy:
             return False
         port = uri.port if uri.port is not None else (5061 if uri.scheme == "sips" else 5060)
         return (uri.host.lower(), port) in self.localAddresses
+
+    def relayDenied(self, request: Request, uri: URI) -> bool:
+        """
+        Whether forwarding C{request} would make this proxy an open relay.
+
+        It would when the request is out of dialog (no To tag), names no next hop in a
+        Route (our own Route entries already removed), there is no static next hop
+        (C{--next-hop}), its Request-URI is not a SIP URI of one of our domains or
+        addresses (its C{maddr} too, which would otherwise send it anywhere), and it does
+        not come from a C{--relay-network}.
+
+        @param request: the request, after Route pre-processing.
+        @param uri: its Request-URI.
+        """
+        if request.toTag is not None or request.hasHeader("route"):
+            return False
+        if isinstance(self.router, StaticRouter):
+            return False
+        if uri.isSIP and all(self._isOurs(host) for host in (uri.host, uri.params.get("maddr"))
+                             if host is not None):
+            return False
+        source = request.source
+        return not (isinstance(source, Address) and _inNetworks(source.host, self.relayNetworks))
+
+    def _isOurs(self, host: str) -> bool:
+        """
+        @return: whether C{host} is one of our addresses or registrar domains.
+        """
+        host = host.strip("[]").lower().rstrip(".")
+        return host in self.localHosts or (self.registrar is not None
+                                           and self.registrar.servesDomain(host))
 
     def recordRouteURI(self, transport: str, family: str) -> str:
         """
@@ -288,6 +354,12 @@ class Proxy:
         # Section 16.4: Route information pre-processing.
         self._preprocessRoute(request)
         uri = request.requestURI()
+        if not inDialog and self.relayDenied(request, uri):
+            self.stats.increment("relay_denied")
+            self._log.debug("Relaying denied: {method} {uri} from {source}", method=method,
+                            uri=request.uri, source=request.source)
+            server.respondWith(403, "Relaying denied")
+            return
         if (method == "REGISTER" and self.registrar is not None and not request.hasHeader("route")
                 and uri.isSIP and (self.registrar.servesDomain(uri.host) or self.isLocal(uri))):
             server.respond(self.registrar.handleRegister(request))
@@ -449,7 +521,7 @@ class Proxy:
 
     def _dialogsFull(self) -> bool:
         limit = self.dialogs.maxDialogs
-        return limit is not None and len(self.dialogs) >= limit
+        return limit is not None and len(self.dialogs) + self.invitesInProgress >= limit
 
     def _overloaded(self, server: ServerTransaction) -> None:
         self.stats.increment("overload_rejected")
@@ -673,6 +745,11 @@ class Proxy:
             uri = parseNameAddr(request.headerValues("route")[0]).uri
         else:
             uri = request.requestURI()
+            if self.relayDenied(request, uri):
+                # An ACK outside any dialog and transaction, for someone else's domain.
+                self.stats.increment("relay_denied")
+                self.stats.increment("dropped")
+                return
         if not uri.isSIP or self.isLocal(uri):
             return
         if _isNumeric(uri.host):
@@ -781,6 +858,22 @@ def _isBroadcast(host: str) -> bool:
 
 
 _LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+def _inNetworks(host: str, networks: Sequence[IPNetwork]) -> bool:
+    """
+    @return: whether the address C{host} is in one of C{networks} (an IPv4-mapped IPv6
+        address counts as its IPv4 address; a host name is in none).
+    """
+    if not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
 
 
 def _isNumeric(host: str) -> bool:

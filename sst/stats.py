@@ -32,6 +32,7 @@ COUNTERS = (
     "dialogs_expired",
     "overload_rejected",
     "expiry_byes",
+    "relay_denied",
 )
 
 #: What each counter in L{COUNTERS} counts, for exports such as Prometheus C{HELP} lines.
@@ -55,6 +56,8 @@ DESCRIPTIONS: Mapping[str, str] = {
     "dialogs_expired": "Dialogs that expired",
     "overload_rejected": "Requests or dialogs refused because sst was overloaded",
     "expiry_byes": "BYE requests sent because a session timer expired (--bye-on-expiry)",
+    "relay_denied": "Requests refused (403) or ACKs dropped because sst does not relay for "
+                    "that domain (see --relay-network)",
 }
 
 

@@ -4,6 +4,8 @@ C{twistd sst}: the command line and the service tree.
 """
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any, Optional, Sequence
 
 from twisted.application import service, strports
@@ -27,6 +29,7 @@ from sst.sessiontimer import ExpiryCounter, PolicySettings, SessionTimerHook
 from sst.registrar import LocationService, Registrar
 from sst.routing import ChainRouter, DNSRouter, LazyResolver, LocationRouter, StaticRouter
 from sst.stats import Stats
+from sst.store import DialogStore, checkStatePath
 from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.transaction import TransactionLayer
 from sst.ua import UserAgent
@@ -88,6 +91,8 @@ class Options(usage.Options):
         ["http", None, "tcp:8080:interface=127.0.0.1", "Management HTTP endpoint (strports), or 'none'."],
         ["http-token-file", None, None, "File holding the bearer token that state-changing HTTP calls need."],
         ["mode", None, "proxy", "proxy (stateful proxy) or b2bua (back-to-back UA, timers per leg)."],
+        ["state", None, "sst-state.sqlite", "proxy: SQLite file that keeps dialogs across "
+         "restarts, or 'none'."],
         ["b-session-expires", None, None, "b2bua: Session-Expires of the B-leg INVITE (default: as the A-leg)."],
         ["b-min-se", None, None, "b2bua: Min-SE of the B-leg INVITE (default: as the A-leg; >= 90)."],
         ["refresher", None, "uac", "b2bua: A-leg refresher when the caller supports timers and names "
@@ -110,6 +115,18 @@ class Options(usage.Options):
         self["listen"] = []
         self["domain"] = []
         self["policy-option"] = {}
+        self["relay-network"] = []
+
+    def opt_relay_network(self, value: str) -> None:
+        """
+        Forward requests for any domain from sources in this CIDR network (repeatable; default
+        none: only our domains, Route headers and --next-hop are relayed).
+        """
+        try:
+            network = ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError as e:
+            raise usage.UsageError("--relay-network wants a network such as 192.0.2.0/24: %s" % (e,))
+        self["relay-network"].append(network)
 
     def opt_policy_option(self, value: str) -> None:
         """
@@ -150,12 +167,25 @@ class Options(usage.Options):
         self["max-dialogs"] = int(_positive("max-dialogs", self["max-dialogs"], integer=True))
         self._sessionTimerOptions()
         self._b2buaOptions()
+        self._stateOptions()
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
         except ValueError as e:
             raise usage.UsageError(str(e))
 
+
+    def _stateOptions(self) -> None:
+        """
+        Check that C{--state} can be written (without creating it), or map C{none} to L{None}.
+        """
+        if self["state"] == "none" or self["mode"] == "b2bua":  # The B2BUA keeps no state file.
+            self["state"] = None
+            return
+        try:
+            checkStatePath(self["state"])
+        except ValueError as e:
+            raise usage.UsageError("--state: %s" % (e,))
 
     def _b2buaOptions(self) -> None:
         if self["mode"] not in ("proxy", "b2bua"):
@@ -225,9 +255,35 @@ class Options(usage.Options):
                 raise usage.UsageError("--http-token-file: %s" % (e.strerror,))
             if not token:
                 raise usage.UsageError("--http-token-file %s is empty" % (self["http-token-file"],))
+            if _TOKEN.fullmatch(token) is None:
+                raise usage.UsageError("--http-token-file %s: the token must be visible ASCII "
+                                       "characters only, with no spaces" % (self["http-token-file"],))
             self["http-token"] = token
         else:
             self["http-token"] = None
+        if self["http"] is not None:
+            _checkEndpoint(self["http"])
+
+
+#: A bearer token as an HTTP header can carry it (RFC 6750 section 2.1).
+_TOKEN = re.compile(rb"[\x21-\x7e]+")
+
+
+def _checkEndpoint(description: str) -> None:
+    """
+    Parse a C{--http} endpoint description without binding anything.
+
+    @raise usage.UsageError: when it is not a server endpoint description.
+    """
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        serverFromString(reactor, description)  # type: ignore[no-untyped-call]
+    except Exception as e:
+        raise usage.UsageError("--http %r is not an endpoint description such as "
+                               "tcp:8080:interface=127.0.0.1, or none: %s"
+                               % (description, str(e) or type(e).__name__))
 
 
 class SIPService(service.Service):
@@ -262,6 +318,8 @@ class SIPService(service.Service):
         self.b2bua: Optional[B2BUA] = None
         self.ua: Optional[UserAgent] = None
         self.ports: list[IListeningPort] = []
+        #: The C{--state} store, open while the service runs.
+        self.store: Optional[DialogStore] = None
         if config.get("mode", "proxy") == "b2bua":
             self.ua = UserAgent(self.transactions, resolve=resolverFor(dns))
             self.b2bua = B2BUA(reactor, self.ua, self.dialogs, router,
@@ -272,6 +330,7 @@ class SIPService(service.Service):
         self._proxy = Proxy(
             reactor, self.transactions, self.transport, self.dialogs, router, self.stats,
             hook=self.hook, registrar=self.registrar, uriRouter=dns,
+            relayNetworks=config.get("relay-network", []),
         )
         if config["bye-on-expiry"]:
             bye = ByeOnExpiry(self.transactions, self.transport, self.stats,
@@ -297,9 +356,28 @@ class SIPService(service.Service):
             self.addLocalAddress(bound.host, bound.port)
             self._log.info("Listening on {transport}:{hostport}", transport=bound.transport,
                            hostport=bound.hostport())
+        self._openStore()
+
+    def _openStore(self) -> None:
+        """
+        Open the C{--state} store, restore its dialogs and keep it up to date.
+        """
+        path = self.config.get("state")
+        if path is None or self._proxy is None:
+            return
+        self.store = DialogStore(path, self.reactor)
+        self.dialogs.addObserver(self.store)
+        restored, expired = self.store.load(self.dialogs)
+        self.store.start()
+        self._log.info("Restored {restored} dialogs from {path} ({expired} expired while down)",
+                       restored=restored, expired=expired, path=path)
 
     def stopService(self) -> Any:
         super().stopService()  # type: ignore[no-untyped-call]
+        if self.store is not None:
+            self.dialogs.removeObserver(self.store)
+            self.store.close()
+            self.store = None
         self.transactions.stop()
         self.locations.clear()
         self._resolver.stop()

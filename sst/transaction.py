@@ -228,6 +228,9 @@ class ServerTransaction:
         for name in list(self._timers):
             self._cancel(name)
         self.layer._removeServer(self)
+        ended = getattr(self.context, "serverTransactionEnded", None)
+        if ended is not None:
+            ended()
 
     def terminate(self) -> None:
         """

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from operator import methodcaller
 from random import Random
 from typing import Callable, Optional
 
@@ -20,7 +19,7 @@ from sst.address import Address
 from sst.headers import SIPParseError
 from sst.message import Request, Response, parse
 from sst.routing import DNSRouter
-from sst.testing import CALLEE, ProxyHarness, SortedClock
+from sst.testing import CALLEE, ProxyHarness
 
 __all__ = [
     "TortureHarness",
@@ -40,20 +39,6 @@ __all__ = [
 CORPUS = os.path.join(os.path.dirname(__file__), "data", "torture")
 
 
-class _ExactClock(SortedClock):
-    """
-    A L{SortedClock} that sorts by C{getTime()}. C{DelayedCall.reset} to a later time
-    changes C{delayed_time}, not C{time}; sorting by C{time} (as L{SortedClock} does) leaves
-    a reset call in front of calls that are due, which then never run.
-    """
-
-    def _sortCalls(self) -> None:
-        self.calls.sort(key=_getTime)
-
-
-_getTime = methodcaller("getTime")
-
-
 class TortureHarness(ProxyHarness):
     """
     A L{ProxyHarness} that records the bytes it sends, even a response it cannot parse again
@@ -69,7 +54,6 @@ class TortureHarness(ProxyHarness):
         self.wire: list[tuple[bytes, Address]] = []
         self.unparsable: list[tuple[bytes, Address, SIPParseError]] = []
         super().__init__(args)
-        self.clock.__class__ = _ExactClock
         self.service.proxy.uriRouter = DNSRouter(None)
 
     def _record(self, data: bytes, address: Address) -> None:

@@ -290,3 +290,19 @@ class ProxySessionTimerTests(SynchronousTestCase):
         h.clock.advance(90.1)
         self.assertEqual(h.lastRequestTo(CALLEE).method, "INFO")
         self.assertEqual(h.lastRequestTo(CALLER).method, "BYE")
+
+    def test_maxDialogsCountsInvitesInProgress(self) -> None:
+        """
+        An INVITE admitted but not yet answered counts against --max-dialogs, so a second
+        INVITE arriving meanwhile gets 503; once the first is answered with a failure, a new
+        INVITE passes again and the count is back to zero.
+        """
+        h = ProxyHarness(["--max-dialogs", "1"])
+        h.fromCaller(h.invite())
+        self.assertEqual(h.service.proxy.invitesInProgress, 1)
+        h.fromCaller(h.invite(callId="call-2", branch="z9hG4bK-second"))
+        self.assertEqual(h.lastResponseTo(CALLER).code, 503)
+        h.fromCallee(h.answer(h.to(CALLEE)[0], 486))
+        self.assertEqual(h.service.proxy.invitesInProgress, 0)
+        h.fromCaller(h.invite(callId="call-3", branch="z9hG4bK-third"))
+        self.assertEqual(h.lastRequestTo(CALLEE).callId, "call-3")

@@ -213,7 +213,8 @@ class _ProxySippMixin(_MixinBase):
         """
         options = Options()
         options.parseOptions(
-            ["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0", *arguments]
+            ["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0", "--state", "none",
+             *arguments]
         )
         service = SIPService(options, _globalReactor)
         service.startService()

@@ -192,6 +192,7 @@ class _SessionTimerSippMixin(_MixinBase):
                 "--listen", "udp:127.0.0.1:0",
                 "--listen", "tcp:127.0.0.1:0",
                 "--next-hop", f"sip:127.0.0.1:{calleePort}{suffix}",
+                "--state", "none",
                 *arguments,
             ]
         )  # fmt: skip

@@ -4,6 +4,8 @@ Tests for L{sst.tap}: the command line and the service tree of C{twistd sst}.
 """
 from __future__ import annotations
 
+import ipaddress
+
 from twisted.application.service import IServiceMaker
 from twisted.internet.task import Clock
 from twisted.plugin import getPlugins
@@ -118,3 +120,114 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(sip.dialogs.defaultLifetime, 600.0)
         self.assertTrue(sip.registrar.servesDomain("example.com"))
         self.assertEqual(sip.ports, [])
+
+
+class SecurityDefaultsTests(SynchronousTestCase):
+    """
+    Start-up checks of the management API and relay options: every bad value is a
+    L{UsageError} from C{postOptions}, never a traceback from L{makeService}; the defaults
+    expose nothing beyond loopback.
+    """
+
+    def tokenFile(self, content: bytes) -> str:
+        """
+        @return: the path of a new file holding C{content}.
+        """
+        path: str = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(content)
+        return path
+
+    def test_defaultHttpLoopback(self) -> None:
+        """
+        By default the management API listens on TCP port 8080 of 127.0.0.1 only, and no
+        token is configured (so every C{DELETE} is refused).
+        """
+        options = parsed()
+        self.assertEqual(options["http"], "tcp:8080:interface=127.0.0.1")
+        self.assertIn("interface=127.0.0.1", options["http"])
+        self.assertIsNone(options["http-token"])
+        from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
+
+        endpoint = serverFromString(Clock(), options["http"])
+        assert isinstance(endpoint, TCP4ServerEndpoint)
+        self.assertEqual((endpoint._port, endpoint._interface), (8080, "127.0.0.1"))
+
+    def test_httpNone(self) -> None:
+        """
+        C{--http none} turns the management API off: the tree has no C{http} service.
+        """
+        options = parsed("--http", "none")
+        self.assertIsNone(options["http"])
+        top = makeService(options, Clock())
+        self.assertEqual([s.name for s in top], ["sip"])
+
+    def test_badHttpEndpoint(self) -> None:
+        """
+        An endpoint description that does not parse (a bad port, an unknown type, an
+        unknown argument, a missing certificate) is a usage error naming the option and the
+        value.
+        """
+        for bad in ["tcp:notaport", "nosuch:8080", "tcp:8080:colour=blue", "8080:interface",
+                    "ssl:8443:privateKey=/nonexistent/key.pem"]:
+            e = self.assertRaises(UsageError, parsed, "--http", bad)
+            self.assertIn("--http %r" % (bad,), str(e))
+
+    def test_goodHttpEndpoints(self) -> None:
+        """
+        Valid descriptions pass and are kept as given for L{makeService}.
+        """
+        for good in ["tcp:0:interface=127.0.0.1", "tcp6:8080:interface=\\:\\:1", "tcp:8081"]:
+            self.assertEqual(parsed("--http", good)["http"], good)
+
+    def test_tokenFile(self) -> None:
+        """
+        The token file's content, without surrounding whitespace, is the bearer token.
+        """
+        options = parsed("--http-token-file", self.tokenFile(b"  s3cret-T0ken~\n"))
+        self.assertEqual(options["http-token"], b"s3cret-T0ken~")
+
+    def test_badTokenFile(self) -> None:
+        """
+        A token with inner whitespace, control characters or non-ASCII bytes is a usage
+        error naming the file; so are an empty and a missing file.
+        """
+        for content in [b"a b", b"abc\x00def", b"t\xc3\xa9", b"a\tb"]:
+            path = self.tokenFile(content)
+            e = self.assertRaises(UsageError, parsed, "--http-token-file", path)
+            self.assertIn(path, str(e))
+            self.assertIn("visible ASCII", str(e))
+        self.assertRaises(UsageError, parsed, "--http-token-file", self.tokenFile(b" \n"))
+        self.assertRaises(UsageError, parsed, "--http-token-file", self.mktemp())
+
+    def test_relayNetworkDefault(self) -> None:
+        """
+        By default no source network may relay, not even loopback.
+        """
+        options = parsed()
+        self.assertEqual(options["relay-network"], [])
+        sip = makeService(options, Clock()).getServiceNamed("sip")
+        assert isinstance(sip, SIPService)
+        self.assertEqual(sip.proxy.relayNetworks, ())
+
+    def test_relayNetwork(self) -> None:
+        """
+        C{--relay-network} is repeatable, takes IPv4 and IPv6 networks (a bare address is a
+        one-address network, host bits are masked off) and reaches the proxy.
+        """
+        options = parsed("--relay-network", "10.1.0.0/16", "--relay-network", "2001:db8::/32",
+                         "--relay-network", "192.0.2.7", "--relay-network", "172.16.5.4/12")
+        expected = [ipaddress.ip_network(n) for n in
+                    ["10.1.0.0/16", "2001:db8::/32", "192.0.2.7/32", "172.16.0.0/12"]]
+        self.assertEqual(options["relay-network"], expected)
+        sip = makeService(options, Clock()).getServiceNamed("sip")
+        assert isinstance(sip, SIPService)
+        self.assertEqual(list(sip.proxy.relayNetworks), expected)
+
+    def test_badRelayNetwork(self) -> None:
+        """
+        A C{--relay-network} that is not a CIDR network is a usage error naming the value.
+        """
+        for bad in ["10.0.0.0/33", "example.com", "10.0.0/8", "", "::1/129"]:
+            e = self.assertRaises(UsageError, parsed, "--relay-network", bad)
+            self.assertIn("--relay-network", str(e))

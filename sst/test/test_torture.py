@@ -459,7 +459,7 @@ def _makeTest(entry: Entry) -> Callable[[TortureTests], None]:
         self.check(entry)
 
     expectation = {
-        "forward": "is forwarded" if entry.parses else "?",
+        "forward": "is forwarded (a response: relayed to the caller)",
         "stray": "is dropped as a stray response, with no reply",
         "drop": "is dropped and counted, with no reply",
     }.get(entry.handling, "gets a %s" % (entry.handling,))

@@ -1,0 +1,1 @@
+Session timers in the proxy follow RFC 4028 section 8 where Kamailio and OpenSIPS do not (422 "Session Interval Too Small" with Min-SE, raising rather than rejecting non-timer UACs, Session-Expires and Require: timer inserted in 2xx, expiry counted from the 2xx), with every seed parameter as an option, policy plugins, and /stats, /dialogs and /metrics over HTTP.

