@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -61,7 +61,8 @@ from sst.interfaces import IDialogObserver, IRouter, ISessionTimerPolicy
 from sst.message import Header, Request, Response
 from sst.registrar import Registrar
 from sst.responses import makeResponse
-from sst.routing import DNSRouter, Target
+from sst.routing import DNSRouter, StaticRouter, Target
+from sst.proxy import IPNetwork, inNetworks
 from sst.sessiontimer import TOO_SMALL_PHRASE, intervalTooSmall
 from sst.stats import Stats
 from sst.timers import MIN_SE_FLOOR, nonRefresherByeAt, refreshAt
@@ -302,8 +303,10 @@ class B2BUA(DialogObserverBase):
                  router: IRouter, policy: ISessionTimerPolicy, stats: Stats,
                  settings: B2BUASettings = B2BUASettings(),
                  registrar: Optional[Registrar] = None,
-                 uniform: Callable[[float, float], float] = random.uniform) -> None:
+                 uniform: Callable[[float, float], float] = random.uniform,
+                 relayNetworks: Sequence[IPNetwork] = ()) -> None:
         self.clock = clock
+        self.relayNetworks = relayNetworks
         self.ua = ua
         self.dialogs = dialogs
         self.router = router
@@ -351,6 +354,24 @@ class B2BUA(DialogObserverBase):
             self._log.failure("Error handling {request}", request=invite.request)
             invite.reject(500)
 
+    def _relayDenied(self, request: Request) -> bool:
+        """
+        Whether placing this call would make sst an open relay: no static next hop, a
+        Request-URI that is not one of our domains or addresses, and a caller outside the
+        C{--relay-network}s (the same rule as the proxy's).
+        """
+        if isinstance(self.router, StaticRouter):
+            return False
+        uri = request.requestURI()
+        if uri.isSIP:
+            host = uri.host.strip("[]").lower().rstrip(".")
+            ours = any(host == local for local, _ in self.ua.localAddresses) or (
+                self.registrar is not None and self.registrar.servesDomain(host))
+            if ours and uri.params.get("maddr") is None:
+                return False
+        source = request.source
+        return not (isinstance(source, Address) and inNetworks(source.host, self.relayNetworks))
+
     def _invite(self, incoming: IncomingInvite, request: Request) -> None:
         maxForwards = request.maxForwards()
         if maxForwards == 0:
@@ -364,6 +385,10 @@ class B2BUA(DialogObserverBase):
             incoming.reject(400, "Missing Contact")
             return
         request.nameAddrs("contact")
+        if self._relayDenied(request):
+            self.stats.increment("relay_denied")
+            incoming.reject(403, "Relaying denied")
+            return
         limit = self.dialogs.maxDialogs
         if (limit is not None and len(self.dialogs) + 2 > limit) or self.ua.transactions.full:
             self.stats.increment("overload_rejected")

@@ -236,7 +236,7 @@ class Proxy:
                              if host is not None):
             return False
         source = request.source
-        return not (isinstance(source, Address) and _inNetworks(source.host, self.relayNetworks))
+        return not (isinstance(source, Address) and inNetworks(source.host, self.relayNetworks))
 
     def _isOurs(self, host: str) -> bool:
         """
@@ -860,7 +860,7 @@ def _isBroadcast(host: str) -> bool:
 _LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
-def _inNetworks(host: str, networks: Sequence[IPNetwork]) -> bool:
+def inNetworks(host: str, networks: Sequence[IPNetwork]) -> bool:
     """
     @return: whether the address C{host} is in one of C{networks} (an IPv4-mapped IPv6
         address counts as its IPv4 address; a host name is in none).

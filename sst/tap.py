@@ -324,7 +324,8 @@ class SIPService(service.Service):
             self.ua = UserAgent(self.transactions, resolve=resolverFor(dns))
             self.b2bua = B2BUA(reactor, self.ua, self.dialogs, router,
                                config["session-timer-policy"], self.stats,
-                               config["b2bua-settings"], registrar=self.registrar)
+                               config["b2bua-settings"], registrar=self.registrar,
+                               relayNetworks=config["relay-network"])
             self.dialogs.addObserver(DialogCounter(self.stats))
             return
         self._proxy = Proxy(

@@ -926,3 +926,22 @@ class RoutingAndRetryRegressionTests(_B2BUATestCase):
         self.assertEqual(len(h.requestsTo(CALLEE, "UPDATE")), 1)
         h.clock.advance(0.1)
         self.assertEqual(len(h.requestsTo(CALLEE, "UPDATE")), 2)
+
+    def test_noOpenRelay(self) -> None:
+        """
+        Without --next-hop, a call to a domain sst does not serve, from a caller outside the
+        --relay-networks, gets 403 and places no B-leg; from an allowed network it is routed.
+        """
+        h = B2BUAHarness(["--min-se", "90"], nextHop=False)
+        invite = h.invite().replace("INVITE sip:bob@%s SIP/2.0" % (CALLEE.hostport(),),
+                                    "INVITE sip:bob@192.0.2.7 SIP/2.0")
+        h.fromCaller(invite)
+        refusal = h.lastResponseTo(CALLER)
+        self.assertEqual((refusal.code, refusal.phrase), (403, "Relaying denied"))
+        self.assertEqual(h.stats.get("relay_denied"), 1)
+        self.assertEqual([a for m, a in h.sent if isinstance(m, Request)], [])
+        allowed = B2BUAHarness(["--min-se", "90", "--relay-network", "127.0.0.0/8"], nextHop=False)
+        allowed.fromCaller(invite)
+        self.assertEqual(allowed.stats.get("relay_denied"), 0)
+        [(bLeg, address)] = [(m, a) for m, a in allowed.sent if isinstance(m, Request)]
+        self.assertEqual((bLeg.method, address.host, address.port), ("INVITE", "192.0.2.7", 5060))

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sst.address import Address
 from sst.message import Request, Response
-from sst.proxy import _inNetworks
+from sst.proxy import inNetworks
 from sst.stats import COUNTERS, DESCRIPTIONS
 from sst.testing import CALLEE, CALLER, PROXY, ProxyHarness
 
@@ -308,7 +308,7 @@ class RelayAllowedTests(SynchronousTestCase):
 
 class InNetworksTests(SynchronousTestCase):
     """
-    L{_inNetworks} matches a source address against the C{--relay-network} list.
+    L{inNetworks} matches a source address against the C{--relay-network} list.
     """
 
     def test_match(self) -> None:
@@ -318,12 +318,12 @@ class InNetworksTests(SynchronousTestCase):
         match nothing.
         """
         networks = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32")]
-        self.assertTrue(_inNetworks("10.1.2.3", networks))
-        self.assertTrue(_inNetworks("2001:db8::1", networks))
-        self.assertTrue(_inNetworks("[2001:db8::1]", networks))
-        self.assertTrue(_inNetworks("2001:db8::1%eth0", networks))
-        self.assertTrue(_inNetworks("::ffff:10.0.0.1", networks))
-        self.assertFalse(_inNetworks("11.0.0.1", networks))
-        self.assertFalse(_inNetworks("::1", networks))
-        self.assertFalse(_inNetworks("example.com", networks))
-        self.assertFalse(_inNetworks("10.1.2.3", []))
+        self.assertTrue(inNetworks("10.1.2.3", networks))
+        self.assertTrue(inNetworks("2001:db8::1", networks))
+        self.assertTrue(inNetworks("[2001:db8::1]", networks))
+        self.assertTrue(inNetworks("2001:db8::1%eth0", networks))
+        self.assertTrue(inNetworks("::ffff:10.0.0.1", networks))
+        self.assertFalse(inNetworks("11.0.0.1", networks))
+        self.assertFalse(inNetworks("::1", networks))
+        self.assertFalse(inNetworks("example.com", networks))
+        self.assertFalse(inNetworks("10.1.2.3", []))
