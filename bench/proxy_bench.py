@@ -88,7 +88,7 @@ def main() -> int:
     proxyCmd = [twistd, "-n", "--pidfile=", "--logfile=%s/proxy.log" % workdir] + profiling + ["sst",
                 "--listen", "%s:127.0.0.1:%d" % (args.transport, proxyPort),
                 "--next-hop", "sip:127.0.0.1:%d;transport=%s" % (uasPort, args.transport),
-                "--t1", str(args.t1)] + args.extra
+                "--t1", str(args.t1), "--http", "none"] + args.extra
     proxy = subprocess.Popen(proxyCmd, cwd=workdir)
     uas = subprocess.Popen(["sipp", "-sf", os.path.join(SCENARIOS, "uas.xml"), "-i", "127.0.0.1",
                             "-p", str(uasPort), "-t", t, "-nostdin",
