@@ -99,7 +99,43 @@ def _key(branch: Optional[str], request: Request, method: str) -> tuple[str, ...
     )
 
 
-class ServerTransaction:
+class _Timed:
+    """
+    Named timers of one transaction: each an C{IDelayedCall} from the layer's clock, armed
+    on entering a state and cancelled on leaving it; a zero delay to C{_terminate} ends the
+    transaction at once (timers I, J, K and D over reliable transports).
+    """
+
+    layer: "TransactionLayer"
+    _timers: dict[str, IDelayedCall]
+
+    def _terminate(self) -> None:
+        raise NotImplementedError()
+
+    def _arm(self, name: str, delay: float, fn: Callable[[], None]) -> None:
+        if delay <= 0 and fn == self._terminate:
+            self._terminate()
+            return
+        old = self._timers.get(name)
+        if old is not None and old.active():
+            old.cancel()
+        self._timers[name] = self.layer.clock.callLater(delay, self._fire, name, fn)
+
+    def _fire(self, name: str, fn: Callable[[], None]) -> None:
+        self._timers.pop(name, None)
+        fn()
+
+    def _cancel(self, name: str) -> None:
+        call = self._timers.pop(name, None)
+        if call is not None and call.active():
+            call.cancel()
+
+    def _stopAll(self) -> None:
+        for name in list(self._timers):
+            self._cancel(name)
+
+
+class ServerTransaction(_Timed):
     """
     An INVITE or non-INVITE server transaction.
 
@@ -203,30 +239,12 @@ class ServerTransaction:
         self.layer.transport.stats.increment("transactions_timed_out")
         self._terminate()
 
-    def _arm(self, name: str, delay: float, fn: Callable[[], None]) -> None:
-        if delay <= 0 and fn == self._terminate:
-            self._terminate()
-            return
-        old = self._timers.get(name)
-        if old is not None and old.active():
-            old.cancel()
-        self._timers[name] = self.layer.clock.callLater(delay, self._fire, name, fn)
-
-    def _fire(self, name: str, fn: Callable[[], None]) -> None:
-        self._timers.pop(name, None)
-        fn()
-
-    def _cancel(self, name: str) -> None:
-        call = self._timers.pop(name, None)
-        if call is not None and call.active():
-            call.cancel()
 
     def _terminate(self) -> None:
         if self.state == TERMINATED:
             return
         self.state = TERMINATED
-        for name in list(self._timers):
-            self._cancel(name)
+        self._stopAll()
         self.layer._removeServer(self)
         ended = getattr(self.context, "serverTransactionEnded", None)
         if ended is not None:
@@ -239,7 +257,7 @@ class ServerTransaction:
         self._terminate()
 
 
-class ClientTransaction:
+class ClientTransaction(_Timed):
     """
     An INVITE or non-INVITE client transaction.
 
@@ -384,27 +402,6 @@ class ClientTransaction:
         cancel.addHeader("CSeq", "%d CANCEL" % (req.cseq().number,))
         return cancel
 
-    def _arm(self, name: str, delay: float, fn: Callable[[], None]) -> None:
-        if delay <= 0 and fn == self._terminate:
-            self._terminate()
-            return
-        old = self._timers.get(name)
-        if old is not None and old.active():
-            old.cancel()
-        self._timers[name] = self.layer.clock.callLater(delay, self._fire, name, fn)
-
-    def _fire(self, name: str, fn: Callable[[], None]) -> None:
-        self._timers.pop(name, None)
-        fn()
-
-    def _cancel(self, name: str) -> None:
-        call = self._timers.pop(name, None)
-        if call is not None and call.active():
-            call.cancel()
-
-    def _stopAll(self) -> None:
-        for name in list(self._timers):
-            self._cancel(name)
 
     def _terminate(self) -> None:
         if self.state == TERMINATED:
