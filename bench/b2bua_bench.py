@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from proxy_bench import SCENARIOS, cpuSeconds, freePort, sippStats  # noqa: E402
+from proxy_bench import SCENARIOS, cpuSeconds, freePort, shutdown, sippStats  # noqa: E402
 
 BUDGET_MS = 1.0
 
@@ -84,18 +82,7 @@ def main() -> int:
               % (perCall, BUDGET_MS, "ok" if perCall <= BUDGET_MS else "OVER"))
         return 0 if failed == 0 and ok == args.calls else 1
     finally:
-        for p in (b2bua, uas):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in (b2bua, uas):
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if os.environ.get("KEEP_BENCH_DIR"):
-            print("workdir", workdir)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutdown([b2bua, uas], workdir)
 
 
 if __name__ == "__main__":

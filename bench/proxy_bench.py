@@ -59,6 +59,25 @@ def rssBytes(pid: int) -> int:
     return 0
 
 
+def shutdown(processes: list["subprocess.Popen[bytes]"], workdir: str) -> None:
+    """
+    Stop C{processes} (SIGTERM, then SIGKILL after 10 s) and remove C{workdir}, unless
+    C{KEEP_BENCH_DIR} is set.
+    """
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in processes:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if os.environ.get("KEEP_BENCH_DIR"):
+        print("workdir", workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def sippStats(workdir: str) -> dict[str, str]:
     files = glob.glob(os.path.join(workdir, "uac*_.csv")) + glob.glob(os.path.join(workdir, "*.csv"))
     for path in files:
@@ -145,18 +164,7 @@ def main() -> int:
             print("bytes per held call  %.0f" % ((heldRss - rss0) / args.calls))
         return 0 if failed == 0 and ok == args.calls else 1
     finally:
-        for p in (proxy, uas):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in (proxy, uas):
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if os.environ.get("KEEP_BENCH_DIR"):
-            print("workdir", workdir)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutdown([proxy, uas], workdir)
 
 
 if __name__ == "__main__":

@@ -365,17 +365,7 @@ class ClientTransaction(_Timed):
         """
         The ACK for a non-2xx final response (RFC 3261 section 17.1.1.3).
         """
-        req = self.request
-        ack = Request("ACK", req.uri)
-        ack.addHeader("Via", req.headerValues("via")[0])
-        for route in req.headerValues("route"):
-            ack.addHeader("Route", route)
-        ack.addHeader("Max-Forwards", "70")
-        ack.addHeader("From", req.header("from") or "")
-        ack.addHeader("To", response.header("to") or "")
-        ack.addHeader("Call-ID", req.callId)
-        ack.addHeader("CSeq", "%d ACK" % (req.cseq().number,))
-        return ack
+        return self._sameHop("ACK", response.header("to") or "")
 
     def cancelRequest(self) -> Request:
         """
@@ -390,18 +380,24 @@ class ClientTransaction(_Timed):
         """
         if self.isInvite and self.state in (CALLING, PROCEEDING) and "B" not in self._timers:
             self._arm("B", self.layer.timers.B, self._timeout)
-        req = self.request
-        cancel = Request("CANCEL", req.uri)
-        cancel.addHeader("Via", req.headerValues("via")[0])
-        for route in req.headerValues("route"):
-            cancel.addHeader("Route", route)
-        cancel.addHeader("Max-Forwards", "70")
-        cancel.addHeader("From", req.header("from") or "")
-        cancel.addHeader("To", req.header("to") or "")
-        cancel.addHeader("Call-ID", req.callId)
-        cancel.addHeader("CSeq", "%d CANCEL" % (req.cseq().number,))
-        return cancel
+        return self._sameHop("CANCEL", self.request.header("to") or "")
 
+    def _sameHop(self, method: str, toValue: str) -> Request:
+        """
+        A hop-by-hop request for this INVITE (ACK for a non-2xx, CANCEL): its Request-URI,
+        top Via (same branch), Route, From, Call-ID and CSeq number, with C{toValue} as To.
+        """
+        req = self.request
+        message = Request(method, req.uri)
+        message.addHeader("Via", req.headerValues("via")[0])
+        for route in req.headerValues("route"):
+            message.addHeader("Route", route)
+        message.addHeader("Max-Forwards", "70")
+        message.addHeader("From", req.header("from") or "")
+        message.addHeader("To", toValue)
+        message.addHeader("Call-ID", req.callId)
+        message.addHeader("CSeq", "%d %s" % (req.cseq().number, method))
+        return message
 
     def _terminate(self) -> None:
         if self.state == TERMINATED:
