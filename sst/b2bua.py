@@ -65,7 +65,7 @@ from sst.routing import DNSRouter, StaticRouter, Target
 from sst.proxy import IPNetwork, inNetworks
 from sst.sessiontimer import TOO_SMALL_PHRASE, intervalTooSmall
 from sst.stats import Stats
-from sst.timers import MIN_SE_FLOOR, nonRefresherByeAt, refreshAt
+from sst.timers import MIN_SE_FLOOR, asTimerService, nonRefresherByeAt, refreshAt
 from sst.transaction import ServerTransaction
 from sst.ua import (
     ALLOW,
@@ -305,7 +305,7 @@ class B2BUA(DialogObserverBase):
                  registrar: Optional[Registrar] = None,
                  uniform: Callable[[float, float], float] = random.uniform,
                  relayNetworks: Sequence[IPNetwork] = ()) -> None:
-        self.clock = clock
+        self.clock = asTimerService(clock)
         self.relayNetworks = relayNetworks
         self.ua = ua
         self.dialogs = dialogs

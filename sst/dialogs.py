@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from sst.interfaces import IDialogObserver
+from sst.timers import asTimerService
 
 __all__ = [
     "DialogId",
@@ -228,6 +229,7 @@ class DialogTable:
     order the observers were added.
 
     @ivar expiredCount: how many dialogs have expired.
+    @ivar timers: the timer service the expiries are scheduled in.
     """
 
     _log = Logger()
@@ -245,7 +247,7 @@ class DialogTable:
         @param maxDialogs: the most dialogs the table holds, or L{None} for no
             limit.
         """
-        self._clock = clock
+        self._clock = self.timers = asTimerService(clock)
         self.defaultLifetime = defaultLifetime
         self.maxDialogs = maxDialogs
         self._dialogs: dict[DialogId, Dialog] = {}

@@ -31,6 +31,7 @@ from sst.protocol import TransportLayer, _responseAddress
 from sst.registrar import Registrar
 from sst.routing import DNSRouter, StaticRouter, Target
 from sst.stats import Stats
+from sst.timers import asTimerService
 from sst.transaction import (
     IClientTransactionUser,
     ITransactionUser,
@@ -178,7 +179,7 @@ class Proxy:
         uriRouter: Optional[DNSRouter] = None,
         relayNetworks: Sequence[IPNetwork] = (),
     ) -> None:
-        self.clock = clock
+        self.clock = asTimerService(clock)
         self.transactions = transactions
         self.transport = transport
         self.dialogs = dialogs

@@ -18,6 +18,7 @@ from typing import Iterable, Optional
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from sst.timers import asTimerService
 from sst.headers import (
     MAX_DELTA_SECONDS,
     NameAddr,
@@ -121,7 +122,7 @@ class LocationService:
         """
         if maxBindings < 1:
             raise ValueError("maxBindings must be at least 1")
-        self.clock = clock
+        self.clock = asTimerService(clock)
         self.maxBindings = maxBindings
         self._bindings: dict[str, dict[str, tuple[Binding, IDelayedCall]]] = {}
         self._count = 0

@@ -30,7 +30,7 @@ from sst.registrar import LocationService, Registrar
 from sst.routing import ChainRouter, DNSRouter, LazyResolver, LocationRouter, StaticRouter
 from sst.stats import Stats
 from sst.store import DialogStore, checkStatePath
-from sst.timers import MIN_SE_FLOOR, TimerConfig
+from sst.timers import MIN_SE_FLOOR, TimerConfig, TimerService
 from sst.transaction import TransactionLayer
 from sst.ua import UserAgent
 from sst.web import makeResource
@@ -298,12 +298,15 @@ class SIPService(service.Service):
         self.config = config
         self.reactor = reactor
         self.stats = Stats(enabled=not config.get("no-stats", False))
-        self.transport = TransportLayer(reactor, self.stats, config["max-size"], reactor)
+        #: Every deadline of the stack, in one heap over the reactor.
+        self.timers = TimerService(reactor)
+        self.transport = TransportLayer(self.timers, self.stats, config["max-size"], reactor)
         self.transactions = TransactionLayer(
-            self.transport, reactor, config["timers"], maxTransactions=config["max-transactions"]
+            self.transport, self.timers, config["timers"], maxTransactions=config["max-transactions"]
         )
-        self.dialogs = DialogTable(reactor, config["dialog-timeout"], maxDialogs=config["max-dialogs"])
-        self.locations = LocationService(reactor)
+        self.dialogs = DialogTable(self.timers, config["dialog-timeout"],
+                                   maxDialogs=config["max-dialogs"])
+        self.locations = LocationService(self.timers)
         domains = list(config["domain"]) + [a.host for a in config["listen"]] + ["localhost"]
         self.registrar = Registrar(self.locations, domains)
         self._resolver = LazyResolver(createResolver)
@@ -322,14 +325,14 @@ class SIPService(service.Service):
         self.store: Optional[DialogStore] = None
         if config.get("mode", "proxy") == "b2bua":
             self.ua = UserAgent(self.transactions, resolve=resolverFor(dns))
-            self.b2bua = B2BUA(reactor, self.ua, self.dialogs, router,
+            self.b2bua = B2BUA(self.timers, self.ua, self.dialogs, router,
                                config["session-timer-policy"], self.stats,
                                config["b2bua-settings"], registrar=self.registrar,
                                relayNetworks=config["relay-network"])
             self.dialogs.addObserver(DialogCounter(self.stats))
             return
         self._proxy = Proxy(
-            reactor, self.transactions, self.transport, self.dialogs, router, self.stats,
+            self.timers, self.transactions, self.transport, self.dialogs, router, self.stats,
             hook=self.hook, registrar=self.registrar, uriRouter=dns,
             relayNetworks=config.get("relay-network", []),
         )

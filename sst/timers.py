@@ -1,14 +1,19 @@
 # -*- test-case-name: sst.test.test_timers -*-
 """
-Timer values and session-interval arithmetic.
+Timers: the one timer service every layer schedules through, the timer values, and the
+session-interval arithmetic.
+
+L{TimerService} keeps every deadline of the stack (transaction timers A to M, Timer C,
+dialog expiries, registrar bindings, B2BUA refreshes and BYEs) in one binary heap over an
+injected L{IReactorTime<twisted.internet.interfaces.IReactorTime>}, with one reactor
+C{DelayedCall} armed at the earliest deadline.  Scheduling, cancelling and moving a timer
+cost O(log n) in the number of live timers; nothing ever calls C{DelayedCall.reset()}
+towards an earlier time, which in Twisted is a linear search of the reactor's heap.
 
 L{TimerConfig} derives the transaction timers of RFC 3261 Table 4 (and
 RFC 6026's timers L and M) from T1, T2 and T4, in one place.  The functions
 L{refreshAt}, L{byeMargin} and L{nonRefresherByeAt} implement the session
 interval arithmetic of RFC 4028.
-
-Nothing here schedules anything: callers hand these values to an injected
-L{IReactorTime<twisted.internet.interfaces.IReactorTime>}.
 
 @see: U{https://www.rfc-editor.org/rfc/rfc3261#appendix-A}
 @see: U{https://www.rfc-editor.org/rfc/rfc4028#section-10}
@@ -17,9 +22,18 @@ L{IReactorTime<twisted.internet.interfaces.IReactorTime>}.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from heapq import heapify, heappop, heappush
+from typing import Any, Callable, Final, Optional
+
+from twisted.internet.error import AlreadyCalled, AlreadyCancelled
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from zope.interface import implementer
 
 __all__ = [
+    "TimerService",
+    "Timer",
+    "asTimerService",
     "MIN_SE_FLOOR",
     "DEFAULT_SESSION_EXPIRES",
     "TimerConfig",
@@ -244,3 +258,310 @@ def nonRefresherByeAt(interval: float) -> float:
     @see: U{https://www.rfc-editor.org/rfc/rfc4028#section-10}
     """
     return interval - byeMargin(interval)
+
+
+#: A timer's C{_seq} once it has fired or been cancelled: it matches no heap entry.
+_CALLED: Final[int] = -1
+_CANCELLED: Final[int] = -2
+
+
+@implementer(IDelayedCall)
+class Timer:
+    """
+    One scheduled call of a L{TimerService}: an L{IDelayedCall}.
+
+    A timer is in the service's heap once, under its current sequence number; cancelling it
+    or moving it sooner leaves its old heap entry behind, to be skipped when it surfaces
+    (or dropped when the service compacts its heap).
+    """
+
+    __slots__ = ("_service", "_when", "_seq", "_fn", "_args", "_kw")
+
+    def __init__(
+        self,
+        service: "TimerService",
+        when: float,
+        seq: int,
+        fn: Callable[..., object],
+        args: tuple[object, ...],
+        kw: Optional[dict[str, object]],
+    ) -> None:
+        self._service = service
+        self._when = when
+        self._seq = seq
+        self._fn: Optional[Callable[..., object]] = fn
+        self._args = args
+        self._kw = kw
+
+    def getTime(self) -> float:
+        """
+        @return: when the timer fires, in the clock's seconds.
+        """
+        return self._when
+
+    def active(self) -> bool:
+        """
+        @return: whether the timer has neither fired nor been cancelled.
+        """
+        return self._seq >= 0
+
+    def cancel(self) -> None:
+        """
+        Stop the timer from firing.
+
+        @raise AlreadyCancelled: if it was cancelled already.
+        @raise AlreadyCalled: if it has fired.
+        """
+        self._check()
+        self._service._cancel(self)
+
+    def reset(self, secondsFromNow: float) -> None:
+        """
+        Move the timer to C{secondsFromNow} from now, sooner or later: O(log n) either way.
+
+        @raise AlreadyCancelled: if it was cancelled.
+        @raise AlreadyCalled: if it has fired.
+        """
+        self._check()
+        service = self._service
+        service._move(self, service._clock.seconds() + secondsFromNow)
+
+    def delay(self, secondsLater: float) -> None:
+        """
+        Move the timer C{secondsLater} later (sooner when negative).
+
+        @raise AlreadyCancelled: if it was cancelled.
+        @raise AlreadyCalled: if it has fired.
+        """
+        self._check()
+        self._service._move(self, self._when + secondsLater)
+
+    def _check(self) -> None:
+        if self._seq == _CANCELLED:
+            raise AlreadyCancelled()
+        if self._seq == _CALLED:
+            raise AlreadyCalled()
+
+    def __repr__(self) -> str:
+        state = {_CALLED: " called", _CANCELLED: " cancelled"}.get(self._seq, "")
+        return "<Timer at %r %r%s>" % (self._when, self._fn, state)
+
+
+@implementer(IReactorTime)
+class TimerService:
+    """
+    Every deadline of the stack in one heap, driven by one reactor C{DelayedCall}.
+
+    It provides L{IReactorTime}, so any layer that schedules through an injected clock
+    schedules through it; tests inject a L{Clock<twisted.internet.task.Clock>} underneath
+    and advance that.
+
+    The heap holds C{(when, seq, timer)} entries, compared in C (a float, then a unique
+    int).  Scheduling pushes one entry: O(log n).  Cancelling marks the timer; moving it
+    later only changes its time (its entry is pushed again when it surfaces); moving it
+    sooner pushes a new entry.  Entries left behind are skipped as they surface, and the
+    heap is rebuilt without them when they outnumber the live timers, so cancelling costs
+    O(1) amortised and the heap stays within twice the live timers.  Work is counted in
+    L{pushes}, L{pops}, L{rebuilt} and L{rearms}.
+
+    @ivar pushes: heap pushes so far.
+    @ivar pops: heap pops so far.
+    @ivar rebuilt: heap entries examined by compactions so far.
+    @ivar rearms: times the reactor call was (re)scheduled.
+    """
+
+    _log = Logger()
+
+    #: The heap is never compacted below this many entries.
+    compactFloor = 1024
+
+    def __init__(self, clock: IReactorTime) -> None:
+        """
+        @param clock: the reactor (or a test's clock) the service runs on.
+        """
+        self._clock = clock
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._seq = 0
+        self._live = 0
+        self._armed: Optional[IDelayedCall] = None
+        self._armedAt = float("inf")
+        self._running = False
+        self.pushes = 0
+        self.pops = 0
+        self.rebuilt = 0
+        self.rearms = 0
+
+    @property
+    def clock(self) -> IReactorTime:
+        """
+        The clock underneath.
+        """
+        return self._clock
+
+    def __len__(self) -> int:
+        """
+        @return: how many timers are pending.
+        """
+        return self._live
+
+    # -- IReactorTime --------------------------------------------------------------------
+
+    def seconds(self) -> float:
+        """
+        @return: the clock's current time.
+        """
+        return self._clock.seconds()
+
+    def callLater(self, delay: float, callable: Callable[..., Any], *args: object,
+                  **kw: object) -> Timer:
+        """
+        Call C{callable(*args, **kw)} C{delay} seconds from now.
+
+        @return: the timer, to cancel or move.
+        """
+        self._seq += 1
+        seq = self._seq
+        when = self._clock.seconds() + delay
+        timer = Timer(self, when, seq, callable, args, kw or None)
+        heappush(self._heap, (when, seq, timer))
+        self.pushes += 1
+        self._live += 1
+        if when < self._armedAt and not self._running:
+            self._arm(when)
+        return timer
+
+    def getDelayedCalls(self) -> list[Timer]:
+        """
+        @return: the pending timers, soonest first (O(n log n): for tests and inspection).
+        """
+        timers = {entry[2] for entry in self._heap if entry[2]._seq == entry[1]}
+        return sorted(timers, key=lambda t: (t._when, t._seq))
+
+    # -- moving and cancelling -----------------------------------------------------------
+
+    def _cancel(self, timer: Timer) -> None:
+        timer._seq = _CANCELLED
+        timer._fn = None
+        timer._args = ()
+        timer._kw = None
+        self._live -= 1
+        if self._live == 0 and not self._running:
+            self._clear()
+        else:
+            self._maybeCompact()
+
+    def _move(self, timer: Timer, when: float) -> None:
+        if when >= timer._when:
+            # Its entry stays; it is pushed again at the new time when it surfaces.
+            timer._when = when
+            return
+        self._seq += 1
+        timer._seq = self._seq
+        timer._when = when
+        heappush(self._heap, (when, self._seq, timer))
+        self.pushes += 1
+        if when < self._armedAt and not self._running:
+            self._arm(when)
+        self._maybeCompact()
+
+    def _maybeCompact(self) -> None:
+        heap = self._heap
+        if len(heap) > self.compactFloor and len(heap) > 2 * self._live:
+            self.rebuilt += len(heap)
+            heap[:] = [(t._when, seq, t) for (_, seq, t) in heap if t._seq == seq]
+            heapify(heap)
+
+    def _clear(self) -> None:
+        """
+        Nothing is pending: drop the heap and the reactor call, so the clock has nothing
+        scheduled for us.
+        """
+        self._heap.clear()
+        if self._armed is not None:
+            self._armed.cancel()
+            self._armed = None
+        self._armedAt = float("inf")
+
+    # -- running -------------------------------------------------------------------------
+
+    def _arm(self, when: float) -> None:
+        """
+        Have the reactor call L{_run} at C{when}: one call, replaced (never moved sooner
+        with C{reset}) when an earlier deadline comes.
+        """
+        if self._armed is not None:
+            self._armed.cancel()
+        self.rearms += 1
+        self._armedAt = when
+        self._armed = self._clock.callLater(max(0.0, when - self._clock.seconds()), self._run)
+
+    def _run(self) -> None:
+        """
+        Fire every timer that is due, soonest first, then arm for the next one.
+        """
+        self._armed = None
+        self._armedAt = float("inf")
+        self._running = True
+        heap = self._heap
+        clock = self._clock
+        try:
+            now = clock.seconds()
+            while heap and heap[0][0] <= now:
+                when, seq, timer = heappop(heap)
+                self.pops += 1
+                if timer._seq != seq:
+                    continue
+                if timer._when > when:
+                    # Moved later: back into the heap at its new time.
+                    heappush(heap, (timer._when, seq, timer))
+                    self.pushes += 1
+                    continue
+                fn, args, kw = timer._fn, timer._args, timer._kw
+                timer._seq = _CALLED
+                timer._fn = None
+                timer._args = ()
+                timer._kw = None
+                self._live -= 1
+                assert fn is not None
+                try:
+                    if kw:
+                        fn(*args, **kw)
+                    else:
+                        fn(*args)
+                except Exception:
+                    self._log.failure("Timer {fn!r} failed", fn=fn)
+                now = clock.seconds()
+        finally:
+            self._running = False
+        if self._live == 0:
+            self._clear()
+            return
+        self._skipStale()
+        if heap:
+            self._arm(heap[0][0])
+
+    def _skipStale(self) -> None:
+        """
+        Pop the entries at the top of the heap that stand for no pending timer, so that the
+        reactor call is armed for a live one.
+        """
+        heap = self._heap
+        while heap:
+            when, seq, timer = heap[0]
+            if timer._seq == seq and timer._when == when:
+                return
+            heappop(heap)
+            self.pops += 1
+            if timer._seq == seq:
+                heappush(heap, (timer._when, seq, timer))
+                self.pushes += 1
+
+
+def asTimerService(clock: IReactorTime) -> TimerService:
+    """
+    @return: C{clock} itself when it is a L{TimerService}, else a new service over it (a
+        layer built on its own, as in a unit test, still schedules through a service).
+    """
+    if isinstance(clock, TimerService):
+        return clock
+    return TimerService(clock)

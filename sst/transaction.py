@@ -19,7 +19,7 @@ from sst.address import Address
 from sst.message import Request, Response
 from sst.protocol import TransportLayer, responseAddress
 from sst.responses import makeResponse
-from sst.timers import TimerConfig, nextRetransmit
+from sst.timers import TimerConfig, asTimerService, nextRetransmit
 
 __all__ = [
     "TransactionLayer",
@@ -432,7 +432,7 @@ class TransactionLayer:
         maxTransactions: int = 100000,
     ) -> None:
         self.transport = transport
-        self.clock = clock
+        self.clock = asTimerService(clock)
         self.timers = timers
         self.user = user
         self.maxTransactions = maxTransactions

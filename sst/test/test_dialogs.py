@@ -5,14 +5,10 @@ Tests for L{sst.dialogs}.
 
 from __future__ import annotations
 
-import bisect
 import gc
 import json
 import tracemalloc
-from typing import Callable
 
-from twisted.internet.base import DelayedCall
-from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
@@ -77,32 +73,6 @@ class BrokenObserver(DialogObserverBase):
         1 / 0
 
 
-class BisectClock(Clock):
-    """
-    A L{Clock} whose C{callLater} inserts in order instead of re-sorting
-    every pending call, so that tens of thousands of calls stay cheap.
-    """
-
-    def callLater(
-        self,
-        delay: float,
-        callable: Callable[..., object],
-        *args: object,
-        **kw: object,
-    ) -> IDelayedCall:
-        call = DelayedCall(
-            self.seconds() + delay,
-            callable,
-            args,
-            kw,
-            self.calls.remove,
-            lambda c: None,
-            self.seconds,
-        )
-        bisect.insort(self.calls, call, key=lambda c: c.getTime())
-        return call
-
-
 class DialogTableTestCase(SynchronousTestCase):
     """
     Gives each test a L{Clock} and a L{DialogTable} on it.
@@ -152,7 +122,7 @@ class CreateTests(DialogTableTestCase):
         self.assertEqual(dialog.interval, 90)
         self.assertEqual(dialog.refresher, "uac")
         self.assertEqual(dialog.expiresAt, 60)
-        self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()], [60])
+        self.assertEqual([c.getTime() for c in self.table.timers.getDelayedCalls()], [60])
 
     def test_createExistingReturnsIt(self) -> None:
         """
@@ -165,7 +135,7 @@ class CreateTests(DialogTableTestCase):
         second = self.table.create(CALLER)
         self.assertIs(first, second)
         self.assertEqual(len(self.table), 1)
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.table.timers.getDelayedCalls()), 1)
         self.assertEqual(observer.events, [("created", CALLER, DialogState.EARLY)])
 
     def test_createExistingConfirmsAndRefreshes(self) -> None:
@@ -185,7 +155,7 @@ class CreateTests(DialogTableTestCase):
         self.assertIs(dialog.state, DialogState.CONFIRMED)
         self.assertEqual((dialog.interval, dialog.refresher), (90, "uas"))
         self.assertEqual(dialog.expiresAt, 95)
-        self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()], [95])
+        self.assertEqual([c.getTime() for c in self.table.timers.getDelayedCalls()], [95])
         self.assertEqual(
             [event[0] for event in observer.events],
             ["created", "confirmed", "refreshed"],
@@ -217,7 +187,7 @@ class CreateTests(DialogTableTestCase):
         self.assertEqual(error.maxDialogs, 2)
         self.assertEqual(str(error), "Dialog table full (2 dialogs)")
         self.assertEqual(len(table), 2)
-        self.assertEqual(len(self.clock.getDelayedCalls()), 2)
+        self.assertEqual(len(table.timers.getDelayedCalls()), 2)
         self.assertIsNotNone(table.create(DialogId("a", "1", "2")))
         table.terminate(DialogId("a", "1", "2"))
         self.assertIsNotNone(table.create(DialogId("c", "1", "2")))
@@ -308,10 +278,10 @@ class ForkingTests(DialogTableTestCase):
         """
         self.table.create(self.forkA, lifetime=10)
         b = self.table.create(self.forkB, lifetime=20)
-        self.assertEqual(len(self.clock.getDelayedCalls()), 2)
+        self.assertEqual(len(self.table.timers.getDelayedCalls()), 2)
         self.clock.advance(10)
         self.assertEqual(self.table.dialogsForCall("fork@example.com"), [b])
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.table.timers.getDelayedCalls()), 1)
         self.clock.advance(10)
         self.assertEqual(self.table.dialogsForCall("fork@example.com"), [])
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -406,13 +376,13 @@ class RefreshTests(DialogTableTestCase):
         refresh.
         """
         self.table.create(CALLER, lifetime=90, interval=90, refresher="uac")
-        [timer] = self.clock.getDelayedCalls()
+        [timer] = self.table.timers.getDelayedCalls()
         self.clock.advance(45)
         self.assertTrue(self.table.refresh(CALLER, 90, 90, "uac"))
-        self.assertEqual(self.clock.getDelayedCalls(), [timer])
+        self.assertEqual(self.table.timers.getDelayedCalls(), [timer])
         self.clock.advance(89.9)
         self.assertEqual(len(self.table), 1)
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.table.timers.getDelayedCalls()), 1)
         self.clock.advance(0.2)
         self.assertEqual(len(self.table), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -433,7 +403,7 @@ class RefreshTests(DialogTableTestCase):
         self.assertIsNone(dialog.refresher)
         self.assertEqual(dialog.expiresAt, 3630)
         self.assertEqual(
-            [c.getTime() for c in self.clock.getDelayedCalls()], [3630]
+            [c.getTime() for c in self.table.timers.getDelayedCalls()], [3630]
         )
 
     def test_unknown(self) -> None:
@@ -680,7 +650,7 @@ class DialogTests(SynchronousTestCase):
         identifier, its timer and the table's indexes.
         """
         count = 10_000
-        clock = BisectClock()
+        clock = Clock()
         table = DialogTable(clock)
         gc.collect()
         tracemalloc.start()
@@ -696,5 +666,5 @@ class DialogTests(SynchronousTestCase):
         after = tracemalloc.get_traced_memory()[0]
         perDialog = (after - before) / count
         self.assertEqual(len(table), count)
-        self.assertEqual(len(clock.getDelayedCalls()), count)
+        self.assertEqual(len(table.timers.getDelayedCalls()), count)
         self.assertLess(perDialog, 2500, f"{perDialog:.0f} bytes per dialog")

@@ -161,7 +161,7 @@ class LocationServiceTests(SynchronousTestCase):
             ("sip:alice@192.0.2.1", 3700.0, "c1", 1),
         )
         self.assertEqual(len(self.locations), 1)
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.locations.clock.getDelayedCalls()), 1)
 
     def test_expiry(self) -> None:
         """
@@ -188,11 +188,11 @@ class LocationServiceTests(SynchronousTestCase):
         adding a second, and updates its Call-ID and CSeq.
         """
         first = self.locations.bind(ALICE, "sip:alice@192.0.2.1", 60, "c1", 1)
-        [call] = self.clock.getDelayedCalls()
+        [call] = self.locations.clock.getDelayedCalls()
         self.clock.advance(50)
         second = self.locations.bind(ALICE, "sip:alice@192.0.2.1", 60, "c2", 7)
         self.assertIs(first, second)
-        self.assertEqual(self.clock.getDelayedCalls(), [call])
+        self.assertEqual(self.locations.clock.getDelayedCalls(), [call])
         self.assertEqual(call.getTime(), 110.0)
         self.assertEqual((second.expiresAt, second.callId, second.cseq), (110.0, "c2", 7))
         self.assertEqual(len(self.locations), 1)
@@ -247,7 +247,7 @@ class LocationServiceTests(SynchronousTestCase):
         self.locations.bind(ALICE, "sip:a@192.0.2.2", 60, "c1", 1)
         self.assertTrue(self.locations.unbind(ALICE, "sip:a@192.0.2.1"))
         self.assertEqual([b.contact for b in self.locations.lookup(ALICE)], ["sip:a@192.0.2.2"])
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.locations.clock.getDelayedCalls()), 1)
         self.assertTrue(self.locations.unbind(ALICE, "sip:a@192.0.2.2"))
         self.assertEqual(len(self.locations), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -273,7 +273,7 @@ class LocationServiceTests(SynchronousTestCase):
         self.assertEqual(self.locations.unbindAll(ALICE), 2)
         self.assertEqual(self.locations.unbindAll(ALICE), 0)
         self.assertEqual(len(self.locations), 1)
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.locations.clock.getDelayedCalls()), 1)
         self.assertEqual(self.locations.unbindAll("sip:bob@example.com"), 1)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
@@ -302,7 +302,7 @@ class LocationServiceTests(SynchronousTestCase):
         )
         locations.bind(ALICE, "sip:a@192.0.2.1", 120, "c1", 2)
         self.assertEqual(len(locations), 2)
-        self.assertEqual(len(self.clock.getDelayedCalls()), 2)
+        self.assertEqual(len(locations.clock.getDelayedCalls()), 2)
 
     def test_badExpires(self) -> None:
         """
@@ -496,7 +496,7 @@ class RegistrarTests(SynchronousTestCase):
         )
         self.assertEqual(response.code, 200)
         self.assertEqual(contactsOf(response), [("sip:a@192.0.2.2", "3600")])
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.locations.clock.getDelayedCalls()), 1)
 
     def test_unregisterUnknown(self) -> None:
         """
@@ -592,7 +592,7 @@ class RegistrarTests(SynchronousTestCase):
         self.clock.advance(200)
         response = self.registrar.handleRegister(register(["<sip:a@192.0.2.1>"], "300", cseq=2))
         self.assertEqual(contactsOf(response), [("sip:a@192.0.2.1", "300")])
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(len(self.locations.clock.getDelayedCalls()), 1)
         self.clock.advance(299)
         self.assertEqual(len(self.locations), 1)
         self.clock.advance(1)

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""
+The production-shaped load: timed calls held in the background while short timed calls
+arrive in the foreground, through sst (proxy or B2BUA mode) and, in the same run, through
+Kamailio with dialog + sst (../shared/bench/kamailio.cfg), for the ratio.
+
+Every call is timed: the caller sends "Supported: timer" and "Session-Expires: 1800", and
+the callee answers "Session-Expires: 1800;refresher=uac" with "Require: timer"
+(scenarios/timed_uac.xml and timed_uas.xml). The background calls (--held, at --held-rate)
+stay up while the foreground calls (--calls at --rate: INVITE/180/200/ACK/BYE) run, then
+end with BYE, so a dialog that sst lost fails its call.
+
+    python bench/load.py --held 10000 --calls 3000 --rate 300
+    python bench/load.py --held 50000 --held-rate 1000 --calls 3000 --rate 300
+    python bench/load.py --calls 8000 --rate 1000
+    python bench/load.py --mode b2bua --held 10000 --calls 3000 --rate 300
+    python bench/load.py --no-kamailio --profile /tmp/sst.prof --calls 3000 --rate 300
+
+It prints, for each system: calls ok/failed in both groups, retransmissions (both callers
+and the callee), CPU per foreground call (the window of the foreground only), RSS per held
+dialog (sampled once the held calls' transactions have ended) and, for sst, the longest
+garbage-collector pause it reports. Then the ratio of sst's CPU per call to Kamailio's.
+
+Run by hand only; never from the test suite.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (  # noqa: E402
+    BENCH_SCENARIOS,
+    KAMAILIO_CFG,
+    REPO,
+    cpuTimes,
+    freePort,
+    getJSON,
+    rssBytes,
+    shutdown,
+    sippStats,
+    stop,
+    treeCpuTimes,
+    twistd,
+    waitForPort,
+)
+
+
+@dataclass
+class Result:
+    """
+    What one system did under the load.
+    """
+
+    system: str
+    heldOk: int = 0
+    heldFailed: int = 0
+    ok: int = 0
+    failed: int = 0
+    retransmissions: dict[str, int] = field(default_factory=dict)
+    cpuUser: float = 0.0
+    cpuSystem: float = 0.0
+    calls: int = 0
+    wall: float = 0.0
+    rssPerHeld: Optional[float] = None
+    gcPauseMax: Optional[float] = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def msPerCall(self) -> float:
+        return 1000 * (self.cpuUser + self.cpuSystem) / max(self.calls, 1)
+
+
+def sipp(scenario: str, port: int, target: str, workdir: str, name: str,
+         extra: list[str]) -> "subprocess.Popen[bytes]":
+    """
+    Start a SIPp on 127.0.0.1:C{port} playing C{scenario}, its statistics in
+    C{workdir}/C{name}.csv.
+    """
+    command = ["sipp", "-sf", os.path.join(BENCH_SCENARIOS, scenario), "-i", "127.0.0.1",
+               "-p", str(port), "-t", "u1", "-nostdin", "-trace_stat",
+               "-stf", os.path.join(workdir, name + ".csv"), "-fd", "1",
+               "-trace_err", "-error_file", os.path.join(workdir, name + "_err.log")] + extra
+    if target:
+        command.append(target)
+    return subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: str,
+                args: argparse.Namespace) -> tuple["subprocess.Popen[bytes]", bool]:
+    """
+    Start the system under test.
+
+    @return: the process, and whether its CPU is that of a process tree (Kamailio's
+        workers) rather than of one process.
+    """
+    if system == "kamailio":
+        command = ["kamailio", "-DD", "-E", "-m", "1024", "-M", "32", "-n", "1",
+                   "-f", KAMAILIO_CFG, "-A", "LISTEN=udp:127.0.0.1:%d" % (port,),
+                   "-A", 'UAS_URI="sip:127.0.0.1:%d"' % (uasPort,),
+                   "-A", 'CTL_SOCK="unix:%s/ctl.sock"' % (workdir,)]
+        log = open(os.path.join(workdir, "kamailio.log"), "wb")
+        return subprocess.Popen(command, cwd=workdir, stdout=log, stderr=log), True
+    mode = system.split("-", 1)[1]
+    profiling: list[str] = []
+    if args.profile:
+        profiling = ["--profile=%s" % (args.profile,), "--profiler=cprofile", "--savestats"]
+    command = [twistd(), "-n", "--pidfile=", "--logfile=%s/sst.log" % (workdir,)] + profiling + [
+        "sst", "--mode", mode, "--state", "none",
+        "--listen", "udp:127.0.0.1:%d" % (port,),
+        "--next-hop", "sip:127.0.0.1:%d" % (uasPort,),
+        "--http", "tcp:%d:interface=127.0.0.1" % (httpPort,)] + args.extra
+    # The checkout under test, whatever is installed.
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.Popen(command, cwd=workdir, env=env), False
+
+
+def run(system: str, args: argparse.Namespace) -> Result:
+    """
+    Put the load through one system and measure it.
+    """
+    workdir = tempfile.mkdtemp(prefix="sst-load-%s-" % (system,))
+    port, uasPort, heldPort, fgPort, httpPort = (freePort() for _ in range(5))
+    result = Result(system)
+    uas = sipp("timed_uas.xml", uasPort, "", workdir, "uas", [])
+    proc, tree = startSystem(system, port, uasPort, httpPort, workdir, args)
+    processes = [proc, uas]
+    target = "127.0.0.1:%d" % (port,)
+
+    def cpu() -> tuple[float, float]:
+        return treeCpuTimes(proc.pid) if tree else cpuTimes(proc.pid)
+
+    try:
+        waitForPort(port)
+        time.sleep(1.0)
+        rss0 = rssBytes(proc.pid)
+        ramp = args.held / args.held_rate if args.held else 0.0
+        settle = 64 * 0.5 + 3  # the held calls' transactions end (Timer L/M = 64*T1)
+        foreground = args.calls / args.rate
+        hold = ramp + settle + foreground + 20
+        held = None
+        if args.held:
+            held = sipp("timed_uac.xml", heldPort, target, workdir, "held",
+                        ["-m", str(args.held), "-r", str(args.held_rate), "-s", "bob",
+                         "-key", "callee", "127.0.0.1:%d" % (uasPort,),
+                         "-d", str(int(hold * 1000)),
+                         "-timeout", "%ds" % (int(hold + 2 * ramp + 120),), "-timeout_error"])
+            processes.append(held)
+            time.sleep(ramp + settle)
+            result.rssPerHeld = (rssBytes(proc.pid) - rss0) / args.held
+        user0, sys0 = cpu()
+        started = time.time()
+        fg = sipp("timed_uac.xml", fgPort, target, workdir, "fg",
+                  ["-m", str(args.calls), "-r", str(args.rate), "-s", "bob",
+                   "-key", "callee", "127.0.0.1:%d" % (uasPort,), "-d", "0",
+                   "-timeout", "%ds" % (int(foreground + 120),), "-timeout_error"])
+        processes.append(fg)
+        fg.wait()
+        result.wall = time.time() - started
+        time.sleep(0.5)
+        user1, sys1 = cpu()
+        result.cpuUser, result.cpuSystem = user1 - user0, sys1 - sys0
+        if system != "kamailio":
+            stats = getJSON("http://127.0.0.1:%d/stats" % (httpPort,)) or {}
+            pause = stats.get("gc_pause_max_ms")
+            result.gcPauseMax = float(pause) if isinstance(pause, (int, float)) else None
+            result.extra = {k: stats.get(k) for k in ("dialogs", "transactions") if k in stats}
+        stats = sippStats(os.path.join(workdir, "fg.csv"))
+        result.ok = int(stats.get("SuccessfulCall(C)", "0"))
+        result.failed = int(stats.get("FailedCall(C)", "0"))
+        result.calls = int(stats.get("TotalCallCreated", "0") or args.calls)
+        result.retransmissions["caller"] = int(stats.get("Retransmissions(C)", "0"))
+        if held is not None:
+            held.wait()
+            stats = sippStats(os.path.join(workdir, "held.csv"))
+            result.heldOk = int(stats.get("SuccessfulCall(C)", "0"))
+            result.heldFailed = int(stats.get("FailedCall(C)", "0"))
+            result.retransmissions["held caller"] = int(stats.get("Retransmissions(C)", "0"))
+        time.sleep(1.0)
+        stop([uas])
+        stats = sippStats(os.path.join(workdir, "uas.csv"))
+        result.retransmissions["callee"] = int(stats.get("Retransmissions(C)", "0"))
+        return result
+    finally:
+        shutdown(processes, workdir)
+
+
+def report(result: Result, args: argparse.Namespace) -> None:
+    print("== %s" % (result.system,))
+    if args.held:
+        print("  held calls ok/failed      %d / %d (of %d)" % (result.heldOk, result.heldFailed,
+                                                            args.held))
+    print("  new calls ok/failed       %d / %d (of %d at %.0f/s, %.1f s)" % (
+        result.ok, result.failed, args.calls, args.rate, result.wall))
+    print("  retransmissions           %s" % (
+        ", ".join("%s %d" % item for item in result.retransmissions.items()),))
+    print("  CPU per new call          %.3f ms (user %.3f, system %.3f)" % (
+        result.msPerCall, 1000 * result.cpuUser / max(result.calls, 1),
+        1000 * result.cpuSystem / max(result.calls, 1)))
+    if result.rssPerHeld is not None:
+        print("  RSS per held dialog       %.0f B" % (result.rssPerHeld,))
+    if result.gcPauseMax is not None:
+        print("  longest GC pause          %.1f ms" % (result.gcPauseMax,))
+
+
+def clean(result: Result, args: argparse.Namespace) -> bool:
+    return (result.failed == 0 and result.ok == args.calls and result.heldFailed == 0
+            and result.heldOk == args.held and not any(result.retransmissions.values()))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["proxy", "b2bua"], default="proxy")
+    parser.add_argument("--held", type=int, default=0, help="timed calls held in the background")
+    parser.add_argument("--held-rate", type=float, default=500.0,
+                        help="calls per second while the background builds up")
+    parser.add_argument("--calls", type=int, default=3000, help="foreground calls (bounded)")
+    parser.add_argument("--rate", type=float, default=300.0, help="foreground calls per second")
+    parser.add_argument("--no-kamailio", action="store_true",
+                        help="do not run the load through Kamailio first")
+    parser.add_argument("--profile", default="",
+                        help="run sst under cProfile and save the statistics there")
+    parser.add_argument("extra", nargs="*", help="extra twistd sst options (after --)")
+    args = parser.parse_args()
+
+    results = []
+    if not args.no_kamailio:
+        if shutil.which("kamailio") and os.path.exists(KAMAILIO_CFG):
+            results.append(run("kamailio", args))
+            report(results[-1], args)
+        else:
+            print("(kamailio or %s missing: no ratio)" % (KAMAILIO_CFG,))
+    results.append(run("sst-" + args.mode, args))
+    report(results[-1], args)
+    ours = results[-1]
+    if len(results) == 2:
+        theirs = results[0]
+        print("== ratio sst-%s / kamailio: %.2f (CPU per new call)" % (
+            args.mode, ours.msPerCall / max(theirs.msPerCall, 1e-9)))
+    print("== sst run %s" % ("clean" if clean(ours, args) else "NOT clean"))
+    return 0 if clean(ours, args) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
