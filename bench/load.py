@@ -120,7 +120,8 @@ def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: st
         "--next-hop", "sip:127.0.0.1:%d" % (uasPort,),
         "--http", "tcp:%d:interface=127.0.0.1" % (httpPort,)] + args.extra
     # The checkout under test, whatever is installed.
-    env = dict(os.environ, PYTHONPATH=REPO)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO] + [
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     return subprocess.Popen(command, cwd=workdir, env=env), False
 
 
@@ -164,7 +165,15 @@ def run(system: str, args: argparse.Namespace) -> Result:
                    "-key", "callee", "127.0.0.1:%d" % (uasPort,), "-d", "0",
                    "-timeout", "%ds" % (int(foreground + 120),), "-timeout_error"])
         processes.append(fg)
+        spy = None
+        if args.pyspy and system != "kamailio":
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(proc.pid), "--rate", "250",
+                                    "--format", "raw", "--output", args.pyspy,
+                                    "--duration", str(int(foreground))],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         fg.wait()
+        if spy is not None:
+            spy.wait()
         result.wall = time.time() - started
         time.sleep(0.5)
         user1, sys1 = cpu()
@@ -230,6 +239,8 @@ def main() -> int:
                         help="do not run the load through Kamailio first")
     parser.add_argument("--profile", default="",
                         help="run sst under cProfile and save the statistics there")
+    parser.add_argument("--py-spy", default="", dest="pyspy",
+                        help="sample sst with py-spy during the foreground; collapsed stacks there")
     parser.add_argument("extra", nargs="*", help="extra twistd sst options (after --)")
     args = parser.parse_args()
 

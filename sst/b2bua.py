@@ -58,7 +58,7 @@ from sst.dialogs import Dialog, DialogId, DialogObserverBase, DialogTable, Dialo
 from sst.expiry import EXPIRY_REASON
 from sst.headers import URI, NameAddr, SIPParseError
 from sst.interfaces import IDialogObserver, IRouter, ISessionTimerPolicy
-from sst.message import Header, Request, Response
+from sst.message import Request, Response
 from sst.registrar import Registrar
 from sst.responses import makeResponse
 from sst.routing import DNSRouter, StaticRouter, Target
@@ -499,29 +499,29 @@ class B2BUA(DialogObserverBase):
         """
         a = call.incoming.request
         request = Request("INVITE", target.requestURI or a.uri)
-        headers = request.headers
+        append = request.appendHeader
         maxForwards = a.maxForwards()
-        headers.append(Header("max-forwards", str(69 if maxForwards is None else maxForwards - 1)))
-        headers.append(Header("from", "%s;tag=%s" % (_withoutTag(a.fromAddr()),
-                                                     self.ua.transactions.newTag())))
-        headers.append(Header("to", _withoutTag(a.toAddr())))
-        headers.append(Header("call-id", call.bCallId))
-        headers.append(Header("cseq", "%d INVITE" % (call.bCSeq,)))
-        headers.append(Header("contact", self.ua.contactFor(None, target.address.transport)))
-        headers.append(Header("allow", ALLOW))
-        headers.append(Header("supported", SUPPORTED))
+        append("max-forwards", str(69 if maxForwards is None else maxForwards - 1))
+        append("from", "%s;tag=%s" % (_withoutTag(a.fromAddr()),
+                                      self.ua.transactions.newTag()))
+        append("to", _withoutTag(a.toAddr()))
+        append("call-id", call.bCallId)
+        append("cseq", "%d INVITE" % (call.bCSeq,))
+        append("contact", self.ua.contactFor(None, target.address.transport))
+        append("allow", ALLOW)
+        append("supported", SUPPORTED)
         if call.bTimed:
             refresher = ";refresher=uac" if self.settings.refresher == "local" else ""
-            headers.append(Header("session-expires", "%d%s" % (call.bSE, refresher)))
-            headers.append(Header("min-se", str(call.bMin)))
+            append("session-expires", "%d%s" % (call.bSE, refresher))
+            append("min-se", str(call.bMin))
         passed = self.settings.passHeaders
         if passed:
-            for h in a.headers:
-                if h.key in passed:
-                    headers.append(Header(h.key, h.value))
+            for key, value in a.iterHeaders():
+                if key in passed:
+                    append(key, value)
         contentType = a.header("content-type")
         if a.body and contentType is not None:
-            headers.append(Header("content-type", contentType))
+            append("content-type", contentType)
         request.body = a.body
         return request
 

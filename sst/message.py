@@ -9,7 +9,7 @@ back byte for byte, so forwarding costs only the edits a proxy makes.
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 from sst.headers import (
     CSeq,
@@ -123,9 +123,6 @@ REASON_PHRASES = {
 }
 
 _LINE_SPLIT = re.compile(r"\r?\n")
-# Greedy (.*) and rstrip() afterwards: a lazy (.*?)[ \t]*$ backtracks quadratically on a
-# value with a long run of inner blanks.
-_HEADER_LINE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*)")
 _METHOD_OK = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
 
 
@@ -205,24 +202,63 @@ class Header:
         return "%s: %s" % (displayName(self.key), self.value)
 
 
+def valueOf(line: str) -> str:
+    """
+    @return: the value of a header line: what follows its colon, without the blanks around
+        it, with a folded line's continuations joined by single spaces.
+    """
+    value = line[line.index(":") + 1 :]
+    if "\n" in value:
+        # A folded line: each continuation joins with one space (RFC 3261 section 7.3.1).
+        parts = value.split("\r\n")
+        value = parts[0].strip(" \t")
+        for part in parts[1:]:
+            value = (value + " " + part.strip()).strip()
+        return value
+    return value.strip(" \t")
+
+
 class Message:
     """
-    What requests and responses share: an ordered header list and a body.
+    What requests and responses share: an ordered list of header lines and a body.
 
-    @ivar headers: the header lines, in order.
+    A header line is kept as the text it is written with (as it arrived, or as sst wrote it)
+    beside its key (lower-case long name, compact forms expanded), in two parallel lists;
+    values are read from the text when asked for.  Looking a header up is a C-level search
+    of the key list, and forwarding a message writes its lines back as they are.
+
     @ivar body: the body, as bytes.
     @ivar receivedAt: when the message arrived (clock seconds), set by the transport.
     @ivar source: where it came from, set by the transport.
     """
 
-    __slots__ = ("headers", "body", "receivedAt", "source", "_cache")
+    __slots__ = ("_lines", "_keys", "body", "receivedAt", "source", "_cache")
 
     def __init__(self, headers: Optional[list[Header]] = None, body: bytes = b"") -> None:
-        self.headers: list[Header] = headers if headers is not None else []
+        self._lines: list[str] = []
+        self._keys: list[str] = []
         self.body = body
         self.receivedAt = 0.0
         self.source: object = None
         self._cache: dict[str, object] = {}
+        if headers:
+            for h in headers:
+                self._keys.append(h.key)
+                self._lines.append(h.text())
+
+    @property
+    def headers(self) -> list[Header]:
+        """
+        The header lines, in order, as L{Header}s (a copy: edit through the methods).
+        """
+        return [Header(key, valueOf(line), line) for key, line in zip(self._keys, self._lines)]
+
+    def copyHeaders(self, other: "Message") -> None:
+        """
+        Give this message the header lines of C{other} (a proxy's copy of a request).
+        """
+        self._lines = other._lines[:]
+        self._keys = other._keys[:]
 
     # -- generic header access ---------------------------------------------------------
 
@@ -230,29 +266,42 @@ class Message:
         """
         @return: the value of the first header called C{name} (any form), or L{None}.
         """
-        key = canonicalName(name)
-        for h in self.headers:
-            if h.key == key:
-                return h.value
+        key = _KEYS.get(name) or canonicalName(name)
+        keys = self._keys
+        if key in keys:
+            return valueOf(self._lines[keys.index(key)])
         return None
 
     def headerValues(self, name: str) -> list[str]:
         """
         @return: every element of every header called C{name}, comma lists split.
         """
-        key = canonicalName(name)
+        key = _KEYS.get(name) or canonicalName(name)
+        keys = self._keys
+        count = keys.count(key)
+        if not count:
+            return []
+        lines = self._lines
+        if count == 1:
+            return splitCommas(valueOf(lines[keys.index(key)]))
         values: list[str] = []
-        for h in self.headers:
-            if h.key == key:
-                values.extend(splitCommas(h.value))
+        for k, line in zip(keys, lines):
+            if k == key:
+                values.extend(splitCommas(valueOf(line)))
         return values
+
+    def lineValues(self, name: str) -> list[str]:
+        """
+        @return: the value of each line called C{name}, comma lists left whole.
+        """
+        key = _KEYS.get(name) or canonicalName(name)
+        return [valueOf(line) for k, line in zip(self._keys, self._lines) if k == key]
 
     def hasHeader(self, name: str) -> bool:
         """
         @return: whether a header called C{name} is present.
         """
-        key = canonicalName(name)
-        return any(h.key == key for h in self.headers)
+        return (_KEYS.get(name) or canonicalName(name)) in self._keys
 
     def hasOptionTag(self, name: str, tag: str) -> bool:
         """
@@ -261,17 +310,28 @@ class Message:
         tag = tag.lower()
         return any(v.lower() == tag for v in self.headerValues(name))
 
+    def appendHeader(self, key: str, value: str) -> None:
+        """
+        Add a header line at the end, its key given in canonical form (lower case, long
+        name): the way to build a message line by line.
+        """
+        self._cache.pop(key, None) if self._cache else None
+        self._keys.append(key)
+        self._lines.append("%s: %s" % (_DISPLAY_NAMES.get(key) or displayName(key), value))
+
     def addHeader(self, name: str, value: str, first: bool = False) -> None:
         """
         Add a header line, at the end of the header block or before all others.
         """
         key = canonicalName(name)
         self._invalidate(key)
-        h = Header(key, value)
+        line = "%s: %s" % (displayName(key), value)
         if first:
-            self.headers.insert(0, h)
+            self._keys.insert(0, key)
+            self._lines.insert(0, line)
         else:
-            self.headers.append(h)
+            self._keys.append(key)
+            self._lines.append(line)
 
     def insertBefore(self, name: str, value: str) -> None:
         """
@@ -279,11 +339,15 @@ class Message:
         """
         key = canonicalName(name)
         self._invalidate(key)
-        for i, h in enumerate(self.headers):
-            if h.key == key:
-                self.headers.insert(i, Header(key, value))
-                return
-        self.headers.append(Header(key, value))
+        line = "%s: %s" % (displayName(key), value)
+        keys = self._keys
+        if key in keys:
+            i = keys.index(key)
+            keys.insert(i, key)
+            self._lines.insert(i, line)
+        else:
+            keys.append(key)
+            self._lines.append(line)
 
     def setHeader(self, name: str, value: str) -> None:
         """
@@ -291,13 +355,25 @@ class Message:
         """
         key = canonicalName(name)
         self._invalidate(key)
-        for i, h in enumerate(self.headers):
-            if h.key == key:
-                h.value = value
-                h.raw = None
-                self.headers[i + 1 :] = [x for x in self.headers[i + 1 :] if x.key != key]
-                return
-        self.headers.append(Header(key, value))
+        line = "%s: %s" % (displayName(key), value)
+        keys = self._keys
+        if key not in keys:
+            keys.append(key)
+            self._lines.append(line)
+            return
+        i = keys.index(key)
+        self._lines[i] = line
+        if keys.count(key) > 1:
+            self._keepOnly(lambda j, k: k != key or j == i)
+
+    def _keepOnly(self, keep: Callable[[int, str], bool]) -> None:
+        """
+        Drop the lines for which C{keep(index, key)} is false.
+        """
+        pairs = [(k, line) for j, (k, line) in enumerate(zip(self._keys, self._lines))
+                 if keep(j, k)]
+        self._keys = [k for k, _ in pairs]
+        self._lines = [line for _, line in pairs]
 
     def removeHeader(self, name: str) -> int:
         """
@@ -306,28 +382,35 @@ class Message:
         @return: how many lines were removed.
         """
         key = canonicalName(name)
-        before = len(self.headers)
-        self.headers = [h for h in self.headers if h.key != key]
+        count = self._keys.count(key)
+        if count:
+            self._keepOnly(lambda j, k: k != key)
         self._invalidate(key)
-        return before - len(self.headers)
+        return count
 
     def popFirstValue(self, name: str) -> Optional[str]:
         """
         Remove and return the first element of a list header (Via, Route), splitting a
         comma-combined line when needed.
         """
-        key = canonicalName(name)
-        for i, h in enumerate(self.headers):
-            if h.key == key:
-                values = splitCommas(h.value)
-                self._invalidate(key)
-                if len(values) <= 1:
-                    del self.headers[i]
-                    return values[0] if values else None
-                h.value = ", ".join(values[1:])
-                h.raw = None
+        key = _KEYS.get(name) or canonicalName(name)
+        keys = self._keys
+        if key not in keys:
+            return None
+        i = keys.index(key)
+        line = self._lines[i]
+        value = valueOf(line)
+        self._invalidate(key)
+        if "," in value:
+            values = splitCommas(value)
+            if len(values) > 1:
+                self._lines[i] = "%s: %s" % (displayName(key), ", ".join(values[1:]))
                 return values[0]
-        return None
+        else:
+            values = [value] if value else []
+        del keys[i]
+        del self._lines[i]
+        return values[0] if values else None
 
     def _invalidate(self, key: str) -> None:
         """
@@ -342,34 +425,38 @@ class Message:
         """
         Add C{via} as the new top Via (a proxy forwarding a request), keeping it decoded.
         """
-        self.headers.insert(0, Header("via", str(via)))
-        self._cache.pop("via", None)
-        self._cache["topvia"] = via
+        self._keys.insert(0, "via")
+        self._lines.insert(0, "Via: " + str(via))
+        cache = self._cache
+        cache.pop("via", None)
+        cache["topvia"] = via
 
     def replaceTopVia(self, via: Via) -> None:
         """
         Replace the top Via element by C{via} (as the transport does to add C{received} and
         C{rport}), leaving the other Via elements and every other header untouched.
         """
-        for h in self.headers:
-            if h.key == "via":
-                if "," in h.value:
-                    values = splitCommas(h.value)
-                    values[0] = str(via)
-                    h.value = ", ".join(values)
-                else:
-                    h.value = str(via)
-                h.raw = None
-                self._cache.pop("via", None)
-                self._cache["topvia"] = via
-                return
-        raise SIPParseError("missing Via")
+        keys = self._keys
+        if "via" not in keys:
+            raise SIPParseError("missing Via")
+        i = keys.index("via")
+        value = valueOf(self._lines[i])
+        if "," in value:
+            values = splitCommas(value)
+            values[0] = str(via)
+            value = ", ".join(values)
+        else:
+            value = str(via)
+        self._lines[i] = "Via: " + value
+        cache = self._cache
+        cache.pop("via", None)
+        cache["topvia"] = via
 
     def iterHeaders(self) -> Iterator[tuple[str, str]]:
         """
         @return: (key, value) pairs in order.
         """
-        return ((h.key, h.value) for h in self.headers)
+        return ((key, valueOf(line)) for key, line in zip(self._keys, self._lines))
 
     # -- typed accessors ----------------------------------------------------------------
 
@@ -529,28 +616,33 @@ class Message:
 
     def toBytes(self) -> bytes:
         """
-        Serialise, writing untouched header lines as they arrived and Content-Length as the
-        real length of the body.
+        Serialise, writing header lines as they are and Content-Length as the real length
+        of the body (one line, added when absent).
         """
+        keys = self._keys
+        body = self.body
         lines = [self.startLine()]
-        bodyLength = len(self.body)
-        sawLength = False
-        for h in self.headers:
-            if h.key == "content-length":
-                if sawLength:
-                    continue
-                sawLength = True
-                if h.raw is not None and h.value.strip() == str(bodyLength):
-                    lines.append(h.raw)
-                else:
-                    lines.append("Content-Length: %d" % (bodyLength,))
-            else:
-                lines.append(h.raw if h.raw is not None else h.text())
-        if not sawLength:
-            lines.append("Content-Length: %d" % (bodyLength,))
-        lines.append("")
-        lines.append("")
-        return "\r\n".join(lines).encode("latin-1") + self.body
+        if keys.count("content-length") == 1:
+            i = keys.index("content-length")
+            line = self._lines[i]
+            lines += self._lines
+            if valueOf(line) != str(len(body)):
+                lines[i + 1] = "Content-Length: %d" % (len(body),)
+        else:
+            length = "Content-Length: %d" % (len(body),)
+            seen = False
+            for k, line in zip(keys, self._lines):
+                if k == "content-length":
+                    if seen:
+                        continue
+                    seen = True
+                    if valueOf(line) != str(len(body)):
+                        line = length
+                lines.append(line)
+            if not seen:
+                lines.append(length)
+        lines.append("\r\n")
+        return "\r\n".join(lines).encode("latin-1") + body
 
 
 class Request(Message):
@@ -708,31 +800,34 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
             raise SIPParseError("bare CR in header")
         lines = _LINE_SPLIT.split(text)
     msg, error = _parseStartLine(lines[0])
-    headers = msg.headers
-    headerLine = _HEADER_LINE.match
-    last: Optional[Header] = None
+    rawLines = msg._lines
+    keys = msg._keys
+    names = _NAMES
+    folding = False
     badLine: Optional[SIPParseError] = None
     for line in lines[1:]:
         if not line:
             continue
         first = line[0]
         if first == " " or first == "\t":
-            if last is not None:
-                last.value = (last.value + " " + line.strip()).strip()
-                last.raw = (last.raw or "") + "\r\n" + line
+            if folding:
+                rawLines[-1] += "\r\n" + line
             elif badLine is None:
                 badLine = SIPParseError("folded line without a header")
             continue
-        match = headerLine(line)
-        if match is None:
-            # Keep indexing, so that the error can carry Via, From, To, Call-ID and CSeq.
-            if badLine is None:
-                badLine = SIPParseError("bad header line %r" % (line[:40],))
-            last = None
-            continue
-        name, value = match.groups()
-        last = Header(canonicalName(name), value.rstrip(" \t"), line)
-        headers.append(last)
+        colon = line.find(":")
+        key = names.get(line[:colon]) if colon > 0 else None
+        if key is None:
+            key = _headerKey(line, colon)
+            if key is None:
+                # Keep indexing, so that the error can carry Via, From, To, Call-ID and CSeq.
+                if badLine is None:
+                    badLine = SIPParseError("bad header line %r" % (line[:40],))
+                folding = False
+                continue
+        rawLines.append(line)
+        keys.append(key)
+        folding = True
     if error is None:
         error = badLine
     if error is not None:
@@ -746,19 +841,40 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
     return msg
 
 
+#: Header names as they appear before the colon (blanks included), mapped to their keys.
+_NAMES: dict[str, str] = {}
+
+_NAME_PART = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*")
+
+
+def _headerKey(line: str, colon: int) -> Optional[str]:
+    """
+    The key of a header line whose name is not yet in L{_NAMES}: its name must be a token,
+    blanks allowed before the colon.
+
+    @return: the key, or L{None} when the line is not a header line.
+    """
+    if colon <= 0:
+        return None
+    match = _NAME_PART.fullmatch(line, 0, colon)
+    if match is None:
+        return None
+    key = canonicalName(match.group(1))
+    if len(_NAMES) < 4096:
+        _NAMES[line[:colon]] = key
+    return key
+
+
 def _validate(msg: Union[Request, Response], body: bytes) -> None:
-    seen: set[str] = set()
-    for h in msg.headers:
-        if h.key in SINGLE_VALUED:
-            if h.key in seen:
-                raise SIPParseError("duplicate %s" % (displayName(h.key),))
-            seen.add(h.key)
-        elif h.key == "via":
-            seen.add("via")
+    keys = msg._keys
+    if len(set(keys)) != len(keys):
+        for key in SINGLE_VALUED:
+            if keys.count(key) > 1:
+                raise SIPParseError("duplicate %s" % (displayName(key),))
     for key in REQUIRED:
-        if key not in seen:
+        if key not in keys:
             raise SIPParseError("missing %s" % (displayName(key),))
-    if "content-length" in seen:
+    if "content-length" in keys:
         length = parseDeltaSeconds(msg.header("content-length") or "", "Content-Length")
         if length > len(body):
             raise SIPParseError("Content-Length larger than message")

@@ -10,6 +10,7 @@ dropped and counted otherwise; nothing raises into the reactor.
 """
 from __future__ import annotations
 
+import errno
 import re
 import socket
 from typing import Callable, Optional, Union
@@ -35,6 +36,39 @@ _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[
 
 def _isIPv6(host: str) -> bool:
     return ":" in host
+
+
+#: Hosts already checked by L{numericFamily}: C{"4"}, C{"6"}, or C{""} (not numeric).
+_FAMILIES: dict[str, str] = {}
+
+#: Errors of C{sendto} that mean the datagram was lost, as UDP may lose it: counted, not
+#: logged as failures (a full socket buffer under overload, an ICMP error from earlier).
+_DATAGRAM_LOST = frozenset([errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS, errno.ECONNREFUSED,
+                            errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EMSGSIZE])
+
+
+def numericFamily(host: str) -> str:
+    """
+    Whether C{host} is a numeric address a UDP socket can send to without a name lookup.
+
+    @return: C{"4"} for an IPv4 address, C{"6"} for an IPv6 address (no brackets), C{""}
+        for anything else; remembered per host (the cache is emptied when it gets large).
+    """
+    family = _FAMILIES.get(host)
+    if family is not None:
+        return family
+    family = ""
+    for code, name in ((socket.AF_INET, "4"), (socket.AF_INET6, "6")):
+        try:
+            socket.inet_pton(code, host)
+        except (OSError, ValueError):
+            continue
+        family = name
+        break
+    if len(_FAMILIES) >= 65536:
+        _FAMILIES.clear()
+    _FAMILIES[host] = family
+    return family
 
 
 class TransportLayer:
@@ -79,18 +113,31 @@ class TransportLayer:
     def send(self, data: bytes, address: Address) -> None:
         """
         Send C{data} to C{address}; errors are logged and counted, never raised.
+
+        A UDP datagram goes straight to the socket of the right family: the host was checked
+        to be a numeric address once (L{numericFamily}), not on every datagram, and a full
+        socket buffer or an unreachable peer is counted in C{send_errors}, not logged as a
+        failure.
         """
         try:
             if address.transport == "tcp":
                 self._sendStream(data, address)
             else:
-                family = "6" if _isIPv6(address.host) else "4"
+                host = address.host
+                family = _FAMILIES.get(host) or numericFamily(host)
+                if not family:
+                    self.stats.increment("send_errors")
+                    self._log.warn("Not sending to {address}: not a numeric address",
+                                   address=address)
+                    return
                 proto = self._udp.get(family)
                 if proto is None or proto.transport is None:
                     self.stats.increment("send_errors")
                     self._log.warn("No UDP socket for {address}", address=address)
                     return
-                proto.transport.write(data, (address.host, address.port))
+                if not proto.sendDatagram(data, (host, address.port)):
+                    self.stats.increment("send_errors")
+                    return
             self.stats.increment("bytes_out", len(data))
         except Exception:
             self.stats.increment("send_errors")
@@ -257,6 +304,7 @@ class SIPDatagramProtocol(protocol.DatagramProtocol):
     def __init__(self, layer: TransportLayer, family: str = "4") -> None:
         self.layer = layer
         self.family = family
+        self._socket: Optional[socket.socket] = None
 
     #: Socket buffer asked for, so that bursts and collector pauses don't drop datagrams.
     socketBuffer = 4 * 1024 * 1024
@@ -264,6 +312,7 @@ class SIPDatagramProtocol(protocol.DatagramProtocol):
     def startProtocol(self) -> None:
         self.layer._udp[self.family] = self
         handle = getattr(self.transport, "socket", None)
+        self._socket = handle
         if handle is not None:
             for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
                 try:
@@ -271,7 +320,33 @@ class SIPDatagramProtocol(protocol.DatagramProtocol):
                 except OSError:
                     pass
 
+    def sendDatagram(self, data: bytes, addr: tuple[str, int]) -> bool:
+        """
+        Send one datagram to a numeric address, on the socket itself: Twisted's
+        C{udp.Port.write} checks the address again on every datagram.
+
+        @return: whether the datagram went out (C{False} when the kernel dropped it: full
+            buffer, unreachable network, too large).
+        @raise OSError: on any other socket error.
+        """
+        sock = self._socket
+        if sock is None:
+            # A transport without a socket (a test's fake): its own write.
+            assert self.transport is not None
+            self.transport.write(data, addr)
+            return True
+        try:
+            sock.sendto(data, addr)
+        except InterruptedError:
+            sock.sendto(data, addr)
+        except OSError as e:
+            if e.errno in _DATAGRAM_LOST:
+                return False
+            raise
+        return True
+
     def stopProtocol(self) -> None:
+        self._socket = None
         if self.layer._udp.get(self.family) is self:
             del self.layer._udp[self.family]
 

@@ -26,7 +26,7 @@ from sst.dialogs import Dialog, DialogId, DialogObserverBase, DialogTable, Dialo
 from sst.expiry import ByeOnExpiry
 from sst.headers import URI, SIPParseError, Via, parseNameAddr, parseURI, parseVia
 from sst.interfaces import IDialogObserver, IRouter, ISessionTimerHook, SessionTerms
-from sst.message import Header, Request, Response
+from sst.message import Request, Response
 from sst.protocol import TransportLayer, _responseAddress
 from sst.registrar import Registrar
 from sst.routing import DNSRouter, StaticRouter, Target
@@ -885,10 +885,10 @@ def _isNumeric(host: str) -> bool:
 
 
 def _copy(request: Request) -> Request:
-    # Header by header: cheaper than a re-parse, and edits of the copy (Via, Max-Forwards)
-    # leave the original alone.
-    copy = Request(request.method, request.uri,
-                   [Header(h.key, h.value, h.raw) for h in request.headers], request.body)
+    # The header lines are copied as they are (two list copies): cheaper than a re-parse,
+    # and edits of the copy (Via, Max-Forwards) leave the original alone.
+    copy = Request(request.method, request.uri, None, request.body)
+    copy.copyHeaders(request)
     copy.source = request.source
     copy.receivedAt = request.receivedAt
     return copy

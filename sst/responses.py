@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Optional
 
 from sst.headers import SIPParseError
-from sst.message import Header, Request, Response
+from sst.message import Request, Response
 
 __all__ = ["makeResponse"]
 
@@ -31,22 +31,22 @@ def makeResponse(
     @return: the response, without a body.
     """
     response = Response(code, phrase)
-    for h in request.headers:
-        if h.key == "via":
-            response.headers.append(Header("via", h.value))
+    append = response.appendHeader
+    for value in request.lineValues("via"):
+        append("via", value)
     fromValue = request.header("from")
     if fromValue is not None:
-        response.headers.append(Header("from", fromValue))
+        append("from", fromValue)
     toValue = request.header("to")
     if toValue is not None:
         if toTag is not None and _hasNoTag(request):
             toValue = "%s;tag=%s" % (toValue, toTag)
-        response.headers.append(Header("to", toValue))
+        append("to", toValue)
     for key in ("call-id", "cseq"):
-        value = request.header(key)
-        if value is not None:
-            response.headers.append(Header(key, value))
-    response.headers.append(Header("content-length", "0"))
+        copied = request.header(key)
+        if copied is not None:
+            append(key, copied)
+    append("content-length", "0")
     return response
 
 

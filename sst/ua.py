@@ -42,7 +42,7 @@ from zope.interface import Interface, implementer
 from sst.address import Address, addressForURI
 from sst.dialogs import DialogId
 from sst.headers import URI, SIPParseError, parseNameAddr
-from sst.message import Header, Request, Response, canonicalName
+from sst.message import Request, Response, canonicalName
 from sst.responses import makeResponse
 from sst.transaction import (
     ClientTransaction,
@@ -111,10 +111,6 @@ def glareBackoff(ownsCallId: bool, uniform: Uniform = random.uniform) -> float:
     if ownsCallId:
         return uniform(2.1, 4.0)
     return uniform(0.0, 2.0)
-
-
-def _header(name: str, value: str) -> Header:
-    return Header(canonicalName(name), value)
 
 
 def _contactURI(message: Request | Response) -> Optional[str]:
@@ -401,14 +397,14 @@ class UADialog:
         else:
             uri = self.remoteTarget
         request = Request(method, uri)
-        headers = request.headers
+        append = request.appendHeader
         for route in routes:
-            headers.append(Header("route", route))
-        headers.append(Header("max-forwards", "70"))
-        headers.append(Header("from", self.localParty))
-        headers.append(Header("to", self.remoteParty))
-        headers.append(Header("call-id", self.callId))
-        headers.append(Header("cseq", "%d %s" % (cseq, method)))
+            append("route", route)
+        append("max-forwards", "70")
+        append("from", self.localParty)
+        append("to", self.remoteParty)
+        append("call-id", self.callId)
+        append("cseq", "%d %s" % (cseq, method))
         return request
 
     def request(self, method: str, headers: Headers = (), body: bytes = b"",
@@ -431,13 +427,13 @@ class UADialog:
             raise RuntimeError("dialog %r cannot send %s" % (self, method))
         self.localCSeq += 1
         request = self._newRequest(method, self.localCSeq)
-        extra = request.headers
+        append = request.appendHeader
         if method in ("INVITE", "UPDATE"):
-            extra.append(Header("contact", self.contact))
-            extra.append(Header("allow", ALLOW))
-        extra.append(Header("supported", SUPPORTED))
+            append("contact", self.contact)
+            append("allow", ALLOW)
+        append("supported", SUPPORTED)
         for name, value in headers:
-            extra.append(_header(name, value))
+            append(canonicalName(name), value)
         request.body = body
         if method == "INVITE":
             self.invitePending = True
@@ -500,13 +496,13 @@ class UADialog:
         request = server.request
         method = request.method
         response = makeResponse(request, code, phrase)
-        extra = response.headers
+        append = response.appendHeader
         if 200 <= code < 300 and method in ("INVITE", "UPDATE"):
-            extra.append(Header("contact", self.contact))
-            extra.append(Header("allow", ALLOW))
-            extra.append(Header("supported", SUPPORTED))
+            append("contact", self.contact)
+            append("allow", ALLOW)
+            append("supported", SUPPORTED)
         for name, value in headers:
-            extra.append(_header(name, value))
+            append(canonicalName(name), value)
         response.body = body
         server.respond(response)
         if method == "INVITE" and code >= 200:
@@ -650,13 +646,13 @@ class IncomingInvite:
     def _response(self, code: int, phrase: str, headers: Headers, body: bytes) -> Response:
         request = self.request
         response = makeResponse(request, code, phrase, toTag=self.toTag)
-        extra = response.headers
+        append = response.appendHeader
         if code < 300:
             for route in request.headerValues("record-route"):
-                extra.append(Header("record-route", route))
-            extra.append(Header("contact", self.ua.contactFor(request)))
+                append("record-route", route)
+            append("contact", self.ua.contactFor(request))
         for name, value in headers:
-            extra.append(_header(name, value))
+            append(canonicalName(name), value)
         response.body = body
         return response
 

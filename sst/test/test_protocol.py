@@ -4,12 +4,15 @@ Tests for L{sst.protocol}.
 """
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Optional, Union
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import IUDPTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.internet.error import ConnectionDone
 from twisted.trial.unittest import SynchronousTestCase
@@ -24,6 +27,7 @@ from sst.protocol import (
     SIPStreamProtocol,
     StreamFramer,
     TransportLayer,
+    numericFamily,
     responseAddress,
 )
 from sst.responses import makeResponse
@@ -63,6 +67,37 @@ class FakeDatagramTransport:
         return False
 
 
+class FakeSocket:
+    """
+    The C{sendto} of a UDP socket: records datagrams, or raises the errors it is given, in
+    turn.
+    """
+
+    def __init__(self, *errors: OSError) -> None:
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+        self.errors = list(errors)
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> int:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append((data, addr))
+        return len(data)
+
+    def setsockopt(self, *args: object) -> None:
+        pass
+
+
+@implementer(IUDPTransport)
+class SocketDatagramTransport(FakeDatagramTransport):
+    """
+    A L{FakeDatagramTransport} with a C{socket}, as Twisted's C{udp.Port} has.
+    """
+
+    def __init__(self, sock: FakeSocket) -> None:
+        super().__init__()
+        self.socket = sock
+
+
 class Received:
     """
     A receiver that records the messages handed up, and can be told to fail.
@@ -88,6 +123,97 @@ class FakeDatagramTransportTests(SynchronousTestCase):
         L{FakeDatagramTransport} provides L{IUDPTransport}.
         """
         self.assertTrue(verifyObject(IUDPTransport, FakeDatagramTransport()))
+
+
+class DatagramSocketTests(SynchronousTestCase):
+    """
+    L{TransportLayer.send} over UDP writes to the socket itself.
+    """
+
+    def setUp(self) -> None:
+        self.stats = Stats()
+        self.layer = TransportLayer(Clock(), self.stats)
+
+    def connect(self, sock: FakeSocket) -> SocketDatagramTransport:
+        transport = SocketDatagramTransport(sock)
+        SIPDatagramProtocol(self.layer).makeConnection(transport)
+        return transport
+
+    def test_sendsOnSocket(self) -> None:
+        """
+        A datagram to a numeric address goes to the socket's C{sendto}, not through the
+        transport's C{write}, and its bytes are counted.
+        """
+        sock = FakeSocket()
+        transport = self.connect(sock)
+        self.layer.send(b"hello", Address("udp", "192.0.2.9", 5080))
+        self.assertEqual(sock.sent, [(b"hello", ("192.0.2.9", 5080))])
+        self.assertEqual(transport.written, [])
+        self.assertEqual(self.stats.get("bytes_out"), 5)
+
+    def test_hostName(self) -> None:
+        """
+        A host name is never handed to the socket (which would look it up, blocking): the
+        datagram is counted as a send error and logged.
+        """
+        sock = FakeSocket()
+        self.connect(sock)
+        with capturedLogs() as events:
+            self.layer.send(b"hello", Address("udp", "sip.example.com", 5060))
+        self.assertEqual(sock.sent, [])
+        self.assertEqual(self.stats.get("send_errors"), 1)
+        self.assertEqual([e["address"].host for e in events if "address" in e],
+                         ["sip.example.com"])
+
+    def test_lostDatagram(self) -> None:
+        """
+        A datagram the kernel refuses (full buffer, unreachable, too large) is counted in
+        C{send_errors} without a logged failure; an interrupted call is retried.
+        """
+        sock = FakeSocket(BlockingIOError(errno.EAGAIN, "full"),
+                          OSError(errno.ENETUNREACH, "unreachable"),
+                          InterruptedError(errno.EINTR, "interrupted"))
+        self.connect(sock)
+        with capturedLogs() as events:
+            for _ in range(3):
+                self.layer.send(b"hello", Address("udp", "192.0.2.9", 5080))
+        self.assertEqual(self.stats.get("send_errors"), 2)
+        self.assertEqual(sock.sent, [(b"hello", ("192.0.2.9", 5080))])
+        self.assertEqual([e for e in events if "log_failure" in e], [])
+
+    def test_otherErrorLogged(self) -> None:
+        """
+        Any other socket error is counted and logged as a failure, never raised.
+        """
+        self.connect(FakeSocket(PermissionError(errno.EACCES, "denied")))
+        self.layer.send(b"hello", Address("udp", "192.0.2.9", 5080))
+        self.assertEqual(self.stats.get("send_errors"), 1)
+        self.assertEqual(len(self.flushLoggedErrors(PermissionError)), 1)
+
+    def test_numericFamily(self) -> None:
+        """
+        L{numericFamily} tells IPv4 from IPv6 and from host names.
+        """
+        self.assertEqual(numericFamily("192.0.2.1"), "4")
+        self.assertEqual(numericFamily("2001:db8::1"), "6")
+        self.assertEqual(numericFamily("[2001:db8::1]"), "")
+        self.assertEqual(numericFamily("example.com"), "")
+        self.assertEqual(numericFamily("192.0.2.256"), "")
+
+    def test_realSocket(self) -> None:
+        """
+        Over a real loopback socket, the datagram arrives.
+        """
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(receiver.close)
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(5)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(sender.close)
+        sender.bind(("127.0.0.1", 0))
+        self.connect(sender)  # type: ignore[arg-type]
+        self.layer.send(b"hello", Address("udp", "127.0.0.1", receiver.getsockname()[1]))
+        self.assertEqual(receiver.recv(100), b"hello")
 
 
 class DatagramTests(SynchronousTestCase):

@@ -32,19 +32,19 @@ class CountingFloat(float):
 
     def __lt__(self, other: object) -> bool:
         _Comparisons.count += 1
-        return float(self) < other  # type: ignore[operator,no-any-return]
+        return float(self) < other  # type: ignore[operator]
 
     def __le__(self, other: object) -> bool:
         _Comparisons.count += 1
-        return float(self) <= other  # type: ignore[operator,no-any-return]
+        return float(self) <= other  # type: ignore[operator]
 
     def __gt__(self, other: object) -> bool:
         _Comparisons.count += 1
-        return float(self) > other  # type: ignore[operator,no-any-return]
+        return float(self) > other  # type: ignore[operator]
 
     def __ge__(self, other: object) -> bool:
         _Comparisons.count += 1
-        return float(self) >= other  # type: ignore[operator,no-any-return]
+        return float(self) >= other  # type: ignore[operator]
 
     def __eq__(self, other: object) -> bool:
         _Comparisons.count += 1
