@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 __all__ = [
     "SIPParseError",
@@ -39,6 +39,14 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
 _BAD_URI_CHARS = re.compile(r"[ \t\r\n<>]")
 _BAD_HOST_CHARS = re.compile(r"[ \t<>\"@;,?/]")
 _IPV6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
+#: What keeps a parameter list or Via off the fast paths: blanks (and other white space),
+#: quotes, brackets.
+_NOT_PLAIN = re.compile(r"[\s\"\[\]<>]")
+#: The usual Via: C{SIP/2.0/UDP host[:port][;params]}, with a host name or IPv4 address.
+_PLAIN_VIA = re.compile(r"SIP/2\.0/([A-Za-z0-9\-.!%*_+`'~]+) ([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?(?:;(.*))?")
+#: The usual SIP URI: C{sip:[user@]host[:port][;params]}, no password, headers or IPv6.
+_PLAIN_SIP_URI = re.compile(
+    r"sip:(?:([^:@;?]+)@)?([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?(?:;([^@?]*))?")
 
 
 class SIPParseError(ValueError):
@@ -136,6 +144,32 @@ def _splitSemis(value: str) -> list[str]:
     return parts
 
 
+#: Parameter names seen on every call, already known to be lower-case tokens.
+_PARAM_NAMES = frozenset(["branch", "rport", "received", "lr", "transport", "tag", "maddr",
+                          "ttl", "user", "method", "refresher", "expires", "q", "ob"])
+
+
+def _plainParams(text: str) -> dict[str, Optional[str]]:
+    """
+    L{parseParams} for the usual case: C{text} is C{;}-separated, with no blank and no
+    quote anywhere (the leading C{;} already removed).
+    """
+    params: dict[str, Optional[str]] = {}
+    for item in text.split(";"):
+        name, eq, val = item.partition("=")
+        if name not in _PARAM_NAMES:
+            name = name.lower()
+            if _TOKEN.fullmatch(name) is None:
+                raise SIPParseError("bad parameter %r" % (item,))
+        if eq:
+            if not val:
+                raise SIPParseError("empty value for parameter %r" % (name,))
+            params[name] = val
+        else:
+            params[name] = None
+    return params
+
+
 def parseParams(value: str) -> dict[str, Optional[str]]:
     """
     Parse C{;name=value;flag} parameters (the leading C{;} optional). Names are lower-cased;
@@ -143,6 +177,17 @@ def parseParams(value: str) -> dict[str, Optional[str]]:
 
     @raise SIPParseError: on an empty or invalid parameter name (so C{;;} and a trailing
         C{;} are errors), or an empty value.
+    """
+    if not value:
+        return {}
+    if not _NOT_PLAIN.search(value):
+        return _plainParams(value[1:] if value[0] == ";" else value)
+    return _parseParams(value)
+
+
+def _parseParams(value: str) -> dict[str, Optional[str]]:
+    """
+    L{parseParams} for any parameter list: blanks around C{;} and C{=}, quoted values.
     """
     params: dict[str, Optional[str]] = {}
     value = value.strip()
@@ -172,7 +217,7 @@ def formatParams(params: dict[str, Optional[str]]) -> str:
     return "".join(";%s" % (k,) if v is None else ";%s=%s" % (k, v) for k, v in params.items())
 
 
-@dataclass
+@dataclass(slots=True)
 class URI:
     """
     A C{sip}, C{sips} or C{tel} URI, or any other absolute URI (kept opaque).
@@ -270,6 +315,23 @@ def parseURI(text: str) -> URI:
     @raise SIPParseError: on whitespace (also leading or trailing), a missing scheme, or a bad
         host or port.
     """
+    plain = _PLAIN_SIP_URI.fullmatch(text)
+    if plain is not None and not _NOT_PLAIN.search(text):
+        user, host, portText, paramText = plain.groups()
+        port = None
+        if portText is not None:
+            port = int(portText)
+            if port > 65535:
+                raise SIPParseError("bad port %r" % (portText,))
+        return URI("sip", user, None, host.lower(), port,
+                   _plainParams(paramText) if paramText is not None else {})
+    return _parseURI(text)
+
+
+def _parseURI(text: str) -> URI:
+    """
+    L{parseURI} for any URI: other schemes, passwords, headers, IPv6 references.
+    """
     scheme, colon, rest = text.partition(":")
     if not colon or _SCHEME.fullmatch(scheme) is None:
         raise SIPParseError("bad URI %r" % (text,))
@@ -323,7 +385,7 @@ def _endOfQuoted(text: str) -> int:
     raise SIPParseError("unterminated quoted string")
 
 
-@dataclass
+@dataclass(slots=True)
 class NameAddr:
     """
     A C{name-addr} or C{addr-spec} with header parameters (From, To, Contact, Route, ...).
@@ -384,7 +446,7 @@ def parseNameAddr(text: str) -> NameAddr:
     return NameAddr(parseURI(uriText.strip()), "", parseParams(semi + paramText))
 
 
-@dataclass
+@dataclass(slots=True)
 class Via:
     """
     One Via element: C{SIP/2.0/UDP host:port;branch=...}.
@@ -419,6 +481,23 @@ def parseVia(text: str) -> Via:
 
     @raise SIPParseError: on a bad protocol, host or parameter.
     """
+    plain = _PLAIN_VIA.fullmatch(text)
+    if plain is not None and (plain.group(4) is None or not _NOT_PLAIN.search(plain.group(4))):
+        transport, host, portText, paramText = plain.groups()
+        port = None
+        if portText is not None:
+            port = int(portText)
+            if port > 65535:
+                raise SIPParseError("bad port %r" % (portText,))
+        return Via(transport.upper(), host, port,
+                   _plainParams(paramText) if paramText is not None else {})
+    return _parseVia(text)
+
+
+def _parseVia(text: str) -> Via:
+    """
+    L{parseVia} for any Via element: blanks, IPv6 references, quoted parameters.
+    """
     text = text.strip()
     slash1 = text.find("/")
     slash2 = text.find("/", slash1 + 1)
@@ -438,8 +517,7 @@ def parseVia(text: str) -> Via:
     return Via(transport.upper(), host, port, parseParams(semi + paramText))
 
 
-@dataclass(frozen=True)
-class CSeq:
+class CSeq(NamedTuple):
     """
     A CSeq: sequence number and method.
     """
@@ -451,12 +529,20 @@ class CSeq:
         return "%d %s" % (self.number, self.method)
 
 
+#: Methods known to be tokens, so that the usual CSeq needs no check of its method.
+_METHODS = frozenset(["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "UPDATE",
+                      "PRACK", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "MESSAGE", "PUBLISH"])
+
+
 def parseCSeq(text: str) -> CSeq:
     """
     Parse C{1*DIGIT LWS Method}; the number must be below 2**31 (RFC 3261 section 8.1.1.5).
 
     @raise SIPParseError: on anything else.
     """
+    digits, space, method = text.partition(" ")
+    if (method in _METHODS and 0 < len(digits) < 10 and digits.isdigit() and digits.isascii()):
+        return CSeq(int(digits), method)
     parts = text.split()
     if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit() or not isToken(parts[1]):
         raise SIPParseError("bad CSeq")
@@ -485,8 +571,7 @@ def parseDeltaSeconds(text: str, what: str) -> int:
     return int(text)
 
 
-@dataclass(frozen=True)
-class SessionExpires:
+class SessionExpires(NamedTuple):
     """
     A parsed Session-Expires value (RFC 4028 section 4).
 

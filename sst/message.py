@@ -255,10 +255,12 @@ class Message:
 
     def copyHeaders(self, other: "Message") -> None:
         """
-        Give this message the header lines of C{other} (a proxy's copy of a request).
+        Give this message the header lines of C{other} (a proxy's copy of a request), and
+        what was decoded from them (decoded values are never changed in place).
         """
         self._lines = other._lines[:]
         self._keys = other._keys[:]
+        self._cache = dict(other._cache)
 
     # -- generic header access ---------------------------------------------------------
 
@@ -269,7 +271,11 @@ class Message:
         key = _KEYS.get(name) or canonicalName(name)
         keys = self._keys
         if key in keys:
-            return valueOf(self._lines[keys.index(key)])
+            line = self._lines[keys.index(key)]
+            value = line[line.index(":") + 1 :]
+            if "\n" in value:
+                return valueOf(line)
+            return value.strip(" \t")
         return None
 
     def headerValues(self, name: str) -> list[str]:
@@ -525,8 +531,7 @@ class Message:
         """
         return self._nameAddr("to")
 
-    def _tag(self, key: str) -> Optional[str]:
-        cacheKey = key + "-tag"
+    def _tag(self, key: str, cacheKey: str) -> Optional[str]:
         cache = self._cache
         if cacheKey in cache:
             return cache[cacheKey]  # type: ignore[return-value]
@@ -546,24 +551,34 @@ class Message:
         """
         The From tag, read without decoding the whole header.
         """
-        return self._tag("from")
+        cache = self._cache
+        if "from-tag" in cache:
+            return cache["from-tag"]  # type: ignore[return-value]
+        return self._tag("from", "from-tag")
 
     @property
     def toTag(self) -> Optional[str]:
         """
         The To tag, read without decoding the whole header.
         """
-        return self._tag("to")
+        cache = self._cache
+        if "to-tag" in cache:
+            return cache["to-tag"]  # type: ignore[return-value]
+        return self._tag("to", "to-tag")
 
     @property
     def callId(self) -> str:
         """
         The Call-ID (compared byte for byte).
         """
-        value = self.header("call-id")
+        cache = self._cache
+        value = cache.get("call-id")
         if value is None:
-            raise SIPParseError("missing Call-ID")
-        return value
+            value = self.header("call-id")
+            if value is None:
+                raise SIPParseError("missing Call-ID")
+            cache["call-id"] = value
+        return value  # type: ignore[return-value]
 
     def nameAddrs(self, name: str) -> list[NameAddr]:
         """
@@ -575,12 +590,16 @@ class Message:
         """
         @return: Max-Forwards, or L{None} when absent.
         """
+        cache = self._cache
+        if "max-forwards" in cache:
+            return cache["max-forwards"]  # type: ignore[return-value]
         value = self.header("max-forwards")
-        if value is None:
-            return None
-        number = parseDeltaSeconds(value, "Max-Forwards")
-        if number > 255:
-            raise SIPParseError("Max-Forwards too large")
+        number = None
+        if value is not None:
+            number = parseDeltaSeconds(value, "Max-Forwards")
+            if number > 255:
+                raise SIPParseError("Max-Forwards too large")
+        cache["max-forwards"] = number
         return number
 
     def sessionExpires(self) -> Optional[SessionExpires]:

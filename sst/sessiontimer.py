@@ -182,7 +182,7 @@ def _single(message: Message, key: str, shown: str) -> Optional[str]:
     @raise SIPParseError: when it appears more than once (RFC 4475 section
         3.3.8).
     """
-    values = [value for name, value in message.iterHeaders() if name == key]
+    values = message.lineValues(key)
     if len(values) > 1:
         raise SIPParseError(f"duplicate {shown}")
     return values[0] if values else None

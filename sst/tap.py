@@ -19,6 +19,7 @@ from sst.address import Address
 from sst.b2bua import B2BUA, B2BUASettings, REFRESH_METHODS, REFRESHERS, resolverFor
 from sst.dialogs import DialogTable
 from sst.expiry import ByeOnExpiry
+from sst.gctuning import CollectorTuning, GCPauseMonitor
 from sst.headers import SIPParseError, parseURI
 from sst.message import DEFAULT_MAX_SIZE
 from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
@@ -108,6 +109,11 @@ class Options(usage.Options):
         ["bye-on-expiry", None, "Send BYE to both parties when a session timer expires "
          "(RFC 4028 section 8.3 says a proxy must not; this makes sst act as an SBC)."],
         ["help-policies", None, "List the session-timer policy plugins and exit."],
+        ["no-gc-tuning", None, "Leave CPython's garbage collector as it is: no freeze at "
+         "start-up, default thresholds (the gc_* pause metrics remain)."],
+        ["gc-freeze-survivors", None, "Also freeze what survives each full garbage collection, "
+         "so that held dialogs are not traversed again; leaks the calls' reference cycles "
+         "(see doc/operations.md)."],
     ]
 
     def __init__(self) -> None:
@@ -168,6 +174,9 @@ class Options(usage.Options):
         self._sessionTimerOptions()
         self._b2buaOptions()
         self._stateOptions()
+        if self["no-gc-tuning"] and self["gc-freeze-survivors"]:
+            raise usage.UsageError("--gc-freeze-survivors needs the garbage collector tuning "
+                                   "that --no-gc-tuning turns off")
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
@@ -300,6 +309,13 @@ class SIPService(service.Service):
         self.stats = Stats(enabled=not config.get("no-stats", False))
         #: Every deadline of the stack, in one heap over the reactor.
         self.timers = TimerService(reactor)
+        #: Times every garbage collection; installed while the service runs.
+        self.gcMonitor = GCPauseMonitor()
+        #: Keeps garbage collections short while the service runs (none with --no-gc-tuning).
+        self.gcTuning: Optional[CollectorTuning] = None
+        if not config.get("no-gc-tuning", False):
+            self.gcTuning = CollectorTuning(
+                self.timers, freezeSurvivors=bool(config.get("gc-freeze-survivors", False)))
         self.transport = TransportLayer(self.timers, self.stats, config["max-size"], reactor)
         self.transactions = TransactionLayer(
             self.transport, self.timers, config["timers"], maxTransactions=config["max-transactions"]
@@ -361,6 +377,11 @@ class SIPService(service.Service):
             self._log.info("Listening on {transport}:{hostport}", transport=bound.transport,
                            hostport=bound.hostport())
         self._openStore()
+        # Last, once everything start-up builds exists: the tuning freezes it all.  The monitor
+        # comes after, so that the long start-up collection is not reported as a pause.
+        if self.gcTuning is not None:
+            self.gcTuning.start()
+        self.gcMonitor.install()
 
     def _openStore(self) -> None:
         """
@@ -378,6 +399,9 @@ class SIPService(service.Service):
 
     def stopService(self) -> Any:
         super().stopService()  # type: ignore[no-untyped-call]
+        self.gcMonitor.uninstall()
+        if self.gcTuning is not None:
+            self.gcTuning.stop()
         if self.store is not None:
             self.dialogs.removeObserver(self.store)
             self.store.close()
@@ -412,7 +436,9 @@ class SIPService(service.Service):
 
     def gauges(self) -> dict[str, object]:
         """
-        @return: live sizes for the management API: transactions and registrations.
+        @return: live values for the management API: transactions, registrations and the
+            garbage collector's pauses (L{GCPauseMonitor.snapshot}, plus C{gc_freezes} unless
+            C{--no-gc-tuning}).
         """
         gauges: dict[str, object] = {
             "server_transactions": len(self.transactions.servers),
@@ -421,6 +447,9 @@ class SIPService(service.Service):
         }
         if self.b2bua is not None:
             gauges["calls"] = len(self.b2bua.calls)
+        gauges.update(self.gcMonitor.snapshot())
+        if self.gcTuning is not None:
+            gauges["gc_freezes"] = self.gcTuning.freezes
         return gauges
 
     def boundAddress(self, transport: str) -> Address:

@@ -25,6 +25,9 @@ from sst.headers import (
     parseURI,
     parseVia,
     splitCommas,
+    _parseParams,
+    _parseURI,
+    _parseVia,
 )
 from sst.test import _hypothesis  # noqa: F401  (loads the Hypothesis profile)
 
@@ -863,3 +866,69 @@ class SessionExpiresPropertyTests(SynchronousTestCase):
         """
         text = str(delta) + "".join(space + ";" + space + p for p in params)
         self.assertEqual(parseMinSE(text), delta)
+
+
+_hosts = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9\-]{0,10}(\.[a-z][a-z0-9\-]{0,10}){0,3}", fullmatch=True),
+    st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: "%d.%d.%d.%d" % t),
+)
+_ports = st.one_of(st.none(), st.integers(0, 99999))
+_paramItems = st.lists(
+    st.tuples(
+        st.sampled_from(["branch", "rport", "received", "lr", "Transport", "x-y", "", "b@d", "tag"]),
+        st.one_of(st.none(), st.sampled_from(["", "z9hG4bK1", "udp", "1.2.3.4", "a%40b", "v?w"])),
+    ),
+    max_size=4,
+)
+
+
+def _paramText(items: list[tuple[str, Optional[str]]]) -> str:
+    return "".join(";" + name + ("" if value is None else "=" + value) for name, value in items)
+
+
+def _outcome(parser: object, text: str) -> object:
+    """
+    What a parser makes of C{text}: its result, or the reason it refuses it.
+    """
+    try:
+        return parser(text)  # type: ignore[operator]
+    except SIPParseError as e:
+        return ("error", e.reason)
+
+
+class FastPathTests(SynchronousTestCase):
+    """
+    The fast paths of L{parseVia}, L{parseURI} and L{parseParams} give what the general
+    parsers give, results and errors alike.
+    """
+
+    @given(st.sampled_from(["UDP", "tcp", "TLS", "SCTP", "WS"]), _hosts, _ports, _paramItems)
+    def test_via(self, transport: str, host: str, port: Optional[int],
+                 params: list[tuple[str, Optional[str]]]) -> None:
+        """
+        A plain Via parses as the general Via parser parses it.
+        """
+        text = "SIP/2.0/%s %s%s%s" % (transport, host, "" if port is None else ":%d" % port,
+                                      _paramText(params))
+        self.assertEqual(_outcome(parseVia, text), _outcome(_parseVia, text))
+
+    @given(st.one_of(st.none(), st.sampled_from(["bob", "+1555", "a%40b", "user;x", "u?v"])),
+           _hosts, _ports, _paramItems)
+    def test_uri(self, user: Optional[str], host: str, port: Optional[int],
+                 params: list[tuple[str, Optional[str]]]) -> None:
+        """
+        A plain SIP URI parses as the general URI parser parses it.
+        """
+        text = "sip:%s%s%s%s" % ("" if user is None else user + "@", host,
+                                 "" if port is None else ":%d" % port, _paramText(params))
+        self.assertEqual(_outcome(parseURI, text), _outcome(_parseURI, text))
+
+    @given(_paramItems, st.booleans())
+    def test_params(self, params: list[tuple[str, Optional[str]]], leading: bool) -> None:
+        """
+        A plain parameter list parses as the general parameter parser parses it.
+        """
+        text = _paramText(params)
+        if not leading:
+            text = text[1:]
+        self.assertEqual(_outcome(parseParams, text), _outcome(_parseParams, text))
