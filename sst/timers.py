@@ -465,11 +465,23 @@ class TimerService:
         self._maybeCompact()
 
     def _maybeCompact(self) -> None:
+        """
+        Rebuild the heap without its stale entries once they outnumber the live timers.
+
+        Not while timers fire (L{_run} holds the heap).  The new heap is built aside and the
+        service's heap replaced by an empty one meanwhile: building it allocates, which may
+        run a collection, whose callbacks (or finalisers) may schedule a timer, and that
+        timer lands in the empty heap and is merged in, not lost.
+        """
         heap = self._heap
-        if len(heap) > self.compactFloor and len(heap) > 2 * self._live:
-            self.rebuilt += len(heap)
-            heap[:] = [(t._when, seq, t) for (_, seq, t) in heap if t._seq == seq]
-            heapify(heap)
+        if self._running or len(heap) <= self.compactFloor or len(heap) <= 2 * self._live:
+            return
+        self.rebuilt += len(heap)
+        self._heap = []
+        live = [(t._when, seq, t) for (_, seq, t) in heap if t._seq == seq]
+        live.extend(self._heap)
+        heapify(live)
+        self._heap = live
 
     def _clear(self) -> None:
         """
@@ -536,7 +548,9 @@ class TimerService:
         if self._live == 0:
             self._clear()
             return
+        self._maybeCompact()
         self._skipStale()
+        heap = self._heap
         if heap:
             self._arm(heap[0][0])
 

@@ -5,6 +5,7 @@ comparisons and heap operations (never timed).
 """
 from __future__ import annotations
 
+import gc
 import math
 import random
 from typing import Any, Callable
@@ -243,6 +244,31 @@ class TimerServiceTests(SynchronousTestCase):
         [failure] = [e["log_failure"] for e in events if "log_failure" in e]
         self.assertTrue(failure.check(ZeroDivisionError))
         self.flushLoggedErrors(ZeroDivisionError)
+
+    def test_scheduledByCollector(self) -> None:
+        """
+        A timer scheduled from a garbage collector callback, which may run in the middle of
+        any allocation the service makes (while it compacts its heap, say), is never lost.
+        """
+        scheduled: list[Timer] = []
+
+        def onCollection(phase: str, info: dict[str, int]) -> None:
+            if phase == "stop" and len(scheduled) < 300:
+                scheduled.append(self.service.callLater(1, self.record, len(scheduled)))
+
+        thresholds = gc.get_threshold()
+        self.addCleanup(gc.set_threshold, *thresholds)
+        gc.callbacks.append(onCollection)
+        self.addCleanup(gc.callbacks.remove, onCollection)
+        timers = [self.service.callLater(2, lambda: None) for _ in range(3000)]
+        gc.set_threshold(1, 1, 1)
+        for timer in timers[:2900]:
+            timer.cancel()
+        gc.set_threshold(*thresholds)
+        self.assertGreater(self.service.rebuilt, 0)
+        self.clock.advance(2)
+        self.assertEqual(len(self.fired), len(scheduled))
+        self.assertGreater(len(scheduled), 0)
 
     def test_asTimerService(self) -> None:
         """
