@@ -43,6 +43,7 @@ INFO, MESSAGE and NOTIFY are relayed; OPTIONS is answered here.
 from __future__ import annotations
 
 import random
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Union
 
@@ -191,7 +192,9 @@ class Leg:
     """
 
     def __init__(self, call: "Call", name: str) -> None:
-        self.call = call
+        # The call holds its legs; a leg refers back weakly, so that a forgotten call is
+        # freed by reference counting (see sst.gctuning).
+        self._call = weakref.ref(call)
         self.name = name
         self.dialog: Optional[UADialog] = None
         self.tableId: Optional[DialogId] = None
@@ -206,6 +209,19 @@ class Leg:
         self.nextRefresh: Optional[float] = None
         self.refreshing = False
         self.noUpdate = False
+
+    @property
+    def call(self) -> "Call":
+        """
+        The call this leg belongs to.
+
+        @raise RuntimeError: if the call was forgotten and freed (nothing refers to a leg by
+            then).
+        """
+        call = self._call()
+        if call is None:
+            raise RuntimeError("leg %s of a call that has ended" % (self.name,))
+        return call
 
     def __repr__(self) -> str:
         return "<Leg %s of %s interval=%r weRefresh=%r>" % (self.name, self.call.callId,
@@ -761,6 +777,8 @@ class B2BUA(DialogObserverBase):
             self._cancelRefresh(call.a)
             self._cancelRefresh(call.b)
             self.calls.pop(call.key, None)
+            # Its closure refers to the call and to us.
+            call.incoming.onCancel = None
 
     def _ackReceived(self, leg: Leg) -> None:
         if leg.tableId is not None:

@@ -142,8 +142,11 @@ class ResponseContext:
 
     def serverTransactionEnded(self) -> None:
         """
-        The server transaction ended: stop counting it even if no final was sent.
+        The server transaction ended: stop counting it even if no final was sent, and let
+        go of the branches (each refers to this context), whose client transactions may
+        live on a little (2xx retransmissions) but can no longer send anything upstream.
         """
+        self.branches = []
         if self.counted:
             self.counted = False
             self.proxy.invitesInProgress -= 1

@@ -13,7 +13,7 @@ from typing import Callable, Optional, Union
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
-from zope.interface import Interface
+from zope.interface import Interface, implementer
 
 from sst.address import Address
 from sst.message import Request, Response
@@ -247,6 +247,8 @@ class ServerTransaction(_Timed):
         self._stopAll()
         self.layer._removeServer(self)
         ended = getattr(self.context, "serverTransactionEnded", None)
+        # The context (the proxy's, the UA's) refers to this transaction: let go of it.
+        self.context = None
         if ended is not None:
             ended()
 
@@ -313,8 +315,9 @@ class ClientTransaction(_Timed):
     def _timeout(self) -> None:
         if self.state in (CALLING, TRYING, PROCEEDING):
             self.layer.transport.stats.increment("transactions_timed_out")
+            user = self.user
             self._terminate()
-            self.user.transactionTimedOut(self)
+            user.transactionTimedOut(self)
 
     def responseReceived(self, response: Response) -> None:
         """
@@ -322,6 +325,9 @@ class ClientTransaction(_Timed):
         """
         code = response.code
         state = self.state
+        # Taken now: over a reliable transport the transaction may end (and let go of its
+        # user) as it enters Completed, before the user is told.
+        user = self.user
         if code < 200:
             if state in (CALLING, TRYING, PROCEEDING):
                 if state == CALLING:
@@ -333,7 +339,7 @@ class ClientTransaction(_Timed):
                     self._interval = self.layer.timers.t2
                 self.state = PROCEEDING
                 self.lastProvisional = response
-                self.user.responseReceived(self, response)
+                user.responseReceived(self, response)
             return
         if self.isInvite:
             if code < 300:
@@ -341,9 +347,9 @@ class ClientTransaction(_Timed):
                     self._stopAll()
                     self.state = ACCEPTED
                     self._arm("M", self.layer.timers.M, self._terminate)
-                    self.user.responseReceived(self, response)
+                    user.responseReceived(self, response)
                 elif state == ACCEPTED:
-                    self.user.responseReceived(self, response)
+                    user.responseReceived(self, response)
                 return
             if state in (CALLING, PROCEEDING):
                 self._stopAll()
@@ -351,7 +357,7 @@ class ClientTransaction(_Timed):
                 self.ack = self._buildAck(response).toBytes()
                 self.layer.transport.send(self.ack, self.target)
                 self._arm("D", self.layer.timers.D(self.reliable), self._terminate)
-                self.user.responseReceived(self, response)
+                user.responseReceived(self, response)
             elif state == COMPLETED and self.ack is not None:
                 self.layer.transport.send(self.ack, self.target)
             return
@@ -359,7 +365,7 @@ class ClientTransaction(_Timed):
             self._stopAll()
             self.state = COMPLETED
             self._arm("K", self.layer.timers.K(self.reliable), self._terminate)
-            self.user.responseReceived(self, response)
+            user.responseReceived(self, response)
 
     def _buildAck(self, response: Response) -> Request:
         """
@@ -405,12 +411,31 @@ class ClientTransaction(_Timed):
         self.state = TERMINATED
         self._stopAll()
         self.layer._removeClient(self)
+        # The user (a proxy branch, a UA request) refers to this transaction: let go of it,
+        # so that what a call leaves is freed by reference counting, not by the collector.
+        self.user = _ENDED
 
     def terminate(self) -> None:
         """
         End the transaction now, silently.
         """
         self._terminate()
+
+
+@implementer(IClientTransactionUser)
+class _EndedUser:
+    """
+    The user of a client transaction that has ended: nothing reaches it any more.
+    """
+
+    def responseReceived(self, transaction: ClientTransaction, response: Response) -> None:
+        pass
+
+    def transactionTimedOut(self, transaction: ClientTransaction) -> None:
+        pass
+
+
+_ENDED = _EndedUser()
 
 
 class TransactionLayer:
