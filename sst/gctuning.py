@@ -1,41 +1,38 @@
 # -*- test-case-name: sst.test.test_gctuning -*-
 """
 CPython's cyclic garbage collector: how long it pauses sst, and a policy that keeps the pauses
-short while sst holds many dialogs.
+short however many dialogs sst holds.
 
-A full (generation 2) collection traverses every object the collector tracks.  With 100,000
-dialogs held that is about 630,000 objects, and each full collection stops sst for 95-150 ms.
+A collection traverses every object the collector tracks in the generations it collects.  With
+100,000 dialogs held that is about 600,000 objects, and each full collection stopped sst for
+95-150 ms; under a steady load the young generations fill with the transactions that linger
+for 32 s (Timers L, M and J), and collections stopped it for 150-450 ms.
 L{GCPauseMonitor} times every collection through C{gc.callbacks} and reports the pauses (the
 C{gc_*} values of C{GET /stats}, the C{sst_gc_*} gauges of C{/metrics}).  L{CollectorTuning}
-keeps collections short:
+keeps them short by I{tenuring}:
 
   1. At start-up it collects once and then freezes (C{gc.freeze()}) everything that exists:
      modules, Twisted, plugins, restored dialogs.  Frozen objects sit in the collector's
-     permanent generation, which no collection traverses.
-  2. It sets the collection thresholds (L{DEFAULT_THRESHOLDS}).
-  3. With C{freezeSurvivors}, it freezes again after each full collection, so that what
-     survived it (held dialogs, registrations, calls in progress) is not traversed by the
-     next one.  A full collection then traverses only what was promoted to the oldest
-     generation since the previous one, so its pause depends on the rate at which
-     long-lived objects are created, not on how many are held.
+     permanent generation, which no collection traverses; reference counting still frees
+     them.
+  2. Every second (L{DEFAULT_TENURE_INTERVAL}) it runs a full collection, which traverses
+     only what is not frozen, that is what was created in the last second and is still
+     alive, and then freezes what survived.  A collection's pause therefore depends on the
+     call rate, never on the number of dialogs held or of transactions lingering; and cyclic
+     garbage is still reclaimed within a second.
+  3. It raises the threshold of the automatic young collections (L{DEFAULT_THRESHOLDS}),
+     which between two tenurings only ever see young objects.
 
-B{Caveat: frozen cyclic garbage is never reclaimed.}  Freezing is safe only for objects that
-are freed by reference counting: a frozen object whose last reference is dropped is freed at
-once, frozen or not.  A frozen object that later becomes part of unreachable I{cyclic}
-garbage (a reference cycle nothing else points to) is never examined again, so it is never
-freed: that memory leaks until the process exits.  Step 3 freezes whatever is alive at that
-moment, calls in progress included, so it is only correct while the objects of a call are
-freed by reference counting when the call ends.  Dialogs are (100,000 frozen dialogs, 600,000
-objects, are all freed when their dialogs end).  The proxy's transactions are not yet: a
-L{ServerTransaction<sst.transaction.ServerTransaction>} and its
-L{ResponseContext<sst.proxy.ResponseContext>}, a
-L{ClientTransaction<sst.transaction.ClientTransaction>} and its L{Branch<sst.proxy.Branch>},
-and a context and its branches refer to each other, so each proxied call leaves about 55
-objects that only the cyclic collector frees, and step 3 leaks about 51 of them (some 15 KB)
-per call.  That is why C{twistd sst} does step 3 only with C{--gc-freeze-survivors}.  The
-C{gc_frozen_objects} value (C{gc.get_freeze_count()}) shows how many objects are frozen:
-under a steady load it must level off.  If it grows while C{active_dialogs} does not, frozen
-objects are leaking.
+B{Caveat: frozen cyclic garbage is never reclaimed.}  A frozen object that later becomes part
+of unreachable I{cyclic} garbage (a reference cycle nothing else points to) is never
+examined again, so it is never freed.  Tenuring is correct because what sst keeps beyond a
+second (dialogs, transactions, calls, bindings) is freed by reference counting when it ends:
+transactions let go of their users and contexts, contexts of their branches, B2BUA legs
+refer weakly to their calls (C{sst.test.test_cycles} runs call flows and checks that a
+collection finds nothing).  Code added to sst, policy plugins included, must keep it so.
+C{gc_frozen_objects} (C{gc.get_freeze_count()}) shows how many objects are frozen: under a
+steady load it must level off; if it grows while C{active_dialogs} does not, frozen objects
+are leaking, and C{--no-gc-tuning} turns the tuning off.
 
 The collector is reached only through a L{GCModule}, the real C{gc} module by default, so
 tests drive both classes with a fake and leave the interpreter's collector alone.
@@ -55,7 +52,7 @@ __all__ = [
     "GCPauseMonitor",
     "CollectorTuning",
     "DEFAULT_THRESHOLDS",
-    "DEFAULT_CHECK_INTERVAL",
+    "DEFAULT_TENURE_INTERVAL",
     "DEFAULT_FREEZE_COUNT_MAX_AGE",
 ]
 
@@ -65,41 +62,23 @@ GCCallback = Callable[[Literal["start", "stop"], dict[str, int]], object]
 #: The generations of CPython's collector: 0 (youngest) to 2 (oldest, "full" collections).
 _GENERATIONS: Final = (0, 1, 2)
 
-DEFAULT_THRESHOLDS: Final[tuple[int, int, int]] = (1000, 10, 2)
+DEFAULT_THRESHOLDS: Final[tuple[int, int, int]] = (10000, 10, 10)
 """
 The collection thresholds L{CollectorTuning} sets, instead of CPython's C{(700, 10, 10)}.
 
-  - Generation 0 is collected when the tracked objects allocated minus those freed since its
-    last collection pass the first threshold.  At 700, a collection often runs in the middle
-    of the handling of a SIP message and promotes its parsed headers and the Deferreds in
-    flight to an older generation although reference counting frees them a moment later.
-    At 1000, fewer of them are promoted and there are 30% fewer young collections, each of
-    which still traverses only about 1000 objects (well under 1 ms).  It is not raised
-    further because, once survivors are frozen, a full collection traverses what was
-    promoted since the previous one, roughly the product of the three thresholds
-    (1001 x 11 x 3 = 33,000 objects, about 7 ms, while every object allocated survives):
-    at (10000, 10, 10) that product would be 1.3 million objects, far over 50 ms.
-  - Generation 1 is collected every 10 young collections, as by default: it traverses about
-    11,000 objects at most, 2-3 ms.
-  - Generation 2 (a full collection) runs every 2 generation 1 collections instead of 10.
-    Full collections keep running, so cyclic garbage is still reclaimed, and, with
-    survivors frozen after each one, they are short and frequent rather than long and rare:
-    the total time spent in them does not grow, as each object is traversed by one full
-    collection before it is frozen.  Proxying 300 calls/s (transactions live 32 s), full
-    collections took 20-30 ms (at most 41 ms) every 1.6 s of traffic, against 0.6-0.8 s
-    every 5 s with CPython's defaults.  CPython also skips a full collection until the
-    objects promoted since the last one exceed a quarter of those that survived it; as the
-    survivors are frozen, that rule no longer postpones full collections for long.
-
-Without the freezing of survivors (C{freezeSurvivors=False}) these thresholds make little
-difference: full collections then traverse every object created since start-up.
+Generation 0 is collected when the tracked objects allocated minus those freed since its last
+collection pass the first threshold.  Between two tenurings (L{DEFAULT_TENURE_INTERVAL}) only
+the objects of the last second are not frozen, so automatic collections have little to find:
+at 10,000, a young collection runs after about 200 calls' worth of surviving objects instead
+of 14, and traverses at most the objects of one second.  The other two thresholds are
+CPython's.
 """
 
-DEFAULT_CHECK_INTERVAL: Final[float] = 0.1
+DEFAULT_TENURE_INTERVAL: Final[float] = 1.0
 """
-Seconds between two checks by L{CollectorTuning} for a full collection whose survivors are
-to be frozen: much less than the time between two full collections (about a second at 300
-calls/s), so that the next one does not traverse the same survivors again.
+Seconds between two tenurings (a full collection, then a freeze of what survived it).  A
+tenuring traverses what was created in the last interval and is still alive, about 50
+objects per call in progress or lingering.
 """
 
 DEFAULT_FREEZE_COUNT_MAX_AGE: Final[float] = 60.0
@@ -299,22 +278,12 @@ class GCPauseMonitor:
 class CollectorTuning:
     """
     The policy that keeps collections short: freeze at start-up, set the thresholds, and
-    (with C{freezeSurvivors}) freeze again after each full collection.  See the module's
-    documentation, and its caveat about cyclic garbage.
-
-    A collector callback notes each full collection, and a check that runs every
-    C{checkInterval} seconds on C{clock} does the freeze.  The callback does not schedule
-    the freeze itself: the collector calls it from whatever allocation triggered the
-    collection, which may be in the middle of the clock's own code, and a L{TimerService
-    <sst.timers.TimerService>} that is rebuilding its heap then loses the timer (15% of them
-    in a trial with frequent collections).  So the callback only sets a flag.
+    tenure every C{tenureInterval} seconds (a full collection, then a freeze of its
+    survivors).  See the module's documentation, and its caveat about cyclic garbage.
 
     @ivar thresholds: the thresholds set while started.
-    @ivar freezeSurvivors: whether to freeze after each full collection.
-    @ivar checkInterval: seconds between two checks for a freeze to do.
+    @ivar tenureInterval: seconds between two tenurings.
     @ivar freezes: the freezes done since L{start}, the one at start-up included.
-    @ivar fullCollections: the full collections seen since L{start}, the one at start-up
-        excluded (counted only with C{freezeSurvivors}).
     """
 
     _log = Logger()
@@ -323,35 +292,28 @@ class CollectorTuning:
         self,
         clock: IReactorTime,
         thresholds: tuple[int, int, int] = DEFAULT_THRESHOLDS,
-        checkInterval: float = DEFAULT_CHECK_INTERVAL,
+        tenureInterval: float = DEFAULT_TENURE_INTERVAL,
         gcModule: GCModule = gc,
-        freezeSurvivors: bool = True,
     ) -> None:
         """
-        @param clock: schedules the checks.
+        @param clock: schedules the tenurings.
         @param thresholds: the collection thresholds to set.
-        @param checkInterval: seconds between two checks for a freeze to do.
-        @param freezeSurvivors: whether to freeze after each full collection (safe only if
-            the objects alive at any moment are freed by reference counting).
+        @param tenureInterval: seconds between two tenurings.
         @param gcModule: the collector (the real C{gc} module unless testing).
-        @raise ValueError: if a threshold is not positive or C{checkInterval} is negative.
+        @raise ValueError: if a threshold or C{tenureInterval} is not positive.
         """
         if len(thresholds) != 3 or min(thresholds) < 1:
             raise ValueError("thresholds must be three positive integers, not %r"
                              % (thresholds,))
-        if not checkInterval >= 0:
-            raise ValueError("checkInterval must not be negative, not %r" % (checkInterval,))
+        if not tenureInterval > 0:
+            raise ValueError("tenureInterval must be positive, not %r" % (tenureInterval,))
         self._clock = clock
         self._gc = gcModule
         self.thresholds = thresholds
-        self.checkInterval = checkInterval
-        self.freezeSurvivors = freezeSurvivors
+        self.tenureInterval = tenureInterval
         self._previous: Optional[tuple[int, int, int]] = None
-        self._froze = False
-        self._freezeDue = False
-        self._check: Optional[IDelayedCall] = None
+        self._next: Optional[IDelayedCall] = None
         self.freezes = 0
-        self.fullCollections = 0
 
     @property
     def running(self) -> bool:
@@ -362,80 +324,51 @@ class CollectorTuning:
 
     def start(self) -> None:
         """
-        Collect and freeze everything, set the thresholds and, with C{freezeSurvivors}, start
-        freezing after each full collection.  Call it once the service has built everything
-        it keeps.  Starting a started tuning does nothing.
+        Collect and freeze everything, set the thresholds and start tenuring.  Call it once
+        the service has built everything it keeps.  Starting a started tuning does nothing.
         """
         if self._previous is not None:
             return
         gcModule = self._gc
         gcModule.collect()
         gcModule.freeze()
-        self._froze = True
         self.freezes = 1
-        self.fullCollections = 0
         self._previous = gcModule.get_threshold()
         gcModule.set_threshold(*self.thresholds)
-        self._freezeDue = False
-        if self.freezeSurvivors:
-            gcModule.callbacks.append(self.gcCallback)
-            self._scheduleCheck()
+        self._next = self._clock.callLater(self.tenureInterval, self._tenure)
         self._log.info(
             "Garbage collector tuned: {frozen} objects frozen, thresholds {thresholds} "
-            "(were {previous}), survivors of full collections {survivors}",
+            "(were {previous}), survivors tenured every {interval} s",
             frozen=gcModule.get_freeze_count(), thresholds=self.thresholds,
-            previous=self._previous,
-            survivors="frozen" if self.freezeSurvivors else "not frozen")
+            previous=self._previous, interval=self.tenureInterval)
 
     def stop(self) -> None:
         """
-        Stop freezing, restore the thresholds L{start} found, and unfreeze what is frozen if
-        L{start} froze.  C{gc.unfreeze()} thaws every frozen object, including any that
-        something else froze.  Stopping a tuning that is not started does nothing.
+        Stop tenuring, restore the thresholds L{start} found, and unfreeze.
+        C{gc.unfreeze()} thaws every frozen object, including any that something else froze.
+        Stopping a tuning that is not started does nothing.
         """
         previous = self._previous
         if previous is None:
             return
         self._previous = None
-        _removeCallback(self._gc, self.gcCallback)
-        if self._check is not None:
-            if self._check.active():
-                self._check.cancel()
-            self._check = None
-        self._freezeDue = False
+        if self._next is not None and self._next.active():
+            self._next.cancel()
+        self._next = None
         self._gc.set_threshold(*previous)
-        if self._froze:
-            self._froze = False
-            self._gc.unfreeze()
+        self._gc.unfreeze()
 
-    def gcCallback(self, phase: str, info: dict[str, int]) -> None:
+    def _tenure(self) -> None:
         """
-        What the collector calls: note that a full collection just ended, for the next check
-        to freeze its survivors.  It does nothing else (see the class documentation).
-
-        @param phase: C{"start"} or C{"stop"}.
-        @param info: the collector's information; C{info["generation"]} is the oldest
-            generation collected.
+        Collect what is not frozen yet, freeze what survived, and do it again later.
         """
-        if phase == "stop" and info.get("generation") == 2:
-            self.fullCollections += 1
-            self._freezeDue = True
-
-    def _scheduleCheck(self) -> None:
-        self._check = self._clock.callLater(self.checkInterval, self._checkFreeze)
-
-    def _checkFreeze(self) -> None:
-        """
-        Freeze if a full collection ended since the last check, then check again later.
-        """
-        self._check = None
+        self._next = None
         if self._previous is None:
             return
-        if self._freezeDue:
-            self._freezeDue = False
-            self._gc.freeze()
-            self.freezes += 1
-        self._scheduleCheck()
+        self._gc.collect()
+        self._gc.freeze()
+        self.freezes += 1
+        self._next = self._clock.callLater(self.tenureInterval, self._tenure)
 
 
 def _removeCallback(gcModule: GCModule, callback: GCCallback) -> None:

@@ -109,11 +109,8 @@ class Options(usage.Options):
         ["bye-on-expiry", None, "Send BYE to both parties when a session timer expires "
          "(RFC 4028 section 8.3 says a proxy must not; this makes sst act as an SBC)."],
         ["help-policies", None, "List the session-timer policy plugins and exit."],
-        ["no-gc-tuning", None, "Leave CPython's garbage collector as it is: no freeze at "
-         "start-up, default thresholds (the gc_* pause metrics remain)."],
-        ["gc-freeze-survivors", None, "Also freeze what survives each full garbage collection, "
-         "so that held dialogs are not traversed again; leaks the calls' reference cycles "
-         "(see doc/operations.md)."],
+        ["no-gc-tuning", None, "Leave CPython's garbage collector as it is: no freezing of "
+         "long-lived objects, default thresholds (the gc_* pause metrics remain)."],
     ]
 
     def __init__(self) -> None:
@@ -174,9 +171,6 @@ class Options(usage.Options):
         self._sessionTimerOptions()
         self._b2buaOptions()
         self._stateOptions()
-        if self["no-gc-tuning"] and self["gc-freeze-survivors"]:
-            raise usage.UsageError("--gc-freeze-survivors needs the garbage collector tuning "
-                                   "that --no-gc-tuning turns off")
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
@@ -314,8 +308,7 @@ class SIPService(service.Service):
         #: Keeps garbage collections short while the service runs (none with --no-gc-tuning).
         self.gcTuning: Optional[CollectorTuning] = None
         if not config.get("no-gc-tuning", False):
-            self.gcTuning = CollectorTuning(
-                self.timers, freezeSurvivors=bool(config.get("gc-freeze-survivors", False)))
+            self.gcTuning = CollectorTuning(self.timers)
         self.transport = TransportLayer(self.timers, self.stats, config["max-size"], reactor)
         self.transactions = TransactionLayer(
             self.transport, self.timers, config["timers"], maxTransactions=config["max-transactions"]

@@ -19,7 +19,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from sst.gctuning import (
-    DEFAULT_CHECK_INTERVAL,
+    DEFAULT_TENURE_INTERVAL,
     DEFAULT_THRESHOLDS,
     CollectorTuning,
     GCPauseMonitor,
@@ -286,8 +286,8 @@ class GCPauseMonitorTests(SynchronousTestCase):
 
 class CollectorTuningTests(SynchronousTestCase):
     """
-    L{CollectorTuning} freezes at start-up, sets the thresholds, freezes after full
-    collections, and puts everything back when stopped.
+    L{CollectorTuning} freezes at start-up, sets the thresholds, tenures every interval,
+    and puts everything back when stopped.
     """
 
     def setUp(self) -> None:
@@ -298,14 +298,16 @@ class CollectorTuningTests(SynchronousTestCase):
     def test_start(self) -> None:
         """
         L{CollectorTuning.start} collects, then freezes, then sets the thresholds, and
-        installs its callback.
+        schedules the first tenuring; it installs no collector callback.
         """
         self.tuning.start()
         self.assertEqual(self.gc.changes(), [("collect", 2), ("freeze",),
                                              ("set_threshold",) + DEFAULT_THRESHOLDS])
-        self.assertEqual(self.gc.callbacks, [self.tuning.gcCallback])
+        self.assertEqual(self.gc.callbacks, [])
         self.assertTrue(self.tuning.running)
         self.assertEqual(self.tuning.freezes, 1)
+        self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()],
+                         [DEFAULT_TENURE_INTERVAL])
 
     def test_startLogs(self) -> None:
         """
@@ -326,102 +328,47 @@ class CollectorTuningTests(SynchronousTestCase):
         before = list(self.gc.calls)
         self.tuning.start()
         self.assertEqual(self.gc.calls, before)
-        self.assertEqual(len(self.gc.callbacks), 1)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
 
-    def test_startupCollectionNotFrozenAgain(self) -> None:
+    def test_tenuring(self) -> None:
         """
-        The collection at start-up, frozen at once, does not cause a second freeze.
+        Every interval, the tuning runs a full collection and then freezes what survived it,
+        and nothing in between.
         """
         self.tuning.start()
-        self.clock.advance(DEFAULT_CHECK_INTERVAL)
-        self.assertEqual(self.gc.changes().count(("freeze",)), 1)
-
-    def test_freezeAfterFullCollection(self) -> None:
-        """
-        After a full collection, the callback only notes it: nothing is frozen and nothing
-        is scheduled from inside the collector.  The next check on the clock freezes.
-        """
-        self.tuning.start()
-        before = list(self.gc.changes())
-        scheduled = list(self.clock.getDelayedCalls())
-        self.gc.runCollection(2)
-        self.assertEqual(self.gc.changes(), before)
-        self.assertEqual(self.clock.getDelayedCalls(), scheduled)
-        self.clock.advance(DEFAULT_CHECK_INTERVAL)
-        self.assertEqual(self.gc.changes(), before + [("freeze",)])
-        self.assertEqual((self.tuning.freezes, self.tuning.fullCollections), (2, 1))
-
-    def test_youngCollectionsNotFrozen(self) -> None:
-        """
-        Collections of generations 0 and 1, and the C{start} of a full one, cause no freeze.
-        """
-        self.tuning.start()
-        self.gc.runCollection(0)
-        self.gc.runCollection(1)
-        self.tuning.gcCallback("start", {"generation": 2})
-        self.clock.advance(DEFAULT_CHECK_INTERVAL)
-        self.assertEqual(self.gc.changes().count(("freeze",)), 1)
-        self.assertEqual(self.tuning.fullCollections, 0)
-
-    def test_oneFreezePerCheck(self) -> None:
-        """
-        Several full collections between two checks cause one freeze; a full collection
-        after that freeze causes another at the next check.
-        """
-        self.tuning.start()
-        self.gc.runCollection(2)
-        self.gc.runCollection(2)
-        self.clock.advance(DEFAULT_CHECK_INTERVAL)
-        self.assertEqual(self.tuning.freezes, 2)
-        self.clock.advance(DEFAULT_CHECK_INTERVAL * 5)
-        self.assertEqual(self.tuning.freezes, 2)
-        self.gc.runCollection(2)
-        self.clock.advance(DEFAULT_CHECK_INTERVAL)
-        self.assertEqual((self.tuning.freezes, self.tuning.fullCollections), (3, 3))
+        start = len(self.gc.changes())
+        self.clock.advance(DEFAULT_TENURE_INTERVAL * 0.99)
+        self.assertEqual(len(self.gc.changes()), start)
+        self.clock.advance(DEFAULT_TENURE_INTERVAL * 0.01)
+        self.assertEqual(self.gc.changes()[start:], [("collect", 2), ("freeze",)])
+        self.clock.advance(DEFAULT_TENURE_INTERVAL)
+        self.clock.advance(DEFAULT_TENURE_INTERVAL)
+        self.assertEqual(self.gc.changes()[start:], [("collect", 2), ("freeze",)] * 3)
+        self.assertEqual(self.tuning.freezes, 4)
 
     def test_stop(self) -> None:
         """
-        L{CollectorTuning.stop} removes the callback, cancels the check, restores the
-        thresholds it found and unfreezes; later full collections freeze nothing.
+        Stopping restores the thresholds, unfreezes and tenures no more.
         """
         self.tuning.start()
-        self.gc.runCollection(2)
         self.tuning.stop()
-        self.assertEqual(self.gc.changes()[-2:], [("set_threshold", 700, 10, 10),
-                                                  ("unfreeze",)])
-        self.assertEqual(self.gc.thresholds, (700, 10, 10))
-        self.assertEqual(self.gc.callbacks, [])
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.gc.changes()[-2:], [("set_threshold", 700, 10, 10), ("unfreeze",)])
         self.assertFalse(self.tuning.running)
-        self.clock.advance(DEFAULT_CHECK_INTERVAL)
-        self.assertEqual(self.gc.changes().count(("freeze",)), 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        before = list(self.gc.calls)
+        self.clock.advance(DEFAULT_TENURE_INTERVAL * 10)
+        self.assertEqual(self.gc.calls, before)
 
     def test_stopNotStarted(self) -> None:
         """
-        Stopping a tuning that was never started, or stopping it twice, changes nothing.
+        Stopping a tuning that was never started changes nothing.
         """
         self.tuning.stop()
         self.assertEqual(self.gc.calls, [])
-        self.tuning.start()
-        self.tuning.stop()
-        before = list(self.gc.calls)
-        self.tuning.stop()
-        self.assertEqual(self.gc.calls, before)
-
-    def test_stopKeepsOtherCallbacks(self) -> None:
-        """
-        Stopping removes the tuning's own callback only.
-        """
-        other = GCPauseMonitor(gcModule=self.gc)
-        other.install()
-        self.tuning.start()
-        other.install()
-        self.tuning.stop()
-        self.assertEqual(self.gc.callbacks, [other.gcCallback])
 
     def test_restart(self) -> None:
         """
-        A stopped tuning starts again with what it finds then.
+        A stopped tuning can start again, and then restores the thresholds it found then.
         """
         self.tuning.start()
         self.tuning.stop()
@@ -430,33 +377,14 @@ class CollectorTuningTests(SynchronousTestCase):
         self.tuning.stop()
         self.assertEqual(self.gc.thresholds, (900, 9, 9))
 
-    def test_withoutFreezingSurvivors(self) -> None:
-        """
-        With C{freezeSurvivors=False} the tuning freezes at start-up and sets the thresholds
-        but installs no callback and schedules nothing; stopping still restores and
-        unfreezes.
-        """
-        tuning = CollectorTuning(self.clock, gcModule=self.gc, freezeSurvivors=False)
-        tuning.start()
-        self.assertEqual(self.gc.callbacks, [])
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-        self.gc.runCollection(2)
-        self.clock.advance(DEFAULT_CHECK_INTERVAL)
-        self.assertEqual(tuning.freezes, 1)
-        tuning.stop()
-        self.assertEqual(self.gc.changes(), [
-            ("collect", 2), ("freeze",), ("set_threshold",) + DEFAULT_THRESHOLDS,
-            ("set_threshold", 700, 10, 10), ("unfreeze",)])
-
     def test_customThresholdsAndInterval(self) -> None:
         """
-        The thresholds and the check interval can be chosen.
+        The thresholds and the tenure interval can be chosen.
         """
-        tuning = CollectorTuning(self.clock, thresholds=(5000, 5, 5), checkInterval=2.0,
+        tuning = CollectorTuning(self.clock, thresholds=(5000, 5, 5), tenureInterval=2.0,
                                  gcModule=self.gc)
         tuning.start()
         self.assertIn(("set_threshold", 5000, 5, 5), self.gc.calls)
-        self.gc.runCollection(2)
         self.clock.advance(1.9)
         self.assertEqual(tuning.freezes, 1)
         self.clock.advance(0.1)
@@ -465,14 +393,15 @@ class CollectorTuningTests(SynchronousTestCase):
 
     def test_badArguments(self) -> None:
         """
-        Thresholds that are not three positive integers, and a negative check interval, are
-        refused.
+        Thresholds that are not three positive integers, and a tenure interval that is not
+        positive, are refused.
         """
         for thresholds in [(0, 10, 10), (700, 0, 10), (700, 10)]:
             self.assertRaises(ValueError, CollectorTuning, self.clock, thresholds=thresholds,
                               gcModule=self.gc)
-        self.assertRaises(ValueError, CollectorTuning, self.clock, checkInterval=-1.0,
-                          gcModule=self.gc)
+        for interval in (0.0, -1.0):
+            self.assertRaises(ValueError, CollectorTuning, self.clock, tenureInterval=interval,
+                              gcModule=self.gc)
 
 
 class ServiceTests(SynchronousTestCase):
@@ -483,15 +412,13 @@ class ServiceTests(SynchronousTestCase):
 
     def test_defaults(self) -> None:
         """
-        By default the service has a monitor and a tuning that does not freeze survivors;
-        nothing is installed before the service starts.
+        By default the service has a monitor and a tuning; nothing is installed before the
+        service starts.
         """
         options = parsed()
         self.assertFalse(options["no-gc-tuning"])
-        self.assertFalse(options["gc-freeze-survivors"])
         service = SIPService(options, Clock())
         assert service.gcTuning is not None
-        self.assertFalse(service.gcTuning.freezeSurvivors)
         self.assertFalse(service.gcTuning.running)
         self.assertFalse(service.gcMonitor.installed)
 
@@ -505,17 +432,6 @@ class ServiceTests(SynchronousTestCase):
         gauges = service.gauges()
         self.assertIn("gc_pause_max_ms", gauges)
         self.assertNotIn("gc_freezes", gauges)
-
-    def test_freezeSurvivors(self) -> None:
-        """
-        C{--gc-freeze-survivors} turns on the freezing after full collections; with
-        C{--no-gc-tuning} it is a usage error.
-        """
-        service = SIPService(parsed("--gc-freeze-survivors"), Clock())
-        assert service.gcTuning is not None
-        self.assertTrue(service.gcTuning.freezeSurvivors)
-        e = self.assertRaises(UsageError, parsed, "--gc-freeze-survivors", "--no-gc-tuning")
-        self.assertIn("--no-gc-tuning", str(e))
 
     def test_gauges(self) -> None:
         """
@@ -552,9 +468,9 @@ class ServiceTests(SynchronousTestCase):
 
     def test_startStopRealCollector(self) -> None:
         """
-        Started (with C{--gc-freeze-survivors}), the service freezes the interpreter's
-        objects, sets the thresholds, times collections and freezes after a full one;
-        stopped, it restores the thresholds, unfreezes and removes its callbacks.
+        Started, the service freezes the interpreter's objects, sets the thresholds, times
+        collections and tenures every interval; stopped, it restores the thresholds,
+        unfreezes and removes its callbacks.
         """
         thresholds = gc.get_threshold()
         frozen = gc.get_freeze_count()
@@ -570,7 +486,7 @@ class ServiceTests(SynchronousTestCase):
 
         reactor = MemoryReactorClock()
         service = SIPService(parsed("--listen", "tcp:127.0.0.1:0", "--state", "none",
-                                    "--http", "none", "--gc-freeze-survivors"), reactor)
+                                    "--http", "none"), reactor)
         self.addCleanup(restore)
         service.startService()
         tuning = service.gcTuning
@@ -578,9 +494,11 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(gc.get_threshold(), DEFAULT_THRESHOLDS)
         self.assertGreater(gc.get_freeze_count(), frozen)
         self.assertTrue(service.gcMonitor.installed)
-        gc.collect()
-        reactor.advance(DEFAULT_CHECK_INTERVAL)
+        before = gc.get_freeze_count()
+        survivors = [[n] for n in range(1000)]
+        reactor.advance(DEFAULT_TENURE_INTERVAL)
         self.assertEqual(tuning.freezes, 2)
+        self.assertGreaterEqual(gc.get_freeze_count(), before + len(survivors))
         self.assertGreaterEqual(service.gcMonitor.snapshot()["gc_gen2_collections"], 1)
         service.stopService()
         self.assertEqual(gc.get_threshold(), thresholds)
