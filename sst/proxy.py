@@ -80,6 +80,9 @@ class Branch:
     One forwarded copy of a request, with its client transaction.
     """
 
+    __slots__ = ("context", "request", "target", "transaction", "provisional", "finalCode",
+                 "cancelSent", "timerC")
+
     def __init__(self, context: "ResponseContext", request: Request, target: Address) -> None:
         self.context = context
         self.request = request
@@ -110,6 +113,9 @@ class ResponseContext:
     branches, the best final response so far, and whether it was cancelled.
     """
 
+    __slots__ = ("proxy", "server", "request", "initial", "branches", "best", "_finalSent",
+                 "cancelled", "routing", "counted")
+
     def __init__(self, proxy: "Proxy", server: ServerTransaction, initial: bool) -> None:
         self.proxy = proxy
         self.server = server
@@ -138,6 +144,9 @@ class ResponseContext:
         if value and not self._finalSent and self.counted:
             self.counted = False
             self.proxy.invitesInProgress -= 1
+        if value:
+            # No other final goes upstream: the best one so far is no longer needed.
+            self.best = None
         self._finalSent = value
 
     def serverTransactionEnded(self) -> None:

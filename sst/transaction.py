@@ -99,15 +99,23 @@ def _key(branch: Optional[str], request: Request, method: str) -> tuple[str, ...
     )
 
 
+#: Timers that retransmit (RFC 3261 section 17); every other timer ends a state.
+_RETRANSMIT = frozenset("AEG")
+
+
 class _Timed:
     """
-    Named timers of one transaction: each an C{IDelayedCall} from the layer's clock, armed
-    on entering a state and cancelled on leaving it; a zero delay to C{_terminate} ends the
-    transaction at once (timers I, J, K and D over reliable transports).
+    The timers of one transaction, from the layer's clock: at most one that retransmits (A,
+    E or G) and one that ends a state (B, D, F, H, I, J, K, L or M), each armed on entering a
+    state and cancelled on leaving it; a zero delay to C{_terminate} ends the transaction at
+    once (timers I, J, K and D over reliable transports).
     """
 
+    __slots__ = ("layer", "_retransmitTimer", "_stateTimer")
+
     layer: "TransactionLayer"
-    _timers: dict[str, IDelayedCall]
+    _retransmitTimer: Optional[IDelayedCall]
+    _stateTimer: Optional[IDelayedCall]
 
     def _terminate(self) -> None:
         raise NotImplementedError()
@@ -116,23 +124,34 @@ class _Timed:
         if delay <= 0 and fn == self._terminate:
             self._terminate()
             return
-        old = self._timers.get(name)
+        retransmit = name in _RETRANSMIT
+        old = self._retransmitTimer if retransmit else self._stateTimer
         if old is not None and old.active():
             old.cancel()
-        self._timers[name] = self.layer.clock.callLater(delay, self._fire, name, fn)
-
-    def _fire(self, name: str, fn: Callable[[], None]) -> None:
-        self._timers.pop(name, None)
-        fn()
+        call = self.layer.clock.callLater(delay, fn)
+        if retransmit:
+            self._retransmitTimer = call
+        else:
+            self._stateTimer = call
 
     def _cancel(self, name: str) -> None:
-        call = self._timers.pop(name, None)
+        if name in _RETRANSMIT:
+            call, self._retransmitTimer = self._retransmitTimer, None
+        else:
+            call, self._stateTimer = self._stateTimer, None
         if call is not None and call.active():
             call.cancel()
 
+    def _armed(self, name: str) -> bool:
+        """
+        @return: whether the timer of C{name}'s kind is armed (and not yet fired).
+        """
+        call = self._retransmitTimer if name in _RETRANSMIT else self._stateTimer
+        return call is not None and call.active()
+
     def _stopAll(self) -> None:
-        for name in list(self._timers):
-            self._cancel(name)
+        self._cancel("A")
+        self._cancel("B")
 
 
 class ServerTransaction(_Timed):
@@ -141,8 +160,12 @@ class ServerTransaction(_Timed):
 
     @ivar request: the request that created it.
     @ivar state: the current state name.
-    @ivar lastResponse: the last response sent, retransmitted on request retransmissions.
+    @ivar lastResponse: the last response sent, retransmitted on request retransmissions
+        (not kept once a 2xx was sent: the TU retransmits those).
     """
+
+    __slots__ = ("request", "key", "isInvite", "state", "lastResponse", "finalCode", "address",
+                 "reliable", "_interval", "toTag", "context")
 
     def __init__(self, layer: "TransactionLayer", request: Request, key: tuple[str, ...]) -> None:
         self.layer = layer
@@ -154,30 +177,35 @@ class ServerTransaction(_Timed):
         self.finalCode = 0
         self.address = responseAddress(request)
         self.reliable = self.address.transport != "udp"
-        self._timers: dict[str, IDelayedCall] = {}
+        self._retransmitTimer: Optional[IDelayedCall] = None
+        self._stateTimer: Optional[IDelayedCall] = None
         self._interval = 0.0
         self.toTag: Optional[str] = None
         #: Whatever the transaction user keeps for this transaction (the proxy's context).
         self.context: object = None
 
-    def respond(self, response: Response) -> None:
+    def respond(self, response: Response) -> Optional[bytes]:
         """
         Send a response, moving the machine on. Responses after a final non-2xx are ignored;
         2xx retransmissions from the TU are sent in the Accepted state (RFC 6026).
+
+        @return: the bytes sent (which a UA core retransmits itself for a 2xx to an INVITE),
+            or L{None} when the response was ignored.
         """
         if self.state in (COMPLETED, CONFIRMED, TERMINATED):
-            return
+            return None
         if self.state == ACCEPTED and not (200 <= response.code < 300):
-            return
+            return None
         data = response.toBytes()
-        self.lastResponse = data
+        code = response.code
+        # A 2xx to an INVITE is never resent by the transaction (RFC 6026): it is not kept.
+        self.lastResponse = None if self.isInvite and 200 <= code < 300 else data
         self.layer.transport.stats.increment("responses_out")
         self.layer.transport.send(data, self.address)
-        code = response.code
         if code < 200:
             if self.state == TRYING:
                 self.state = PROCEEDING
-            return
+            return data
         self.finalCode = code
         timers = self.layer.timers
         if self.isInvite:
@@ -194,6 +222,7 @@ class ServerTransaction(_Timed):
         else:
             self.state = COMPLETED
             self._arm("J", timers.J(self.reliable), self._terminate)
+        return data
 
     def respondWith(self, code: int, phrase: str = "", toTag: Optional[str] = None) -> Response:
         """
@@ -268,6 +297,9 @@ class ClientTransaction(_Timed):
     @ivar user: told of responses and time-outs.
     """
 
+    __slots__ = ("request", "target", "user", "isInvite", "branch", "key", "state", "reliable",
+                 "data", "_interval", "ack")
+
     def __init__(
         self,
         layer: "TransactionLayer",
@@ -285,10 +317,10 @@ class ClientTransaction(_Timed):
         self.state = CALLING if self.isInvite else TRYING
         self.reliable = target.transport != "udp"
         self.data = request.toBytes()
-        self._timers: dict[str, IDelayedCall] = {}
+        self._retransmitTimer: Optional[IDelayedCall] = None
+        self._stateTimer: Optional[IDelayedCall] = None
         self._interval = layer.timers.t1
         self.ack: Optional[bytes] = None
-        self.lastProvisional: Optional[Response] = None
 
     def start(self) -> None:
         """
@@ -338,7 +370,6 @@ class ClientTransaction(_Timed):
                     # Timer E goes on at T2 in Proceeding.
                     self._interval = self.layer.timers.t2
                 self.state = PROCEEDING
-                self.lastProvisional = response
                 user.responseReceived(self, response)
             return
         if self.isInvite:
@@ -346,6 +377,8 @@ class ClientTransaction(_Timed):
                 if state in (CALLING, PROCEEDING):
                     self._stopAll()
                     self.state = ACCEPTED
+                    # Nothing is retransmitted any more: the request's bytes can go.
+                    self.data = b""
                     self._arm("M", self.layer.timers.M, self._terminate)
                     user.responseReceived(self, response)
                 elif state == ACCEPTED:
@@ -354,6 +387,7 @@ class ClientTransaction(_Timed):
             if state in (CALLING, PROCEEDING):
                 self._stopAll()
                 self.state = COMPLETED
+                self.data = b""
                 self.ack = self._buildAck(response).toBytes()
                 self.layer.transport.send(self.ack, self.target)
                 self._arm("D", self.layer.timers.D(self.reliable), self._terminate)
@@ -364,6 +398,7 @@ class ClientTransaction(_Timed):
         if state in (TRYING, PROCEEDING):
             self._stopAll()
             self.state = COMPLETED
+            self.data = b""
             self._arm("K", self.layer.timers.K(self.reliable), self._terminate)
             user.responseReceived(self, response)
 
@@ -384,7 +419,7 @@ class ClientTransaction(_Timed):
         cancelled and destroy the client transaction handling the INVITE"), so that a
         downstream that never answers leaves nothing behind.
         """
-        if self.isInvite and self.state in (CALLING, PROCEEDING) and "B" not in self._timers:
+        if self.isInvite and self.state in (CALLING, PROCEEDING) and not self._armed("B"):
             self._arm("B", self.layer.timers.B, self._timeout)
         return self._sameHop("CANCEL", self.request.header("to") or "")
 

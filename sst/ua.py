@@ -504,12 +504,12 @@ class UADialog:
         for name, value in headers:
             append(canonicalName(name), value)
         response.body = body
-        server.respond(response)
+        sent = server.respond(response)
         if method == "INVITE" and code >= 200:
             if self.inviteServer is server:
                 self.inviteServer = None
-            if code < 300 and server.lastResponse is not None and self.state == CONFIRMED:
-                self._retransmit(request.cseq().number, server.lastResponse, server.address)
+            if code < 300 and sent is not None and self.state == CONFIRMED:
+                self._retransmit(request.cseq().number, sent, server.address)
         return response
 
     def _retransmit(self, cseq: int, data: bytes, address: Address) -> None:
@@ -694,9 +694,9 @@ class IncomingInvite:
         full = [("Allow", ALLOW), ("Supported", SUPPORTED)]
         full.extend(headers)
         server = self.server
-        server.respond(self._response(code, "", full, body))
-        if server.lastResponse is not None:
-            dialog._retransmit(request.cseq().number, server.lastResponse, server.address)
+        sent = server.respond(self._response(code, "", full, body))
+        if sent is not None:
+            dialog._retransmit(request.cseq().number, sent, server.address)
         return dialog
 
     def reject(self, code: int, phrase: str = "", headers: Headers = ()) -> None:
