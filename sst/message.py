@@ -296,6 +296,27 @@ class Message:
                 values.extend(splitCommas(valueOf(line)))
         return values
 
+    def copyLines(self, other: "Message", key: str, every: bool = False) -> bool:
+        """
+        Append the first line (or with C{every}, each line) of C{other} whose key is C{key},
+        as it is written there.
+
+        @param key: the key, in canonical form.
+        @return: whether C{other} had such a line.
+        """
+        keys = other._keys
+        if key not in keys:
+            return False
+        if every:
+            for k, line in zip(keys, other._lines):
+                if k == key:
+                    self._keys.append(key)
+                    self._lines.append(line)
+        else:
+            self._keys.append(key)
+            self._lines.append(other._lines[keys.index(key)])
+        return True
+
     def lineValues(self, name: str) -> list[str]:
         """
         @return: the value of each line called C{name}, comma lists left whole.
@@ -427,32 +448,38 @@ class Message:
             for name in _CACHE_KEYS.get(key, (key,)):
                 cache.pop(name, None)
 
-    def pushVia(self, via: Via) -> None:
+    def pushVia(self, via: Via, text: Optional[str] = None) -> None:
         """
         Add C{via} as the new top Via (a proxy forwarding a request), keeping it decoded.
+
+        @param text: C{via} as written, when the caller has it already.
         """
         self._keys.insert(0, "via")
-        self._lines.insert(0, "Via: " + str(via))
+        self._lines.insert(0, "Via: " + (text if text is not None else str(via)))
         cache = self._cache
         cache.pop("via", None)
         cache["topvia"] = via
 
-    def replaceTopVia(self, via: Via) -> None:
+    def replaceTopVia(self, via: Via, text: Optional[str] = None) -> None:
         """
         Replace the top Via element by C{via} (as the transport does to add C{received} and
         C{rport}), leaving the other Via elements and every other header untouched.
+
+        @param text: C{via} as written, when the caller has it already.
         """
         keys = self._keys
         if "via" not in keys:
             raise SIPParseError("missing Via")
         i = keys.index("via")
+        if text is None:
+            text = str(via)
         value = valueOf(self._lines[i])
         if "," in value:
             values = splitCommas(value)
-            values[0] = str(via)
+            values[0] = text
             value = ", ".join(values)
         else:
-            value = str(via)
+            value = text
         self._lines[i] = "Via: " + value
         cache = self._cache
         cache.pop("via", None)

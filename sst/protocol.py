@@ -256,18 +256,24 @@ class TransportLayer:
 
     def _fixVia(self, request: Request, source: Address) -> None:
         via = request.topVia()
-        params = dict(via.params)
-        changed = False
+        params = via.params
         rport = "rport" in params and params["rport"] is None
         # RFC 3581 section 4: with an empty rport, received is added even when it equals sent-by.
-        if via.host != source.host or rport:
-            params["received"] = source.host
-            changed = True
+        if via.host == source.host and not rport:
+            return
+        params = dict(params)
+        params["received"] = source.host
         if rport:
             params["rport"] = str(source.port)
-            changed = True
-        if changed:
-            request.replaceTopVia(Via(via.transport, via.host, via.port, params))
+        fixed = Via(via.transport, via.host, via.port, params)
+        # The usual Via ends with an empty rport and is alone on its line: add the values to
+        # its text as it came, rather than writing it anew.
+        text = request.header("via")
+        if (rport and text is not None and text.endswith(";rport") and "," not in text
+                and "received" not in via.params):
+            request.replaceTopVia(fixed, "%s=%d;received=%s" % (text, source.port, source.host))
+        else:
+            request.replaceTopVia(fixed)
 
 
 def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional[int],
@@ -351,7 +357,17 @@ class SIPDatagramProtocol(protocol.DatagramProtocol):
             del self.layer._udp[self.family]
 
     def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
-        self.layer.dataReceived(datagram, Address("udp", addr[0], addr[1]))
+        source = _SOURCES.get(addr)
+        if source is None:
+            source = Address("udp", addr[0], addr[1])
+            if len(_SOURCES) >= 65536:
+                _SOURCES.clear()
+            _SOURCES[addr] = source
+        self.layer.dataReceived(datagram, source)
+
+
+#: The addresses datagrams came from, made once per peer.
+_SOURCES: dict[tuple[str, int], Address] = {}
 
 
 class StreamFramer:

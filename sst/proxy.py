@@ -205,6 +205,10 @@ class Proxy:
         self.localHosts: set[str] = set()
         #: Initial INVITEs admitted and not yet answered with a final response.
         self.invitesInProgress = 0
+        #: Our Record-Route URI for each local address, as written.
+        self._recordRoutes: dict[Address, str] = {}
+        #: Whether each Route entry seen names us (see L{_isLocalRoute}).
+        self._localRoutes: dict[str, bool] = {}
         #: Sends BYE to both ends of expired timed dialogs (C{--bye-on-expiry}), or L{None}.
         self.byeOnExpiry: Optional[ByeOnExpiry] = None
         transactions.user = self
@@ -218,6 +222,7 @@ class Proxy:
         """
         self.localAddresses.add((host.lower(), port))
         self.localHosts.add(host.lower())
+        self._localRoutes.clear()
 
     def isLocal(self, uri: URI) -> bool:
         """
@@ -264,8 +269,11 @@ class Proxy:
         @return: our Record-Route URI for C{transport}.
         """
         local = self.transport.localAddress(transport, family)
-        suffix = ";transport=tcp" if transport == "tcp" else ""
-        return "<sip:%s%s;lr>" % (local.hostport(), suffix)
+        uri = self._recordRoutes.get(local)
+        if uri is None:
+            suffix = ";transport=tcp" if transport == "tcp" else ""
+            uri = self._recordRoutes[local] = "<sip:%s%s;lr>" % (local.hostport(), suffix)
+        return uri
 
     # -- ITransactionUser ----------------------------------------------------------------
 
@@ -484,10 +492,7 @@ class Proxy:
             if inTransport != address.transport:
                 # RFC 5658 double Record-Route when the transport changes.
                 request.insertBefore("Record-Route", self.recordRouteURI(address.transport, family))
-        local = self.transport.localAddress(address.transport, family)
-        branch = self.transactions.newBranch(loopHash)
-        request.pushVia(Via(address.transport.upper(), local.host, local.port,
-                            {"branch": branch, "rport": None}))
+        self._pushVia(request, address, family, self.transactions.newBranch(loopHash))
         branchState = Branch(context, request, address)
         context.branches.append(branchState)
         branchState.transaction = self.transactions.request(request, address, branchState)
@@ -495,25 +500,43 @@ class Proxy:
             branchState.timerC = self.clock.callLater(self.transactions.timers.C, self._timerC, branchState)
 
     def _preprocessRoute(self, request: Request) -> None:
-        if request.hasHeader("route") and not request.headerValues("route"):
+        """
+        RFC 3261 section 16.4: undo a strict router's rewrite, then remove the Route entries
+        that name us from the top of the route set.
+        """
+        if not request.hasHeader("route"):
+            return
+        routes = request.headerValues("route")
+        if not routes:
             # RFC 3261 section 25.1: a Route holds at least one route-param.
             raise SIPParseError("empty Route")
         uri = request.requestURI()
-        if self.isLocal(uri) and uri.user is None and request.hasHeader("route"):
+        if uri.user is None and self.isLocal(uri):
             # Strict router upstream (RFC 3261 section 16.4): restore the Request-URI.
-            routes = request.headerValues("route")
             last = parseNameAddr(routes[-1])
             request.uri = str(last.uri)
             request.removeHeader("route")
             for value in routes[:-1]:
                 request.addHeader("Route", value)
-        while True:
-            routes = request.headerValues("route")
-            if not routes:
-                return
-            if not self.isLocal(parseNameAddr(routes[0]).uri):
+            routes = routes[:-1]
+        for route in routes:
+            if not self._isLocalRoute(route):
                 return
             request.popFirstValue("route")
+
+    def _isLocalRoute(self, route: str) -> bool:
+        """
+        @return: whether the Route entry C{route} names us; remembered per entry, as every
+            in-dialog request of a call carries the same one.
+        @raise SIPParseError: when C{route} does not parse.
+        """
+        local = self._localRoutes.get(route)
+        if local is None:
+            local = self.isLocal(parseNameAddr(route).uri)
+            if len(self._localRoutes) >= 4096:
+                self._localRoutes.clear()
+            self._localRoutes[route] = local
+        return local
 
     def _loopHash(self, request: Request) -> str:
         parts = "\0".join([
@@ -782,13 +805,21 @@ class Proxy:
         address = targets[0].address
         request.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
         family = "6" if ":" in address.host else "4"
-        local = self.transport.localAddress(address.transport, family)
         # Stateless forwarding: a branch derived from the incoming one.
         incoming = request.topVia().branch or request.headerValues("via")[0]
         branch = MAGIC_COOKIE + hashlib.blake2b(incoming.encode("latin-1"), digest_size=8).hexdigest()
-        request.pushVia(Via(address.transport.upper(), local.host, local.port,
-                            {"branch": branch, "rport": None}))
+        self._pushVia(request, address, family, branch)
         self.transport.sendMessage(request, address)
+
+    def _pushVia(self, request: Request, address: Address, family: str, branch: str) -> None:
+        """
+        Add our Via, with C{branch} and an empty C{rport}, on top of a request sent to
+        C{address}.
+        """
+        local = self.transport.localAddress(address.transport, family)
+        transport = address.transport.upper()
+        request.pushVia(Via(transport, local.host, local.port, {"branch": branch, "rport": None}),
+                        "SIP/2.0/%s %s;branch=%s;rport" % (transport, local.hostport(), branch))
 
 
 @implementer(IDialogObserver)

@@ -31,22 +31,16 @@ def makeResponse(
     @return: the response, without a body.
     """
     response = Response(code, phrase)
-    append = response.appendHeader
-    for value in request.lineValues("via"):
-        append("via", value)
-    fromValue = request.header("from")
-    if fromValue is not None:
-        append("from", fromValue)
-    toValue = request.header("to")
-    if toValue is not None:
-        if toTag is not None and _hasNoTag(request):
-            toValue = "%s;tag=%s" % (toValue, toTag)
-        append("to", toValue)
-    for key in ("call-id", "cseq"):
-        copied = request.header(key)
-        if copied is not None:
-            append(key, copied)
-    append("content-length", "0")
+    # The lines are copied as they are written in the request.
+    response.copyLines(request, "via", every=True)
+    response.copyLines(request, "from")
+    if toTag is not None and _hasNoTag(request):
+        response.appendHeader("to", "%s;tag=%s" % (request.header("to"), toTag))
+    else:
+        response.copyLines(request, "to")
+    response.copyLines(request, "call-id")
+    response.copyLines(request, "cseq")
+    response.appendHeader("content-length", "0")
     return response
 
 
