@@ -262,6 +262,13 @@ class Message:
         self._keys = other._keys[:]
         self._cache = dict(other._cache)
 
+    def shrink(self) -> None:
+        """
+        Forget what was decoded from the headers (it is decoded again if asked for): a
+        transaction that only lingers keeps its message at its smallest.
+        """
+        self._cache = {}
+
     # -- generic header access ---------------------------------------------------------
 
     def header(self, name: str) -> Optional[str]:
@@ -711,6 +718,10 @@ class Request(Message):
 
     def startLine(self) -> str:
         return "%s %s SIP/2.0" % (self.method, self.uri)
+
+    def shrink(self) -> None:
+        super().shrink()
+        self._ruri = None
 
     def requestURI(self) -> URI:
         """

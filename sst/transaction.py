@@ -207,6 +207,8 @@ class ServerTransaction(_Timed):
                 self.state = PROCEEDING
             return data
         self.finalCode = code
+        # From now on the request only waits for retransmissions to absorb.
+        self.request.shrink()
         timers = self.layer.timers
         if self.isInvite:
             if code < 300:
@@ -379,6 +381,7 @@ class ClientTransaction(_Timed):
                     self.state = ACCEPTED
                     # Nothing is retransmitted any more: the request's bytes can go.
                     self.data = b""
+                    self.request.shrink()
                     self._arm("M", self.layer.timers.M, self._terminate)
                     user.responseReceived(self, response)
                 elif state == ACCEPTED:
@@ -389,6 +392,7 @@ class ClientTransaction(_Timed):
                 self.state = COMPLETED
                 self.data = b""
                 self.ack = self._buildAck(response).toBytes()
+                self.request.shrink()
                 self.layer.transport.send(self.ack, self.target)
                 self._arm("D", self.layer.timers.D(self.reliable), self._terminate)
                 user.responseReceived(self, response)
@@ -399,6 +403,7 @@ class ClientTransaction(_Timed):
             self._stopAll()
             self.state = COMPLETED
             self.data = b""
+            self.request.shrink()
             self._arm("K", self.layer.timers.K(self.reliable), self._terminate)
             user.responseReceived(self, response)
 
