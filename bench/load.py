@@ -71,6 +71,7 @@ class Result:
     calls: int = 0
     wall: float = 0.0
     rssPerHeld: Optional[float] = None
+    rssMarginal: Optional[float] = None
     gcPauseMax: Optional[float] = None
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -156,7 +157,17 @@ def run(system: str, args: argparse.Namespace) -> Result:
                          "-d", str(int(hold * 1000)),
                          "-timeout", "%ds" % (int(hold + 2 * ramp + 120),), "-timeout_error"])
             processes.append(held)
-            time.sleep(ramp + settle)
+            if ramp >= 80:
+                # Two samples while the held calls build up, once the transactions that
+                # linger 32 s after each call have reached their steady number: the slope is
+                # what a held dialog costs, without that working set.
+                time.sleep(40)
+                rssA = rssBytes(proc.pid)
+                time.sleep(ramp - 40)
+                result.rssMarginal = (rssBytes(proc.pid) - rssA) / ((ramp - 40) * args.held_rate)
+                time.sleep(settle)
+            else:
+                time.sleep(ramp + settle)
             result.rssPerHeld = (rssBytes(proc.pid) - rss0) / args.held
         user0, sys0 = cpu()
         started = time.time()
@@ -215,8 +226,12 @@ def report(result: Result, args: argparse.Namespace) -> None:
     print("  CPU per new call          %.3f ms (user %.3f, system %.3f)" % (
         result.msPerCall, 1000 * result.cpuUser / max(result.calls, 1),
         1000 * result.cpuSystem / max(result.calls, 1)))
-    if result.rssPerHeld is not None:
-        print("  RSS per held dialog       %.0f B" % (result.rssPerHeld,))
+    if result.rssPerHeld is not None and result.system != "kamailio":
+        print("  RSS per held dialog       %.0f B (RSS growth / held calls, lingering "
+              "transactions of the ramp included)" % (result.rssPerHeld,))
+    if result.rssMarginal is not None and result.system != "kamailio":
+        print("  RSS per held dialog       %.0f B (marginal: slope while held calls build up)"
+              % (result.rssMarginal,))
     if result.gcPauseMax is not None:
         print("  longest GC pause          %.1f ms" % (result.gcPauseMax,))
 

@@ -44,6 +44,10 @@ _IPV6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
 _NOT_PLAIN = re.compile(r"[\s\"\[\]<>]")
 #: The usual Via: C{SIP/2.0/UDP host[:port][;params]}, with a host name or IPv4 address.
 _PLAIN_VIA = re.compile(r"SIP/2\.0/([A-Za-z0-9\-.!%*_+`'~]+) ([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?(?:;(.*))?")
+#: The usual name-addr: an optional quoted display name (no escapes) or token, C{<uri>} with
+#: no blank, quote or bracket inside, and plain parameters.
+_PLAIN_NAME_ADDR = re.compile(
+    r'("[^"\\\r\n]*"|[A-Za-z0-9\-.!%*_+`\'~]+)? ?<([^<>"\s]+)>(?:;([^\s"<>\[\]]+))?')
 #: The usual SIP URI: C{sip:[user@]host[:port][;params]}, no password, headers or IPv6.
 _PLAIN_SIP_URI = re.compile(
     r"sip:(?:([^:@;?]+)@)?([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?(?:;([^@?]*))?")
@@ -413,6 +417,18 @@ def parseNameAddr(text: str) -> NameAddr:
     belong to the header, RFC 3261 section 20).
 
     @raise SIPParseError: on unbalanced quotes or angle brackets, or a bad URI.
+    """
+    plain = _PLAIN_NAME_ADDR.fullmatch(text)
+    if plain is not None:
+        display, uri, paramText = plain.groups()
+        return NameAddr(parseURI(uri), display or "",
+                        _plainParams(paramText) if paramText is not None else {})
+    return _parseNameAddr(text)
+
+
+def _parseNameAddr(text: str) -> NameAddr:
+    """
+    L{parseNameAddr} for any name-addr or addr-spec.
     """
     text = text.strip()
     display = ""

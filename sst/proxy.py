@@ -541,14 +541,17 @@ class Proxy:
     def _loopHash(self, request: Request) -> str:
         parts = "\0".join([
             request.uri, request.toTag or "", request.fromTag or "", request.callId,
-            str(request.cseq().number), ",".join(request.headerValues("proxy-require")),
-            ",".join(request.headerValues("route")),
+            str(request.cseq().number), ",".join(request.lineValues("proxy-require")),
+            ",".join(request.lineValues("route")),
         ])
         return hashlib.blake2b(parts.encode("latin-1"), digest_size=6).hexdigest()
 
     def _looped(self, request: Request, loopHash: str) -> bool:
+        values = request.headerValues("via")
+        if len(values) < 2:
+            return False
         marker = MAGIC_COOKIE + loopHash
-        for via in request.vias()[1:]:
+        for via in (parseVia(value) for value in values[1:]):
             if (via.host.lower(), via.port or 5060) in self.localAddresses:
                 branch = via.branch or ""
                 if branch.startswith(marker):

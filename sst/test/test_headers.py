@@ -25,6 +25,7 @@ from sst.headers import (
     parseURI,
     parseVia,
     splitCommas,
+    _parseNameAddr,
     _parseParams,
     _parseURI,
     _parseVia,
@@ -932,3 +933,16 @@ class FastPathTests(SynchronousTestCase):
         if not leading:
             text = text[1:]
         self.assertEqual(_outcome(parseParams, text), _outcome(_parseParams, text))
+
+    @given(st.sampled_from(["", '"alice" ', '"a<b, c"', "alice ", "alice", "al ice ", '"x\\"y" ',
+                            "  ", '"bad']),
+           st.sampled_from(["sip:alice@192.0.2.1", "sip:alice@atlanta.example.com:5070",
+                            "sips:bob@[2001:db8::1]", "tel:+1555", "sip:a b@c", "sip:x@y;lr"]),
+           _paramItems, st.sampled_from(["", " ", ";"]))
+    def test_nameAddr(self, display: str, uri: str, params: list[tuple[str, Optional[str]]],
+                      tail: str) -> None:
+        """
+        A usual name-addr parses as the general name-addr parser parses it.
+        """
+        text = "%s<%s>%s%s" % (display, uri, _paramText(params), tail)
+        self.assertEqual(_outcome(parseNameAddr, text), _outcome(_parseNameAddr, text))
