@@ -9,6 +9,8 @@ back byte for byte, so forwarding costs only the edits a proxy makes.
 from __future__ import annotations
 
 import re
+from itertools import repeat
+from operator import itemgetter
 from typing import Callable, Iterator, Optional, Union
 
 from sst.headers import (
@@ -89,6 +91,7 @@ SINGLE_VALUED = frozenset(
 
 #: Headers that must be present in every request and response.
 REQUIRED = ("via", "from", "to", "call-id", "cseq")
+_REQUIRED_KEYS = frozenset(REQUIRED)
 
 REASON_PHRASES = {
     100: "Trying",
@@ -857,12 +860,47 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
             raise SIPParseError("bare CR in header")
         lines = _LINE_SPLIT.split(text)
     msg, error = _parseStartLine(lines[0])
+    badLine: Optional[SIPParseError] = None
+    # The usual header block: every line "Name: value" with a name seen before (a folded,
+    # empty or bad line has no such name).  The names are mapped to keys without a Python
+    # loop.
+    rest = lines[1:]
+    fastKeys = list(map(_NAMES.get, map(_BEFORE, map(str.partition, rest, repeat(":")))))
+    if None not in fastKeys:
+        msg._lines = rest
+        msg._keys = fastKeys  # type: ignore[assignment]
+    else:
+        badLine = _indexLines(msg, rest)
+    if error is None:
+        error = badLine
+    if error is not None:
+        error.message = msg
+        raise error
+    try:
+        _validate(msg, body)
+    except SIPParseError as e:
+        e.message = msg
+        raise
+    return msg
+
+
+#: The part of a partitioned line before the separator.
+_BEFORE = itemgetter(0)
+
+
+def _indexLines(msg: Union[Request, Response], lines: list[str]) -> Optional[SIPParseError]:
+    """
+    Index header lines one by one: folding, empty lines, names not seen before.
+
+    @return: the error of the first line that is not a header line, if any (indexing goes
+        on, so that the error can carry Via, From, To, Call-ID and CSeq).
+    """
     rawLines = msg._lines
     keys = msg._keys
     names = _NAMES
     folding = False
     badLine: Optional[SIPParseError] = None
-    for line in lines[1:]:
+    for line in lines:
         if not line:
             continue
         first = line[0]
@@ -885,17 +923,7 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
         rawLines.append(line)
         keys.append(key)
         folding = True
-    if error is None:
-        error = badLine
-    if error is not None:
-        error.message = msg
-        raise error
-    try:
-        _validate(msg, body)
-    except SIPParseError as e:
-        e.message = msg
-        raise
-    return msg
+    return badLine
 
 
 #: Header names as they appear before the colon (blanks included), mapped to their keys.
@@ -924,13 +952,15 @@ def _headerKey(line: str, colon: int) -> Optional[str]:
 
 def _validate(msg: Union[Request, Response], body: bytes) -> None:
     keys = msg._keys
-    if len(set(keys)) != len(keys):
-        for key in SINGLE_VALUED:
-            if keys.count(key) > 1:
+    singles = list(filter(SINGLE_VALUED.__contains__, keys))
+    if len(set(singles)) != len(singles):
+        for key in singles:
+            if singles.count(key) > 1:
                 raise SIPParseError("duplicate %s" % (displayName(key),))
-    for key in REQUIRED:
-        if key not in keys:
-            raise SIPParseError("missing %s" % (displayName(key),))
+    if not _REQUIRED_KEYS.issubset(keys):
+        for key in REQUIRED:
+            if key not in keys:
+                raise SIPParseError("missing %s" % (displayName(key),))
     if "content-length" in keys:
         length = parseDeltaSeconds(msg.header("content-length") or "", "Content-Length")
         if length > len(body):
