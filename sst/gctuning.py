@@ -15,11 +15,11 @@ keeps them short by I{tenuring}:
      modules, Twisted, plugins, restored dialogs.  Frozen objects sit in the collector's
      permanent generation, which no collection traverses; reference counting still frees
      them.
-  2. Every second (L{DEFAULT_TENURE_INTERVAL}) it runs a full collection, which traverses
-     only what is not frozen, that is what was created in the last second and is still
+  2. Every half second (L{DEFAULT_TENURE_INTERVAL}) it runs a full collection, which traverses
+     only what is not frozen, that is what was created in the last half second and is still
      alive, and then freezes what survived.  A collection's pause therefore depends on the
      call rate, never on the number of dialogs held or of transactions lingering; and cyclic
-     garbage is still reclaimed within a second.
+     garbage is still reclaimed within half a second.
   3. It raises the threshold of the automatic young collections (L{DEFAULT_THRESHOLDS}),
      which between two tenurings only ever see young objects.
 
@@ -68,13 +68,13 @@ The collection thresholds L{CollectorTuning} sets, instead of CPython's C{(700, 
 
 Generation 0 is collected when the tracked objects allocated minus those freed since its last
 collection pass the first threshold.  Between two tenurings (L{DEFAULT_TENURE_INTERVAL}) only
-the objects of the last second are not frozen, so automatic collections have little to find:
+the objects of the last interval are not frozen, so automatic collections have little to find:
 at 10,000, a young collection runs after about 200 calls' worth of surviving objects instead
-of 14, and traverses at most the objects of one second.  The other two thresholds are
+of 14, and traverses at most the objects of one interval.  The other two thresholds are
 CPython's.
 """
 
-DEFAULT_TENURE_INTERVAL: Final[float] = 1.0
+DEFAULT_TENURE_INTERVAL: Final[float] = 0.5
 """
 Seconds between two tenurings (a full collection, then a freeze of what survived it).  A
 tenuring traverses what was created in the last interval and is still alive, about 50

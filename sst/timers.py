@@ -4,11 +4,12 @@ Timers: the one timer service every layer schedules through, the timer values, a
 session-interval arithmetic.
 
 L{TimerService} keeps every deadline of the stack (transaction timers A to M, Timer C,
-dialog expiries, registrar bindings, B2BUA refreshes and BYEs) in one binary heap over an
-injected L{IReactorTime<twisted.internet.interfaces.IReactorTime>}, with one reactor
-C{DelayedCall} armed at the earliest deadline.  Scheduling, cancelling and moving a timer
-cost O(log n) in the number of live timers; nothing ever calls C{DelayedCall.reset()}
-towards an earlier time, which in Twisted is a linear search of the reactor's heap.
+dialog expiries, registrar bindings, B2BUA refreshes and BYEs) over an injected
+L{IReactorTime<twisted.internet.interfaces.IReactorTime>}, with one reactor C{DelayedCall}
+armed for the earliest: what is due within two seconds in a binary heap, the rest in
+one-second buckets.  Scheduling, cancelling and moving a timer cost O(log n) at most, O(1)
+for the timers in buckets; nothing ever calls C{DelayedCall.reset()} towards an earlier
+time, which in Twisted is a linear search of the reactor's heap.
 
 L{TimerConfig} derives the transaction timers of RFC 3261 Table 4 (and
 RFC 6026's timers L and M) from T1, T2 and T4, in one place.  The functions
@@ -264,18 +265,22 @@ def nonRefresherByeAt(interval: float) -> float:
 _CALLED: Final[int] = -1
 _CANCELLED: Final[int] = -2
 
+#: A timer's C{_bucket} while it is not in a bucket (it is in the heap, or not pending).
+_NO_BUCKET: Final[int] = -1
+
 
 @implementer(IDelayedCall)
 class Timer:
     """
     One scheduled call of a L{TimerService}: an L{IDelayedCall}.
 
-    A timer is in the service's heap once, under its current sequence number; cancelling it
-    or moving it sooner leaves its old heap entry behind, to be skipped when it surfaces
-    (or dropped when the service compacts its heap).
+    A pending timer is either in the service's heap, under its current sequence number, or
+    in one of its buckets.  Cancelling a timer in the heap, or moving it sooner, leaves its
+    heap entry behind, to be skipped when it surfaces (or dropped when the service compacts
+    its heap); a timer in a bucket is taken out of it.
     """
 
-    __slots__ = ("_service", "_when", "_seq", "_fn", "_args", "_kw")
+    __slots__ = ("_service", "_when", "_seq", "_bucket", "_fn", "_args", "_kw")
 
     def __init__(
         self,
@@ -289,6 +294,7 @@ class Timer:
         self._service = service
         self._when = when
         self._seq = seq
+        self._bucket = _NO_BUCKET
         self._fn: Optional[Callable[..., object]] = fn
         self._args = args
         self._kw = kw
@@ -350,19 +356,24 @@ class Timer:
 @implementer(IReactorTime)
 class TimerService:
     """
-    Every deadline of the stack in one heap, driven by one reactor C{DelayedCall}.
+    Every deadline of the stack, driven by one reactor C{DelayedCall}.
 
     It provides L{IReactorTime}, so any layer that schedules through an injected clock
     schedules through it; tests inject a L{Clock<twisted.internet.task.Clock>} underneath
     and advance that.
 
-    The heap holds C{(when, seq, timer)} entries, compared in C (a float, then a unique
-    int).  Scheduling pushes one entry: O(log n).  Cancelling marks the timer; moving it
-    later only changes its time (its entry is pushed again when it surfaces); moving it
-    sooner pushes a new entry.  Entries left behind are skipped as they surface, and the
-    heap is rebuilt without them when they outnumber the live timers, so cancelling costs
-    O(1) amortised and the heap stays within twice the live timers.  Work is counted in
-    L{pushes}, L{pops}, L{rebuilt} and L{rearms}.
+    Timers due soon (within two L{granularity} steps) are in a binary heap of
+    C{(when, seq, timer)} entries, compared in C (a float, then a unique int): scheduling
+    one is a push, O(log n) in the timers due soon.  Later ones (dialog expiries, Timers B,
+    C, F, H, J, L, M, registrations) wait in buckets, one dictionary per L{granularity}
+    step of time, with a heap of the bucket numbers: scheduling, cancelling and moving them
+    cost O(1), and a bucket is poured into the heap as its time comes near, so the timers
+    fire at their exact times, soonest first.  Cancelling a timer in the heap marks it;
+    moving it later only changes its time (its entry is placed again when it surfaces);
+    moving it sooner adds an entry.  Entries left behind are skipped as they surface, and
+    the heap is rebuilt without them when they outnumber its live timers: as it holds only
+    what is due soon, a rebuild is short.  Work is counted in L{pushes}, L{pops},
+    L{rebuilt} and L{rearms}.
 
     @ivar pushes: heap pushes so far.
     @ivar pops: heap pops so far.
@@ -375,12 +386,18 @@ class TimerService:
     #: The heap is never compacted below this many entries.
     compactFloor = 1024
 
+    #: The width of a bucket, in seconds.
+    granularity = 1.0
+
     def __init__(self, clock: IReactorTime) -> None:
         """
         @param clock: the reactor (or a test's clock) the service runs on.
         """
         self._clock = clock
         self._heap: list[tuple[float, int, Timer]] = []
+        self._buckets: dict[int, dict[Timer, None]] = {}
+        self._bucketOrder: list[int] = []
+        self._bucketed = 0
         self._seq = 0
         self._live = 0
         self._armed: Optional[IDelayedCall] = None
@@ -420,14 +437,11 @@ class TimerService:
         @return: the timer, to cancel or move.
         """
         self._seq += 1
-        seq = self._seq
-        when = self._clock.seconds() + delay
-        timer = Timer(self, when, seq, callable, args, kw or None)
-        heappush(self._heap, (when, seq, timer))
-        self.pushes += 1
+        now = self._clock.seconds()
+        when = now + delay
+        timer = Timer(self, when, self._seq, callable, args, kw or None)
         self._live += 1
-        if when < self._armedAt and not self._running:
-            self._arm(when)
+        self._place(timer, when, now)
         return timer
 
     def getDelayedCalls(self) -> list[Timer]:
@@ -435,11 +449,54 @@ class TimerService:
         @return: the pending timers, soonest first (O(n log n): for tests and inspection).
         """
         timers = {entry[2] for entry in self._heap if entry[2]._seq == entry[1]}
+        for bucket in self._buckets.values():
+            timers.update(bucket)
         return sorted(timers, key=lambda t: (t._when, t._seq))
 
-    # -- moving and cancelling -----------------------------------------------------------
+    # -- placing, moving and cancelling --------------------------------------------------
+
+    def _place(self, timer: Timer, when: float, now: float) -> None:
+        """
+        Put a pending timer, whose time is C{when}, in the heap if it is due soon, else in
+        its bucket; have the reactor call come in time for it.
+        """
+        step = self.granularity
+        index = int(when // step)
+        if index * step <= now + step:
+            heappush(self._heap, (when, timer._seq, timer))
+            self.pushes += 1
+            wake = when
+        else:
+            bucket = self._buckets.get(index)
+            if bucket is None:
+                bucket = self._buckets[index] = {}
+                heappush(self._bucketOrder, index)
+            bucket[timer] = None
+            timer._bucket = index
+            self._bucketed += 1
+            # Poured into the heap one step before it starts.
+            wake = (index - 1) * step
+        if wake < self._armedAt and not self._running:
+            self._arm(wake)
+
+    def _unbucket(self, timer: Timer) -> bool:
+        """
+        Take C{timer} out of its bucket, if it is in one.
+
+        @return: whether it was.
+        """
+        index = timer._bucket
+        if index == _NO_BUCKET:
+            return False
+        bucket = self._buckets.get(index)
+        if bucket is not None:
+            bucket.pop(timer, None)
+        timer._bucket = _NO_BUCKET
+        self._bucketed -= 1
+        return True
 
     def _cancel(self, timer: Timer) -> None:
+        self._unbucket(timer)
         timer._seq = _CANCELLED
         timer._fn = None
         timer._args = ()
@@ -451,22 +508,23 @@ class TimerService:
             self._maybeCompact()
 
     def _move(self, timer: Timer, when: float) -> None:
+        if self._unbucket(timer):
+            timer._when = when
+            self._place(timer, when, self._clock.seconds())
+            return
         if when >= timer._when:
-            # Its entry stays; it is pushed again at the new time when it surfaces.
+            # Its entry stays; it is placed again at the new time when it surfaces.
             timer._when = when
             return
         self._seq += 1
         timer._seq = self._seq
         timer._when = when
-        heappush(self._heap, (when, self._seq, timer))
-        self.pushes += 1
-        if when < self._armedAt and not self._running:
-            self._arm(when)
+        self._place(timer, when, self._clock.seconds())
         self._maybeCompact()
 
     def _maybeCompact(self) -> None:
         """
-        Rebuild the heap without its stale entries once they outnumber the live timers.
+        Rebuild the heap without its stale entries once they outnumber its live timers.
 
         Not while timers fire (L{_run} holds the heap).  The new heap is built aside and the
         service's heap replaced by an empty one meanwhile: building it allocates, which may
@@ -474,7 +532,8 @@ class TimerService:
         timer lands in the empty heap and is merged in, not lost.
         """
         heap = self._heap
-        if self._running or len(heap) <= self.compactFloor or len(heap) <= 2 * self._live:
+        if (self._running or len(heap) <= self.compactFloor
+                or len(heap) <= 2 * (self._live - self._bucketed)):
             return
         self.rebuilt += len(heap)
         self._heap = []
@@ -485,10 +544,13 @@ class TimerService:
 
     def _clear(self) -> None:
         """
-        Nothing is pending: drop the heap and the reactor call, so the clock has nothing
-        scheduled for us.
+        Nothing is pending: drop the heap, the buckets and the reactor call, so the clock
+        has nothing scheduled for us.
         """
         self._heap.clear()
+        self._buckets.clear()
+        self._bucketOrder.clear()
+        self._bucketed = 0
         if self._armed is not None:
             self._armed.cancel()
             self._armed = None
@@ -507,6 +569,23 @@ class TimerService:
         self._armedAt = when
         self._armed = self._clock.callLater(max(0.0, when - self._clock.seconds()), self._run)
 
+    def _pour(self, now: float) -> None:
+        """
+        Move the timers of every bucket that starts within a step of C{now} into the heap.
+        """
+        step = self.granularity
+        order = self._bucketOrder
+        heap = self._heap
+        while order and order[0] * step <= now + step:
+            bucket = self._buckets.pop(heappop(order), None)
+            if not bucket:
+                continue
+            self._bucketed -= len(bucket)
+            for timer in bucket:
+                timer._bucket = _NO_BUCKET
+                heappush(heap, (timer._when, timer._seq, timer))
+            self.pushes += len(bucket)
+
     def _run(self) -> None:
         """
         Fire every timer that is due, soonest first, then arm for the next one.
@@ -516,17 +595,19 @@ class TimerService:
         self._running = True
         heap = self._heap
         clock = self._clock
+        step = self.granularity
+        order = self._bucketOrder
         try:
             now = clock.seconds()
+            self._pour(now)
             while heap and heap[0][0] <= now:
                 when, seq, timer = heappop(heap)
                 self.pops += 1
                 if timer._seq != seq:
                     continue
                 if timer._when > when:
-                    # Moved later: back into the heap at its new time.
-                    heappush(heap, (timer._when, seq, timer))
-                    self.pushes += 1
+                    # Moved later: placed again at its new time.
+                    self._place(timer, timer._when, now)
                     continue
                 fn, args, kw = timer._fn, timer._args, timer._kw
                 timer._seq = _CALLED
@@ -543,6 +624,8 @@ class TimerService:
                 except Exception:
                     self._log.failure("Timer {fn!r} failed", fn=fn)
                 now = clock.seconds()
+                if order and order[0] * step <= now + step:
+                    self._pour(now)
         finally:
             self._running = False
         if self._live == 0:
@@ -550,9 +633,13 @@ class TimerService:
             return
         self._maybeCompact()
         self._skipStale()
-        heap = self._heap
-        if heap:
-            self._arm(heap[0][0])
+        wake = float("inf")
+        if self._heap:
+            wake = self._heap[0][0]
+        if order:
+            wake = min(wake, (order[0] - 1) * step)
+        if wake != float("inf"):
+            self._arm(wake)
 
     def _skipStale(self) -> None:
         """
@@ -560,6 +647,7 @@ class TimerService:
         reactor call is armed for a live one.
         """
         heap = self._heap
+        now = self._clock.seconds()
         while heap:
             when, seq, timer = heap[0]
             if timer._seq == seq and timer._when == when:
@@ -567,8 +655,11 @@ class TimerService:
             heappop(heap)
             self.pops += 1
             if timer._seq == seq:
-                heappush(heap, (timer._when, seq, timer))
-                self.pushes += 1
+                self._running = True
+                try:
+                    self._place(timer, timer._when, now)
+                finally:
+                    self._running = False
 
 
 def asTimerService(clock: IReactorTime) -> TimerService:

@@ -134,12 +134,16 @@ class TimerServiceTests(SynchronousTestCase):
 
     def test_oneReactorCall(self) -> None:
         """
-        However many timers are pending, the clock holds one call, at the soonest deadline,
-        and none once no timer is pending.
+        However many timers are pending, the clock holds one call, never after the soonest
+        deadline (a second before a bucket of later timers is due, to pour it into the
+        heap), and none once no timer is pending.
         """
         timers = [self.service.callLater(d, self.record, d) for d in (5, 3, 9, 1, 7)]
         [call] = self.clock.getDelayedCalls()
         self.assertEqual(call.getTime(), 1)
+        self.clock.advance(1)
+        [call] = self.clock.getDelayedCalls()
+        self.assertEqual(call.getTime(), 3 - self.service.granularity)
         self.clock.advance(1)
         [call] = self.clock.getDelayedCalls()
         self.assertEqual(call.getTime(), 3)
@@ -176,8 +180,11 @@ class TimerServiceTests(SynchronousTestCase):
         self.clock.advance(10)
         timer.reset(5)
         self.assertEqual(timer.getTime(), 15)
-        self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()], [15])
-        self.clock.advance(5)
+        self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()],
+                         [15 - self.service.granularity])
+        self.clock.advance(4.9)
+        self.assertEqual(self.fired, [])
+        self.clock.advance(0.1)
         self.assertEqual(self.fired, ["x"])
         self.clock.advance(100)
         self.assertEqual(self.fired, ["x"])
@@ -213,7 +220,8 @@ class TimerServiceTests(SynchronousTestCase):
         self.service.callLater(1, first)
         self.clock.advance(1)
         self.assertEqual(self.fired, ["first", "now"])
-        self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()], [4])
+        [call] = self.clock.getDelayedCalls()
+        self.assertLessEqual(call.getTime(), 4)
         self.clock.advance(3)
         self.assertEqual(self.fired, ["first", "now", "later"])
 
@@ -260,7 +268,7 @@ class TimerServiceTests(SynchronousTestCase):
         self.addCleanup(gc.set_threshold, *thresholds)
         gc.callbacks.append(onCollection)
         self.addCleanup(gc.callbacks.remove, onCollection)
-        timers = [self.service.callLater(2, lambda: None) for _ in range(3000)]
+        timers = [self.service.callLater(0.5, lambda: None) for _ in range(3000)]
         gc.set_threshold(1, 1, 1)
         for timer in timers[:2900]:
             timer.cancel()
@@ -372,17 +380,48 @@ class TimerServiceCostTests(SynchronousTestCase):
                 timer.reset(rng.uniform(0.5, 3600))
         self.assertLessEqual(len(service._heap), max(2 * len(service), service.compactFloor + 1))
 
+    def test_laterTimersInBuckets(self) -> None:
+        """
+        Timers due later than two steps wait in buckets: cancelling or moving them leaves no
+        entry behind in the heap, which holds only what is due soon; they still fire at
+        their exact times, in order.
+        """
+        clock = Clock()
+        service = TimerService(clock)
+        fired: list[float] = []
+        far = [service.callLater(1800 + i / 1000, fired.append, 1800 + i / 1000)
+               for i in range(1000)]
+        self.assertEqual(service._heap, [])
+        for timer in far[:500]:
+            timer.cancel()
+        for timer in far[500:750]:
+            timer.reset(600 + timer.getTime() / 1000)
+        self.assertEqual(service._heap, [])
+        self.assertEqual(len(service), 500)
+        clock.advance(599)
+        self.assertEqual(fired, [])
+        clock.advance(1.9)
+        clock.advance(0.1)
+        clock.advance(1300)
+        self.assertEqual(fired, sorted(fired))
+        self.assertEqual(len(fired), 500)
+        self.assertEqual(len(service), 0)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
     def test_pushesAndPops(self) -> None:
         """
-        Each schedule is one heap push, and each fired timer one pop: firing n timers costs
+        Each timer is pushed into the heap once (when scheduled if it is due soon, when its
+        bucket is poured otherwise), and each fired timer popped once: firing n timers costs
         n pops, not a scan.
         """
         clock = Clock()
         service = TimerService(clock)
         for i in range(1000):
             service.callLater(i % 10, lambda: None)
-        self.assertEqual(service.pushes, 1000)
+        self.assertEqual(service.pushes, 200)
+        self.assertEqual(len(service._buckets), 8)
         clock.advance(10)
+        self.assertEqual(service.pushes, 1000)
         self.assertEqual(service.pops, 1000)
         self.assertEqual(len(service), 0)
         self.assertLessEqual(service.rearms, 11)
