@@ -193,7 +193,9 @@ def run(system: str, args: argparse.Namespace) -> Result:
             stats = getJSON("http://127.0.0.1:%d/stats" % (httpPort,)) or {}
             pause = stats.get("gc_pause_max_ms")
             result.gcPauseMax = float(pause) if isinstance(pause, (int, float)) else None
-            result.extra = {k: stats.get(k) for k in ("dialogs", "transactions") if k in stats}
+            result.extra = {k: stats.get(k) for k in (
+                "gc_gen0_pause_max_ms", "gc_gen1_pause_max_ms", "gc_gen2_pause_max_ms",
+                "gc_collections", "active_dialogs") if k in stats}
         stats = sippStats(os.path.join(workdir, "fg.csv"))
         result.ok = int(stats.get("SuccessfulCall(C)", "0"))
         result.failed = int(stats.get("FailedCall(C)", "0"))
@@ -233,7 +235,10 @@ def report(result: Result, args: argparse.Namespace) -> None:
         print("  RSS per held dialog       %.0f B (marginal: slope while held calls build up)"
               % (result.rssMarginal,))
     if result.gcPauseMax is not None:
-        print("  longest GC pause          %.1f ms" % (result.gcPauseMax,))
+        print("  longest GC pause          %.1f ms (%s)" % (result.gcPauseMax, ", ".join(
+            "%s %s" % (k.replace("gc_", "").replace("_pause_max_ms", ""),
+                       round(v, 1) if isinstance(v, float) else v)
+            for k, v in result.extra.items())))
 
 
 def clean(result: Result, args: argparse.Namespace) -> bool:

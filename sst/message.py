@@ -126,6 +126,10 @@ REASON_PHRASES = {
 }
 
 _LINE_SPLIT = re.compile(r"\r?\n")
+#: Methods that need no check of their spelling.
+_KNOWN_METHODS = frozenset(["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "UPDATE",
+                            "PRACK", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "MESSAGE",
+                            "PUBLISH"])
 _METHOD_OK = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
 
 
@@ -767,6 +771,19 @@ def _parseStartLine(line: str) -> tuple[Union[Request, Response], Optional[SIPPa
         SIP version, the 505 error to raise once the headers are indexed (so that the 505 can
         be built from them).
     """
+    if line[:8] == "SIP/2.0 ":
+        # The usual status line.
+        codeText = line[8:11]
+        if codeText.isdigit() and codeText.isascii() and line[11:12] in (" ", ""):
+            code = int(codeText)
+            if 100 <= code <= 699:
+                return Response(code, line[12:], []), None
+    elif line[-8:] == " SIP/2.0":
+        # The usual request line.
+        method, space, uri = line[:-8].partition(" ")
+        if (method in _KNOWN_METHODS and uri and " " not in uri and ":" in uri
+                and uri[0] != "<"):
+            return Request(method, uri, []), None
     if line.startswith("SIP/") or line[:4].upper() == "SIP/":
         parts = line.split(" ", 2)
         if len(parts) < 2:
