@@ -425,3 +425,46 @@ class TimerServiceCostTests(SynchronousTestCase):
         self.assertEqual(service.pops, 1000)
         self.assertEqual(len(service), 0)
         self.assertLessEqual(service.rearms, 11)
+
+
+class HeldCallsCostTests(SynchronousTestCase):
+    """
+    Through the whole proxy stack, the timer work a new call costs does not grow with the
+    number of calls held: counted in heap operations, not timed.
+    """
+
+    def timerWorkPerCall(self, held: int) -> float:
+        """
+        Hold C{held} timed calls, then run 50 short timed calls through the proxy and
+        return the timer service's heap pushes, pops and compaction work per short call.
+        """
+        from sst.testing import CALLEE, ProxyHarness
+
+        h = ProxyHarness(["--min-se", "90"])
+        timers = h.service.timers
+        for n in range(held):
+            h.call("Session-Expires: 1800", callId="held-%d" % (n,), branch="z9hG4bK-h%d" % (n,))
+            h.sent.clear()
+            h.clock.advance(0.01)
+        h.clock.advance(40)
+        before = timers.pushes + timers.pops + timers.rebuilt
+
+        for n in range(50):
+            callId = "short-%d" % (n,)
+            h.call("Session-Expires: 1800", callId=callId, branch="z9hG4bK-s%d" % (n,))
+            h.fromCaller(h.inDialog("BYE", callId=callId))
+            h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 200))
+            h.sent.clear()
+            h.clock.advance(0.01)
+        h.clock.advance(40)
+        self.assertEqual(len(h.dialogs), held)
+        return (timers.pushes + timers.pops + timers.rebuilt - before) / 50
+
+    def test_flat(self) -> None:
+        """
+        A short call costs the same timer work with 2,000 calls held as with 20.
+        """
+        few = self.timerWorkPerCall(20)
+        many = self.timerWorkPerCall(2000)
+        self.assertGreater(few, 0)
+        self.assertLessEqual(many, few * 1.1, (few, many))
