@@ -57,6 +57,11 @@ class DialogState(enum.Enum):
     TERMINATED = "terminated"
 
 
+#: Who refreshes a dialog, by its refresher: the caller (the UAC of the INVITE that
+#: created the dialog) or the callee.
+_PARTIES = {"uac": "caller", "uas": "callee"}
+
+
 class Dialog:
     """
     One dialog's state.  Only L{DialogTable} changes it.
@@ -66,8 +71,9 @@ class Dialog:
     @ivar createdAt: when the dialog was created, in clock seconds.
     @ivar interval: the negotiated session interval in seconds, or L{None}
         when the dialog has no session timer.
-    @ivar refresher: C{"uac"} or C{"uas"}, whichever refreshes the session,
-        or L{None}.
+    @ivar refresher: who refreshes the session: C{"uac"} for the caller (the
+        UAC of the INVITE that created the dialog) or C{"uas"} for the callee,
+        whatever roles the last refresh transaction had; or L{None}.
     @ivar expiresAt: when the dialog expires, in clock seconds.
     @ivar extra: L{None}, or a dictionary for other components (such as the
         session-timer policy or the B2BUA) to keep their own data in.  They
@@ -124,7 +130,8 @@ class Dialog:
 
         @return: a dictionary with the keys C{call_id}, C{from_tag},
             C{to_tag}, C{state} (C{"early"}, C{"confirmed"} or
-            C{"terminated"}), C{interval}, C{refresher}, C{created_at} and
+            C{"terminated"}), C{interval}, C{refresher}, C{refresher_party}
+            (C{"caller"}, C{"callee"} or L{None}), C{created_at} and
             C{expires_at}; and C{extra}, the entries of L{extra} whose values
             are JSON scalars (strings, numbers, booleans, null), when there
             are any.
@@ -136,6 +143,7 @@ class Dialog:
             "state": self.state.name.lower(),
             "interval": self.interval,
             "refresher": self.refresher,
+            "refresher_party": _PARTIES.get(self.refresher or ""),
             "created_at": self.createdAt,
             "expires_at": self.expiresAt,
         }

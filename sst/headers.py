@@ -604,17 +604,19 @@ class SessionExpires(NamedTuple):
         return "%d;refresher=%s" % (self.delta, self.refresher)
 
 
-def parseSessionExpires(text: str) -> SessionExpires:
+def parseSessionExpires(text: str, allowZero: bool = False) -> SessionExpires:
     """
     Parse C{delta-seconds *(SEMI se-params)}: whitespace around C{;} and C{=}, any case,
     generic parameters skipped.
 
-    @raise SIPParseError: on a zero, overflowing or non-numeric interval, or a refresher
-        other than C{uac}/C{uas}.
+    @param allowZero: accept an interval of 0 (a request's, which a proxy treats as too
+        small rather than malformed).
+    @raise SIPParseError: on a zero (unless allowed), overflowing or non-numeric
+        interval, or a refresher other than C{uac}/C{uas}.
     """
     delta, semi, paramText = text.partition(";")
     seconds = parseDeltaSeconds(delta, "Session-Expires")
-    if seconds == 0:
+    if seconds == 0 and not allowZero:
         raise SIPParseError("Session-Expires of 0")
     params = parseParams(semi + paramText)
     refresher = params.get("refresher")

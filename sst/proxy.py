@@ -81,7 +81,7 @@ class Branch:
     """
 
     __slots__ = ("context", "request", "target", "transaction", "provisional", "finalCode",
-                 "cancelSent", "timerC")
+                 "cancelSent", "timerC", "answered")
 
     def __init__(self, context: "ResponseContext", request: Request, target: Address) -> None:
         self.context = context
@@ -92,6 +92,21 @@ class Branch:
         self.finalCode = 0
         self.cancelSent = False
         self.timerC: Optional[IDelayedCall] = None
+        #: The To tags of the 2xx seen so far, so that a retransmitted 2xx is
+        #: forwarded but does not re-arm its dialog's expiry.
+        self.answered: tuple[str, ...] = ()
+
+    def firstAnswer(self, toTag: str) -> bool:
+        """
+        Note a 2xx with C{toTag}.
+
+        @return: whether it is the first 2xx of this branch with that tag
+            (not a retransmission).
+        """
+        if toTag in self.answered:
+            return False
+        self.answered += (toTag,)
+        return True
 
     @property
     def done(self) -> bool:
@@ -615,7 +630,8 @@ class Proxy:
         self._stopTimerC(branch)
         request = branch.request
         method = request.method
-        if method in ("INVITE", "UPDATE"):
+        if method in ("INVITE", "UPDATE") and branch.firstAnswer(response.toTag or ""):
+            # The expiry counts from the first 2xx: retransmissions pass through only.
             self._sessionFor(context, branch, response)
         elif method == "BYE":
             self._endDialog(request, "bye")
@@ -640,7 +656,10 @@ class Proxy:
         if context.initial:
             if request.method != "INVITE":
                 return
-            dialog = self._createDialog(request, response, confirmed=False, lifetime=None)
+            # A 2xx confirms its dialog (RFC 3261 section 12); the ACK does not have to
+            # come first, and a later 2xx of another fork must not take it for an early
+            # dialog that lost.
+            dialog = self._createDialog(request, response, confirmed=True, lifetime=None)
             terms = self.hook.responseReceived(request, response, dialog)
             if dialog is not None:
                 self._applyTerms(dialog, terms)
@@ -650,13 +669,25 @@ class Proxy:
         dialog = self.dialogs.lookup(request.callId, request.fromTag or "", toTag)
         terms = self.hook.responseReceived(request, response, dialog)
         if dialog is not None:
-            self._applyTerms(dialog, terms)
+            fromCallee = request.fromTag != dialog.id.fromTag
+            self._applyTerms(dialog, terms, fromCallee)
 
-    def _applyTerms(self, dialog: Dialog, terms: Optional[SessionTerms]) -> None:
+    def _applyTerms(self, dialog: Dialog, terms: Optional[SessionTerms],
+                    fromCallee: bool = False) -> None:
+        """
+        Re-arm C{dialog} with the terms of a 2xx.
+
+        The dialog's refresher names a party of the dialog (C{uac} for the caller,
+        C{uas} for the callee), while C{refresher} in a refresh names a role in that
+        transaction: a refresh sent by the callee swaps them.
+        """
         if terms is None:
             self.dialogs.refresh(dialog.id, None, None, None)
-        else:
-            self.dialogs.refresh(dialog.id, float(terms.interval), terms.interval, terms.refresher)
+            return
+        refresher = terms.refresher
+        if fromCallee and refresher is not None:
+            refresher = "uas" if refresher == "uac" else "uac"
+        self.dialogs.refresh(dialog.id, float(terms.interval), terms.interval, refresher)
 
     def _createDialog(self, request: Request, response: Response, confirmed: bool,
                       lifetime: Optional[float]) -> Optional[Dialog]:

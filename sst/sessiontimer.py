@@ -192,11 +192,18 @@ def _sessionExpires(message: Message) -> Optional[SessionExpires]:
     """
     The Session-Expires of C{message} (long or compact C{x} form).
 
+    A request's C{Session-Expires: 0} is read as an interval below any
+    minimum (it gets a 422 or is raised, as any too-small interval); a
+    response's is malformed.
+
     @return: the parsed value, or L{None} when absent.
-    @raise SIPParseError: when it is malformed, 0, too large or duplicated.
+    @raise SIPParseError: when it is malformed, too large or duplicated, or 0
+        in a response.
     """
     value = _single(message, "session-expires", "Session-Expires")
-    return None if value is None else parseSessionExpires(value)
+    if value is None:
+        return None
+    return parseSessionExpires(value, allowZero=isinstance(message, Request))
 
 
 def _minSE(message: Message) -> Optional[int]:
@@ -310,15 +317,19 @@ class SessionTimerHook:
         policy: ISessionTimerPolicy,
         stats: Stats,
         newTag: Callable[[], str] = _randomTag,
+        maxSE: Optional[int] = None,
     ) -> None:
         """
         @param policy: the local decisions.
         @param stats: where C{rejected_422} is counted.
         @param newTag: makes the To tag of each 422.
+        @param maxSE: C{--max-se}: the largest session interval accepted, or
+            L{None} for no cap (RFC 4028 section 11 and local policy).
         """
         self.policy = policy
         self.stats = stats
         self._newTag = newTag
+        self.maxSE = maxSE
 
     # -- the seed's sstCheckMin ----------------------------------------------------------
 
@@ -376,6 +387,10 @@ class SessionTimerHook:
         """
         Check and complete an INVITE or UPDATE before it is forwarded.
 
+        Every session refresh request is processed as the initial INVITE is
+        (RFC 4028 section 8.1), except that nothing is inserted into a refresh
+        and that only timed dialogs are held to our minimum.
+
         @param request: the request; edited in place.
         @param dialog: its dialog, if known (L{None} for an initial INVITE).
         @return: a 422 to send instead of forwarding, or L{None}.
@@ -384,12 +399,27 @@ class SessionTimerHook:
         if request.method == "INVITE" and request.toTag is None:
             if not self.policy.isTimed(request):
                 return None
-            return self._initialRequest(request)
-        return self._refreshRequest(request, dialog is not None and dialog.timed)
+            return self._sessionRequest(request, initial=True, timed=True)
+        return self._sessionRequest(request, initial=False,
+                                    timed=dialog is not None and dialog.timed)
 
-    def _initialRequest(self, request: Request) -> Optional[Response]:
+    def _sessionRequest(self, request: Request, initial: bool, timed: bool) -> Optional[Response]:
         """
-        RFC 4028 section 8.1 for a timed initial INVITE.
+        RFC 4028 section 8.1 for one request.
+
+        A request with C{Supported: timer} whose Session-Expires (0 included)
+        is below our minimum is rejected with 422 when the policy rejects, and
+        forwarded without any modification when it does not (the seed's
+        C{reject_to_small}); its Min-SE is never touched.  A request without
+        timer support cannot act on a 422: its Min-SE is raised to our minimum
+        and its Session-Expires to match.  Any other Session-Expires below the
+        request's Min-SE (90 when absent) is raised to it, and C{--max-se}
+        lowers a larger one, never below that Min-SE.
+
+        @param initial: whether the request is a dialog-creating INVITE (a
+            missing Session-Expires is then inserted).
+        @param timed: whether our minimum applies (an initial INVITE the policy
+            times, or a refresh in a timed dialog).
         """
         se = _sessionExpires(request)
         requested = _minSE(request)
@@ -397,43 +427,52 @@ class SessionTimerHook:
         timer = request.hasOptionTag("supported", "timer")
         floor = _floor(requested)
         if se is None:
-            # Insert our interval, never below a Min-SE, and without refresher.
-            if not timer:
-                floor = self._raiseMinSE(request, requested, ours)
-            interval = max(self.policy.sessionExpires(request), ours, floor)
-            request.addHeader("Session-Expires", str(interval))
+            if initial:
+                # Insert our interval, never below a Min-SE, and without refresher.
+                if not timer:
+                    floor = self._raiseMinSE(request, requested, ours)
+                interval = self._capped(max(self.policy.sessionExpires(request), ours, floor),
+                                        floor)
+                request.addHeader("Session-Expires", str(interval))
             return None
-        if se.delta < ours:
-            if timer:
+        if timer:
+            if timed and se.delta < ours:
                 if self.policy.rejectTooSmall(request):
                     return self.tooSmall(request)
-                # reject_to_small off: forwarded without our minimum.
-            else:
-                # Rejecting would fail the call: raise Min-SE instead.
-                floor = self._raiseMinSE(request, requested, ours)
-        self._raiseToFloor(request, se, floor)
+                # reject_to_small off: forwarded without any modification (the
+                # seed), for the callee's own minimum to answer.
+                return None
+        elif timed and se.delta < ours:
+            # Rejecting would fail the call: raise Min-SE instead.
+            floor = self._raiseMinSE(request, requested, ours)
+        if se.delta < floor:
+            # Never below the request's Min-SE (90 when absent): raised to it.
+            self._setDelta(request, floor)
+            return None
+        capped = self._capped(se.delta, floor)
+        if capped != se.delta:
+            self._setDelta(request, capped)
         return None
 
-    def _refreshRequest(self, request: Request, timed: bool) -> Optional[Response]:
+    def _capped(self, interval: int, floor: int) -> int:
         """
-        A re-INVITE or UPDATE: validate; in a timed dialog, reject with 422 like
-        an initial INVITE (an untimed dialog, such as one the policy chose not to
-        time, is never rejected).  Nothing is inserted; only a Session-Expires
-        below the request's own Min-SE is raised.
+        C{interval} lowered to C{--max-se}, but never below C{floor} (section
+        8.1: a proxy may reduce Session-Expires down to the request's Min-SE).
         """
-        se = _sessionExpires(request)
-        requested = _minSE(request)
-        if se is None:
-            return None
-        if (
-            timed
-            and se.delta < self._localMinimum(request)
-            and request.hasOptionTag("supported", "timer")
-            and self.policy.rejectTooSmall(request)
-        ):
-            return self.tooSmall(request)
-        self._raiseToFloor(request, se, _floor(requested))
-        return None
+        maxSE = self.maxSE
+        if maxSE is None or interval <= maxSE:
+            return interval
+        return max(maxSE, floor)
+
+    @staticmethod
+    def _setDelta(request: Request, delta: int) -> None:
+        """
+        Replace the interval of the request's Session-Expires, keeping its
+        parameters.
+        """
+        request.setHeader(
+            "Session-Expires", _withDelta(request.header("session-expires") or "", delta)
+        )
 
     def _raiseMinSE(self, request: Request, requested: Optional[int], ours: int) -> int:
         """
@@ -449,16 +488,6 @@ class SessionTimerHook:
             request.setHeader("Min-SE", _withDelta(request.header("min-se") or "", ours))
             return ours
         return requested
-
-    def _raiseToFloor(self, request: Request, se: SessionExpires, floor: int) -> None:
-        """
-        Section 8.1: a Session-Expires below the request's Min-SE (90 when
-        absent or smaller) MUST be raised to it; its parameters are kept.
-        """
-        if se.delta < floor:
-            request.setHeader(
-                "Session-Expires", _withDelta(request.header("session-expires") or "", floor)
-            )
 
     def responseReceived(
         self, request: Request, response: Response, dialog: Optional[Dialog]
@@ -499,7 +528,16 @@ class SessionTimerHook:
             )
             return None
         if answered is not None:
-            return SessionTerms(answered.delta, answered.refresher)
+            interval = answered.delta
+            if self.maxSE is not None and interval > self.maxSE:
+                # The UAS raised it (section 9 forbids that): keep the state no longer.
+                self._log.info(
+                    "Session-Expires {interval} in {response} for {callId} capped at {maxSE}",
+                    interval=interval, response=response, callId=request.header("call-id"),
+                    maxSE=self.maxSE,
+                )
+                interval = self.maxSE
+            return SessionTerms(interval, answered.refresher)
         if not request.hasOptionTag("supported", "timer"):
             return None
         try:

@@ -88,6 +88,8 @@ class Options(usage.Options):
         ["max-dialogs", None, "200000", "Dialogs above which new INVITEs get 503."],
         ["min-se", None, "1800", "Smallest session interval accepted, seconds (the seed's min_se; >= 90)."],
         ["session-expires", None, "1800", "Session interval inserted into INVITEs without one (>= min-se)."],
+        ["max-se", None, None, "proxy: largest session interval accepted, seconds; a larger "
+         "Session-Expires is lowered to it (default: no cap)."],
         ["policy", None, "default", "Session-timer policy plugin (see --help-policies)."],
         ["http", None, "tcp:8080:interface=127.0.0.1", "Management HTTP endpoint (strports), or 'none'."],
         ["http-token-file", None, None, "File holding the bearer token that state-changing HTTP calls need."],
@@ -235,6 +237,12 @@ class Options(usage.Options):
                                    % (sessionExpires, minSE))
         self["min-se"] = minSE
         self["session-expires"] = sessionExpires
+        if self["max-se"] is not None:
+            maxSE = int(_positive("max-se", self["max-se"], integer=True))
+            if maxSE < sessionExpires:
+                raise usage.UsageError("--max-se (%d) must not be below --session-expires (%d)"
+                                       % (maxSE, sessionExpires))
+            self["max-se"] = maxSE
         settings = PolicySettings(minSE, sessionExpires, not self["no-reject-too-small"],
                                   dict(self["policy-option"]))
         chosen = policies.get(self["policy"])
@@ -324,7 +332,8 @@ class SIPService(service.Service):
             router: Any = StaticRouter(config["next-hop"])
         else:
             router = ChainRouter([LocationRouter(self.locations, self.registrar), dns])
-        self.hook = SessionTimerHook(config["session-timer-policy"], self.stats)
+        self.hook = SessionTimerHook(config["session-timer-policy"], self.stats,
+                                     maxSE=config["max-se"])
         self.dialogs.addObserver(ExpiryCounter(self.stats))
         self._proxy: Optional[Proxy] = None
         self.b2bua: Optional[B2BUA] = None
@@ -402,6 +411,8 @@ class SIPService(service.Service):
         self.transactions.stop()
         self.locations.clear()
         self._resolver.stop()
+        # Dialogs still up keep their state (in the store, when there is one), not timers.
+        self.timers.stop()
         ports, self.ports = self.ports, []
         from twisted.internet.defer import gatherResults, maybeDeferred
 

@@ -444,6 +444,15 @@ class TimerService:
         self._place(timer, when, now)
         return timer
 
+    def stop(self) -> None:
+        """
+        Cancel every pending timer and the reactor call: the service is shutting down.
+        Timers scheduled afterwards run as usual.
+        """
+        for timer in self.getDelayedCalls():
+            timer.cancel()
+        self._clear()
+
     def getDelayedCalls(self) -> list[Timer]:
         """
         @return: the pending timers, soonest first (O(n log n): for tests and inspection).

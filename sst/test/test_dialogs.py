@@ -606,6 +606,7 @@ class DialogTests(SynchronousTestCase):
             "state": "confirmed",
             "interval": 90,
             "refresher": "uac",
+            "refresher_party": "caller",
             "created_at": 100.0,
             "expires_at": 160.0,
         }

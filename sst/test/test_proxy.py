@@ -836,9 +836,9 @@ class DialogTests(SynchronousTestCase):
 
     def test_lifecycle(self) -> None:
         """
-        A 180 with a To tag makes an early dialog; the 2xx keeps it (still early), the ACK
-        confirms it, and the 200 to BYE removes it; once the transactions end no timer is
-        left.
+        A 180 with a To tag makes an early dialog; the 2xx confirms it (RFC 3261 section
+        12), the ACK keeps it so, and the 200 to BYE removes it; once the transactions end
+        no timer is left.
         """
         h = ProxyHarness()
         h.fromCaller(h.invite())
@@ -849,7 +849,7 @@ class DialogTests(SynchronousTestCase):
         self.assertEqual((dialog.id, dialog.state), (dialogId, DialogState.EARLY))
         h.fromCallee(h.answer(invite, 200))
         [dialog] = list(h.dialogs)
-        self.assertEqual((dialog.id, dialog.state), (dialogId, DialogState.EARLY))
+        self.assertEqual((dialog.id, dialog.state), (dialogId, DialogState.CONFIRMED))
         h.fromCaller(h.inDialog("ACK", cseq=1))
         [dialog] = list(h.dialogs)
         self.assertEqual((dialog.id, dialog.state), (dialogId, DialogState.CONFIRMED))

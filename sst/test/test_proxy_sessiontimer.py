@@ -8,6 +8,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sst.expiry import EXPIRY_REASON
 from sst.message import Request, Response
+from sst.address import Address
+from sst.test.test_proxy import AOR, register
 from sst.testing import CALLEE, CALLER, ProxyHarness
 
 
@@ -225,12 +227,208 @@ class ProxySessionTimerTests(SynchronousTestCase):
 
     def test_badSessionExpires400(self) -> None:
         """
-        A Session-Expires of 0 in a timed INVITE gets 400 and nothing is forwarded.
+        A malformed Session-Expires in a timed INVITE gets 400 and nothing is forwarded.
         """
         h = ProxyHarness()
-        h.fromCaller(h.invite("Session-Expires: 0"))
+        h.fromCaller(h.invite("Session-Expires: soon"))
         self.assertEqual(h.lastResponseTo(CALLER).code, 400)
         self.assertEqual(h.to(CALLEE), [])
+
+    def test_zeroSessionExpiresWithTimer422(self) -> None:
+        """
+        C{Session-Expires: 0} with C{Supported: timer} is an interval below any minimum: a
+        422 with our Min-SE, so the caller can retry (RFC 4028 section 8.1), not a 400.
+        """
+        h = ProxyHarness(["--min-se", "600"])
+        h.fromCaller(h.invite("Session-Expires: 0"))
+        rejected = h.lastResponseTo(CALLER)
+        self.assertEqual((rejected.code, rejected.header("min-se")), (422, "600"))
+        self.assertEqual(h.to(CALLEE), [])
+
+    def test_zeroSessionExpiresWithoutTimerRaised(self) -> None:
+        """
+        C{Session-Expires: 0} from a caller without timer support cannot usefully be
+        rejected: Min-SE is inserted and Session-Expires raised to it, and the call goes on.
+        """
+        h = ProxyHarness(["--min-se", "600"])
+        h.fromCaller(h.invite("Session-Expires: 0;refresher=uac", supported=None))
+        forwarded = h.lastRequestTo(CALLEE)
+        self.assertEqual(forwarded.header("session-expires"), "600;refresher=uac")
+        self.assertEqual(forwarded.header("min-se"), "600")
+
+    def test_refreshWithoutTimerRaised(self) -> None:
+        """
+        An in-dialog refresh from a UAC without C{Supported: timer} whose Session-Expires
+        is below our minimum is raised, with Min-SE inserted, exactly as an initial INVITE
+        (RFC 4028 section 8.1 applies to every session refresh request).
+        """
+        h = ProxyHarness(["--min-se", "600"])
+        h.call("Session-Expires: 1800")
+        for method in ("UPDATE", "INVITE"):
+            h.fromCaller(h.inDialog(method, "Session-Expires: 100;refresher=uac",
+                                    cseq=3 if method == "INVITE" else 2))
+            forwarded = h.lastRequestTo(CALLEE)
+            self.assertEqual(forwarded.method, method)
+            self.assertEqual(forwarded.header("session-expires"), "600;refresher=uac")
+            self.assertEqual(forwarded.header("min-se"), "600")
+
+    def test_refreshWithZeroRaisedOr422(self) -> None:
+        """
+        In a timed dialog, a refresh with C{Session-Expires: 0} is raised when its sender
+        lacks timer support, and answered 422 with Min-SE when it has it.
+        """
+        h = ProxyHarness(["--min-se", "600"])
+        h.call("Session-Expires: 1800")
+        h.fromCaller(h.inDialog("UPDATE", "Session-Expires: 0"))
+        self.assertEqual(h.lastRequestTo(CALLEE).header("session-expires"), "600")
+        h.fromCaller(h.inDialog("UPDATE", "Session-Expires: 0", "Supported: timer", cseq=3))
+        rejected = h.lastResponseTo(CALLER)
+        self.assertEqual((rejected.code, rejected.header("min-se")), (422, "600"))
+
+    def test_noRejectTooSmallForwardsUnchanged(self) -> None:
+        """
+        With --no-reject-too-small (the seed's reject_to_small=0), a too-small
+        Session-Expires from a UAC with timer support is forwarded without any
+        modification, even below 90: the proxy must not increase it (RFC 4028 section
+        8.1) and the callee's own minimum answers.
+        """
+        h = ProxyHarness(["--min-se", "1800", "--no-reject-too-small"])
+        h.fromCaller(h.invite("Session-Expires: 60;refresher=uac", "Min-SE: 60"))
+        forwarded = h.lastRequestTo(CALLEE)
+        self.assertEqual(forwarded.header("session-expires"), "60;refresher=uac")
+        self.assertEqual(forwarded.header("min-se"), "60")
+        self.assertEqual([m.code for m in h.to(CALLER) if isinstance(m, Response)], [100])
+
+    def test_maxSECapsRequestsAndDialogs(self) -> None:
+        """
+        With --max-se, a larger Session-Expires is lowered to it (never below the request's
+        Min-SE; its refresher kept), an inserted one never exceeds it, and a 2xx that
+        answers more (a UAS must not) keeps the dialog no longer than the cap.
+        """
+        h = ProxyHarness(["--min-se", "90", "--session-expires", "1800", "--max-se", "3600"])
+        h.fromCaller(h.invite("Session-Expires: 86400;refresher=uac"))
+        forwarded = h.lastRequestTo(CALLEE)
+        self.assertEqual(forwarded.header("session-expires"), "3600;refresher=uac")
+        h.fromCallee(h.answer(forwarded, 200, "Session-Expires: 86400;refresher=uac"))
+        [dialog] = h.dialogs
+        self.assertEqual(dialog.interval, 3600)
+        h.clock.advance(3600.1)
+        self.assertEqual(len(h.dialogs), 0)
+        h.fromCaller(h.invite("Session-Expires: 86400", "Min-SE: 5000", callId="call-2",
+                              branch="z9hG4bK-inv-2"))
+        self.assertEqual(h.lastRequestTo(CALLEE).header("session-expires"), "5000")
+        h.fromCaller(h.invite("Session-Expires: 1000", callId="call-3", branch="z9hG4bK-inv-3"))
+        self.assertEqual(h.lastRequestTo(CALLEE).header("session-expires"), "1000")
+        h.fromCaller(h.invite(callId="call-4", branch="z9hG4bK-inv-4"))
+        self.assertEqual(h.lastRequestTo(CALLEE).header("session-expires"), "1800")
+        capped = ProxyHarness(["--min-se", "90", "--session-expires", "90", "--max-se", "100"])
+        capped.fromCaller(capped.invite(callId="call-5", branch="z9hG4bK-inv-5"))
+        self.assertEqual(capped.lastRequestTo(CALLEE).header("session-expires"), "90")
+
+    def test_forkedAnswersBeforeAck(self) -> None:
+        """
+        Two forks answer 200 (Session-Expires 300 and 600) before the caller ACKs either:
+        each dialog keeps its own interval and lifetime; the second 2xx does not shorten
+        the first dialog as if it were a losing early dialog.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.fromCaller(h.invite("Session-Expires: 1800"))
+        forwarded = h.lastRequestTo(CALLEE)
+        h.fromCallee(h.answer(forwarded, 180, toTag="fork1"))
+        h.fromCallee(h.answer(forwarded, 180, toTag="fork2"))
+        h.fromCallee(h.answer(forwarded, 200, "Session-Expires: 300;refresher=uac", toTag="fork1"))
+        h.fromCallee(h.answer(forwarded, 200, "Session-Expires: 600;refresher=uas", toTag="fork2"))
+        h.fromCaller(h.inDialog("ACK", cseq=1, toTag="fork1"))
+        h.fromCaller(h.inDialog("ACK", cseq=1, toTag="fork2"))
+        self.assertEqual(sorted((d.id.toTag, d.interval) for d in h.dialogs),
+                         [("fork1", 300), ("fork2", 600)])
+        h.clock.advance(299.9)
+        self.assertEqual(sorted(d.id.toTag for d in h.dialogs), ["fork1", "fork2"])
+        h.clock.advance(0.2)
+        self.assertEqual([d.id.toTag for d in h.dialogs], ["fork2"])
+        h.clock.advance(300)
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.stats.get("expired_sst"), 2)
+
+    def test_parallelForksAnswerBeforeAck(self) -> None:
+        """
+        Two registered contacts ring in parallel and both answer 200 (Session-Expires 300
+        and 600) before the caller ACKs either, as happens on the network: each dialog keeps
+        its own interval, and the second 2xx does not shorten the first (answered) dialog
+        as if it were a losing early dialog.
+        """
+        other = Address("udp", "127.0.0.1", 5072)
+        h = ProxyHarness(["--min-se", "90"], nextHop=False)
+        h.fromCallee(register("<sip:bob@127.0.0.1:5070>", "<sip:bob@127.0.0.1:5072>"))
+        h.fromCaller(h.invite("Session-Expires: 1800").replace(
+            "INVITE sip:bob@127.0.0.1:5070", "INVITE " + AOR, 1))
+        first, second = h.lastRequestTo(CALLEE), h.lastRequestTo(other)
+        h.fromCallee(h.answer(first, 180, toTag="fork1"))
+        h.receive(h.answer(second, 180, toTag="fork2", contact=other), other)
+        h.fromCallee(h.answer(first, 200, "Session-Expires: 300;refresher=uac", toTag="fork1"))
+        h.receive(h.answer(second, 200, "Session-Expires: 600;refresher=uas", toTag="fork2",
+                           contact=other), other)
+        self.assertEqual([m.toTag for m in h.to(CALLER)
+                          if isinstance(m, Response) and m.code == 200], ["fork1", "fork2"])
+        h.fromCaller(h.inDialog("ACK", cseq=1, toTag="fork1"))
+        h.fromCaller(h.inDialog("ACK", cseq=1, toTag="fork2"))
+        self.assertEqual(sorted((d.id.toTag, d.interval) for d in h.dialogs),
+                         [("fork1", 300), ("fork2", 600)])
+        h.clock.advance(299.9)
+        self.assertEqual(sorted(d.id.toTag for d in h.dialogs), ["fork1", "fork2"])
+        h.clock.advance(0.2)
+        self.assertEqual([d.id.toTag for d in h.dialogs], ["fork2"])
+        h.clock.advance(300)
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.stats.get("expired_sst"), 2)
+
+    def test_2xxRetransmissionDoesNotRearm(self) -> None:
+        """
+        The expiry counts from the first 2xx: a retransmission of it 20 s later (the caller's
+        ACK lost) does not push the expiry back.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.fromCaller(h.invite("Session-Expires: 90"))
+        ok = h.answer(h.lastRequestTo(CALLEE), 200, "Session-Expires: 90;refresher=uac")
+        h.fromCallee(ok)
+        [dialog] = h.dialogs
+        expiresAt = dialog.expiresAt
+        h.clock.advance(20)
+        h.fromCallee(ok)
+        self.assertEqual(len([m for m in h.to(CALLER) if isinstance(m, Response)
+                              and m.code == 200]), 2)
+        self.assertEqual(dialog.expiresAt, expiresAt)
+        h.fromCaller(h.inDialog("ACK", cseq=1))
+        h.clock.advance(70.1)
+        self.assertEqual(len(h.dialogs), 0)
+        self.assertEqual(h.stats.get("expired_sst"), 1)
+
+    def test_refresherIsTheParty(self) -> None:
+        """
+        The dialog's refresher names the party that refreshes (the caller, C{uac} of the
+        initial INVITE, or the callee, C{uas}), not the role in the last refresh: a
+        callee-sent UPDATE answered with C{refresher=uac} makes the callee the refresher.
+        """
+        h = ProxyHarness(["--min-se", "90"])
+        h.call("Session-Expires: 1800", okHeaders=("Session-Expires: 1800;refresher=uac",
+                                                   "Require: timer"))
+        [dialog] = h.dialogs
+        self.assertEqual(dialog.refresher, "uac")
+        self.assertEqual(dialog.asDict()["refresher_party"], "caller")
+        h.fromCallee(h.inDialog("UPDATE", "Session-Expires: 1800;refresher=uac",
+                                "Supported: timer", fromCallee=True, cseq=7))
+        update = h.lastRequestTo(CALLER)
+        h.receive(h.answer(update, 200, "Session-Expires: 1800;refresher=uac",
+                           "Require: timer"), CALLER)
+        self.assertEqual(h.lastResponseTo(CALLEE).code, 200)
+        self.assertEqual((dialog.refresher, dialog.asDict()["refresher_party"]),
+                         ("uas", "callee"))
+        h.fromCaller(h.inDialog("UPDATE", "Session-Expires: 1800;refresher=uas",
+                                "Supported: timer", cseq=3))
+        h.fromCallee(h.answer(h.lastRequestTo(CALLEE), 200,
+                              "Session-Expires: 1800;refresher=uas", "Require: timer"))
+        self.assertEqual((dialog.refresher, dialog.asDict()["refresher_party"]),
+                         ("uas", "callee"))
 
     def test_refresh422OnlyInTimedDialogs(self) -> None:
         """

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Mapping, Optional
 from twisted.internet import reactor as _globalReactor
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from sst.tap import Options, SIPService
 from sst.test.sipp import (
@@ -243,7 +243,7 @@ class _ProxySippMixin(_MixinBase):
         return f"sip:127.0.0.1:{port}{suffix}"
 
     def _startCallee(
-        self, scenario: str, port: int, calls: int = 1
+        self, scenario: str, port: int, calls: int = 1, keys: Mapping[str, str] = {}
     ) -> Deferred[SippResult]:
         """
         Start a callee scenario in the background.
@@ -251,6 +251,7 @@ class _ProxySippMixin(_MixinBase):
         @param scenario: The callee scenario.
         @param port: The port it listens on.
         @param calls: The number of calls after which it exits.
+        @param keys: Its generic keywords.
 
         @return: A L{Deferred} firing with its result; the test must await
             it.
@@ -264,6 +265,7 @@ class _ProxySippMixin(_MixinBase):
             calls=calls,
             timeout=SIPP_TIMEOUT,
             workdir=self.workdir,
+            keys=keys,
         )
         return done
 
@@ -580,6 +582,49 @@ class _ProxySippMixin(_MixinBase):
                 why,
             )
             self._assertDialogCounts(service, 1, why)
+            self._assertNoProxyErrors(service, why)
+
+        return Deferred.fromCoroutine(check())
+
+    def test_parallelForksKeepOwnTimers(self) -> Deferred[None]:
+        """
+        C{bob} is registered at two callees; both answer the call with 200, one with
+        Session-Expires 300, the other 600 (C{uas_answer_se.xml}), and the caller ACKs
+        both (C{uac_fork.xml}).  Each of the two dialogs keeps its own interval and expires
+        at it: neither is cut to the 32 s of a losing early dialog.
+        """
+
+        if self.transport != "udp":
+            raise SkipTest("SIPp acknowledges two 2xx arriving in one TCP read as one")
+
+        async def check() -> None:
+            service = self._startProxy("--min-se", "90")
+            target = self._proxyTarget(service)
+            ports = [freePort(self.transport), freePort(self.transport)]
+            for port in ports:
+                register = await self._runCaller(
+                    "register", target, keys={"contact_port": str(port)}, service="bob"
+                )
+                self._assertAllSuccessful(1, register)
+            self.assertEqual(len(service.locations.lookup("sip:bob@127.0.0.1")), 2)
+            callees = [self._startCallee("uas_answer_se", port, keys={"se": se})
+                       for port, se in zip(ports, ["300", "600"])]
+            for port, callee in zip(ports, callees):
+                await self._waitForCallee(port, callee)
+            try:
+                caller = await self._runCaller("uac_fork", target, service="bob")
+            finally:
+                results = [await callee for callee in callees]
+            self._assertAllSuccessful(1, caller, *results)
+            why = _describe(caller, *results)
+            now = IReactorTime(_globalReactor).seconds()
+            dialogs = sorted((d.interval or 0, d.state.value, round(d.expiresAt - now))
+                             for d in service.dialogs)
+            self.assertEqual(len(dialogs), 2, why)
+            self.assertEqual([(i, s) for i, s, _ in dialogs],
+                             [(300, "confirmed"), (600, "confirmed")], why)
+            for interval, _, remaining in dialogs:
+                self.assertGreater(remaining, interval - 10, why)
             self._assertNoProxyErrors(service, why)
 
         return Deferred.fromCoroutine(check())

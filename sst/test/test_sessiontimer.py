@@ -572,14 +572,11 @@ class InitialInviteTests(SynchronousTestCase):
         self.assertEqual(invite.header("session-expires"), "2400")
         self.assertEqual(invite.header("min-se"), "2400")
         hook, stats = hookFor(rejectTooSmall=False)
-        invite = request(TIMER, "Session-Expires: 60")
-        self.assertIsNone(hook.requestReceived(invite, None))
-        self.assertEqual(invite.header("session-expires"), "90")
-        self.assertFalse(invite.hasHeader("min-se"))
-        invite = request(TIMER, "Session-Expires: 60", "Min-SE: 30")
-        self.assertIsNone(hook.requestReceived(invite, None))
-        self.assertEqual(invite.header("session-expires"), "90")
-        self.assertEqual(invite.header("min-se"), "30")
+        # reject_to_small off: a too-small request is forwarded without any
+        # modification (the seed), even below 90; the callee's minimum answers.
+        self.assertUnchanged(hook, request(TIMER, "Session-Expires: 60"))
+        self.assertUnchanged(hook, request(TIMER, "Session-Expires: 60", "Min-SE: 30"))
+        self.assertUnchanged(hook, request(TIMER, "Session-Expires: 0"))
 
     def test_untimed(self) -> None:
         """
@@ -628,7 +625,6 @@ class InitialInviteTests(SynchronousTestCase):
         """
         hook, stats = hookFor()
         for header in [
-            "Session-Expires: 0",
             "Session-Expires: 99999999999",
             "Session-Expires: 4294967296",
             "Session-Expires: soon",
@@ -689,15 +685,24 @@ class RefreshRequestTests(SynchronousTestCase):
         self.assertIsNone(hook.requestReceived(refresh, timedDialog()))
         self.assertEqual(refresh.toBytes(), before)
 
-    def test_noTimerConservative(self) -> None:
+    def test_noTimerRaised(self) -> None:
         """
-        Without timer support a refresh is not rejected and gets no Min-SE.
+        Without timer support a refresh in a timed dialog is never rejected: a
+        Session-Expires below our minimum (0 included) is raised to it with
+        Min-SE inserted, as in an initial INVITE (section 8.1 is the same for
+        every session refresh request); one at or above it is left alone.
         """
-        hook, stats = hookFor()
+        hook, stats = hookFor(minSE=600)
+        for value, raised in [("100;refresher=uac", "600;refresher=uac"), ("0", "600")]:
+            refresh = request("Session-Expires: " + value, method="UPDATE", toTag="to-1")
+            self.assertIsNone(hook.requestReceived(refresh, timedDialog()))
+            self.assertEqual(refresh.header("session-expires"), raised)
+            self.assertEqual(refresh.header("min-se"), "600")
         refresh = request("Session-Expires: 600", method="UPDATE", toTag="to-1")
         before = refresh.toBytes()
         self.assertIsNone(hook.requestReceived(refresh, timedDialog()))
         self.assertEqual(refresh.toBytes(), before)
+        self.assertEqual(stats.get("rejected_422"), 0)
 
     def test_noSessionExpiresLeft(self) -> None:
         """
@@ -717,7 +722,7 @@ class RefreshRequestTests(SynchronousTestCase):
         L{SIPParseError}, also in an unknown dialog.
         """
         hook, stats = hookFor()
-        for header in ["Session-Expires: 0", "x: abc", "Min-SE: 0"]:
+        for header in ["Session-Expires: -1", "x: abc", "Min-SE: 0"]:
             refresh = request(TIMER, header, toTag="to-1")
             self.assertRaises(SIPParseError, hook.requestReceived, refresh, timedDialog())
             self.assertRaises(SIPParseError, hook.requestReceived, refresh, None)
@@ -1064,7 +1069,7 @@ class PropertyTests(SynchronousTestCase):
         hook = SessionTimerHook(policy, Stats())
         timer = invite.hasOptionTag("supported", "timer")
         seText = invite.header("session-expires")
-        se = None if seText is None else parseSessionExpires(seText)
+        se = None if seText is None else parseSessionExpires(seText, allowZero=True)
         minSEText = invite.header("min-se")
         minSE = _minSEOf(invite)
         ours = policy.minSE(invite)
@@ -1076,6 +1081,11 @@ class PropertyTests(SynchronousTestCase):
             self.assertEqual(response.code, 422)
             self.assertEqual(response.phrase, "Session Interval Too Small")
             self.assertGreaterEqual(int(response.header("min-se") or 0), max(ours, minSE or 90))
+            return
+        if timer and se is not None and se.delta < ours and not policy.rejectTooSmall(invite):
+            # reject_to_small off: forwarded without any modification.
+            self.assertEqual(invite.header("session-expires"), seText)
+            self.assertEqual(invite.header("min-se"), minSEText)
             return
         fwdText = invite.header("session-expires")
         assert fwdText is not None

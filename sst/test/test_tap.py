@@ -102,6 +102,20 @@ class OptionsTests(SynchronousTestCase):
         self.assertRaises(UsageError, parsed, "--max-size", "10")
         self.assertRaises(UsageError, parsed, "--max-dialogs", "1.5")
 
+    def test_maxSE(self) -> None:
+        """
+        C{--max-se} is a whole number of seconds, not below C{--session-expires}; it is
+        absent (no cap) by default.
+        """
+        self.assertIsNone(parsed()["max-se"])
+        self.assertEqual(parsed("--max-se", "7200")["max-se"], 7200)
+        self.assertRaises(UsageError, parsed, "--max-se", "0")
+        self.assertRaises(UsageError, parsed, "--max-se", "soon")
+        e = self.assertRaises(UsageError, parsed, "--max-se", "1000")
+        self.assertIn("--session-expires", str(e))
+        self.assertEqual(parsed("--max-se", "100", "--min-se", "90",
+                                "--session-expires", "90")["max-se"], 100)
+
 
 class ServiceTests(SynchronousTestCase):
     """

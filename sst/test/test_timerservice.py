@@ -124,6 +124,20 @@ class TimerServiceTests(SynchronousTestCase):
         self.assertEqual(len(self.service), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_stop(self) -> None:
+        """
+        L{TimerService.stop} cancels every pending timer, near and far, and leaves nothing
+        on the clock; timers scheduled afterwards run as usual.
+        """
+        near = self.service.callLater(1, self.record, "near")
+        far = self.service.callLater(5000, self.record, "far")
+        self.service.stop()
+        self.assertEqual((near.active(), far.active(), len(self.service)), (False, False, 0))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.service.callLater(2, self.record, "later")
+        self.clock.advance(6000)
+        self.assertEqual(self.fired, ["later"])
+
     def test_seconds(self) -> None:
         """
         L{TimerService.seconds} is the clock's time.
