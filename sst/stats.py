@@ -4,14 +4,18 @@ Counters for operators: messages in and out, parse errors, dialogs, session time
 
 The seed module's C{enable_stats} parameter maps to L{Stats.enabled}: when off, nothing is
 counted and L{Stats.snapshot} says so.
+
+Every counter is registered here, in L{COUNTERS} with its L{DESCRIPTIONS} line; a name that
+is not (a typo, or a counter a change forgot to register) is rejected with L{UnknownCounter}
+rather than silently creating a series nobody documents.
 """
 from __future__ import annotations
 
 from typing import Mapping
 
-__all__ = ["Stats", "COUNTERS", "DESCRIPTIONS"]
+__all__ = ["Stats", "COUNTERS", "DESCRIPTIONS", "UnknownCounter"]
 
-#: Counters always present in a snapshot, so that consumers see zeros rather than gaps.
+#: Every counter, always present in a snapshot, so that consumers see zeros rather than gaps.
 COUNTERS = (
     "requests_in",
     "requests_out",
@@ -33,6 +37,11 @@ COUNTERS = (
     "overload_rejected",
     "expiry_byes",
     "relay_denied",
+    "refreshes_sent",
+    "refreshes_received",
+    "refreshes_failed",
+    "b2bua_422_retried",
+    "b2bua_422_given_up",
 )
 
 #: What each counter in L{COUNTERS} counts, for exports such as Prometheus C{HELP} lines.
@@ -58,7 +67,21 @@ DESCRIPTIONS: Mapping[str, str] = {
     "expiry_byes": "BYE requests sent because a session timer expired (--bye-on-expiry)",
     "relay_denied": "Requests refused (403) or ACKs dropped because sst does not relay for "
                     "that domain (see --relay-network)",
+    "refreshes_sent": "Session refreshes the B2BUA sent on either leg",
+    "refreshes_received": "Session refreshes the B2BUA received and answered on either leg",
+    "refreshes_failed": "Session refreshes the B2BUA sent that failed (the call was ended)",
+    "b2bua_422_retried": "B-leg INVITEs the B2BUA retried after a 422 with a larger Min-SE",
+    "b2bua_422_given_up": "B-leg INVITEs the B2BUA gave up on after repeated 422s",
 }
+
+
+class UnknownCounter(KeyError):
+    """
+    A counter name that is not registered in L{COUNTERS}.
+    """
+
+    def __str__(self) -> str:
+        return "unknown counter %r: register it in sst.stats.COUNTERS" % (self.args[0],)
 
 
 class Stats:
@@ -76,17 +99,28 @@ class Stats:
 
     def increment(self, name: str, amount: int = 1) -> None:
         """
-        Add C{amount} to counter C{name} (created at zero), when enabled.
+        Add C{amount} to counter C{name}, when enabled.
+
+        @raise UnknownCounter: when C{name} is not in L{COUNTERS}.
         """
-        if self.enabled:
-            counters = self._counters
-            counters[name] = counters.get(name, 0) + amount
+        counters = self._counters
+        try:
+            if self.enabled:
+                counters[name] += amount
+            elif name not in counters:
+                raise KeyError(name)
+        except KeyError:
+            raise UnknownCounter(name) from None
 
     def get(self, name: str) -> int:
         """
         @return: the value of counter C{name} (0 when never incremented or disabled).
+        @raise UnknownCounter: when C{name} is not in L{COUNTERS}.
         """
-        return self._counters.get(name, 0)
+        try:
+            return self._counters[name]
+        except KeyError:
+            raise UnknownCounter(name) from None
 
     def snapshot(self) -> dict[str, int]:
         """

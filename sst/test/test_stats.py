@@ -5,9 +5,14 @@ Tests for L{sst.stats}.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from twisted.trial.unittest import SynchronousTestCase
 
-from sst.stats import COUNTERS, DESCRIPTIONS, Stats
+import sst
+
+from sst.stats import COUNTERS, DESCRIPTIONS, Stats, UnknownCounter
 
 
 class StatsTests(SynchronousTestCase):
@@ -33,16 +38,30 @@ class StatsTests(SynchronousTestCase):
         self.assertEqual(stats.get("expired_sst"), 5)
         self.assertEqual(stats.get("rejected_422"), 0)
 
-    def test_newCounter(self) -> None:
+    def test_unknownCounter(self) -> None:
         """
-        Incrementing a counter not in L{COUNTERS} creates it; C{get} of a
-        counter never incremented is 0.
+        A counter not in L{COUNTERS} is rejected by C{increment} and C{get}, whether
+        counting is on or off, and nothing is created.
         """
-        stats = Stats()
-        self.assertEqual(stats.get("other"), 0)
-        stats.increment("other", 2)
-        self.assertEqual(stats.get("other"), 2)
-        self.assertEqual(stats.snapshot()["other"], 2)
+        for enabled in (True, False):
+            stats = Stats(enabled=enabled)
+            e = self.assertRaises(UnknownCounter, stats.increment, "expried_sst")
+            self.assertIn("expried_sst", str(e))
+            self.assertRaises(UnknownCounter, stats.get, "other")
+            self.assertEqual(stats.snapshot(), dict.fromkeys(COUNTERS, 0))
+
+    def test_sourceUsesOnlyRegisteredCounters(self) -> None:
+        """
+        Every counter name that sst's own code increments is registered, including those on
+        paths no other test drives.
+        """
+        pattern = re.compile(r"""\.increment\(\s*["']([^"']+)["']""")
+        used = set()
+        for path in Path(sst.__file__).parent.rglob("*.py"):
+            if "test" not in path.relative_to(Path(sst.__file__).parent).parts:
+                used.update(pattern.findall(path.read_text()))
+        self.assertIn("expired_sst", used)
+        self.assertEqual(sorted(used - set(COUNTERS)), [])
 
     def test_disabled(self) -> None:
         """
@@ -50,7 +69,6 @@ class StatsTests(SynchronousTestCase):
         """
         stats = Stats(enabled=False)
         stats.increment("requests_in")
-        stats.increment("other")
         self.assertFalse(stats.enabled)
         self.assertEqual(stats.get("requests_in"), 0)
         self.assertEqual(stats.snapshot(), dict.fromkeys(COUNTERS, 0))
