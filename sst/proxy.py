@@ -350,10 +350,10 @@ class Proxy:
         if uri.scheme not in ("sip", "sips", "tel"):
             server.respondWith(416)
             return
-        if not inDialog and method in DIALOG_CREATING:
-            # Reasonable syntax (section 16.3 step 1) of what the dialog will be made from.
-            request.fromAddr()
-            request.toAddr()
+        # Reasonable syntax (section 16.3 step 1) of From and To, which are forwarded as
+        # they came: a malformed one (an unquoted display name with a comma, RFC 4475
+        # section 3.1.2.15) must not be propagated, so the request gets a 400.
+        _checkAddresses(request)
         # 3. Max-Forwards.
         maxForwards = request.maxForwards()
         if maxForwards is not None and maxForwards == 0:
@@ -772,6 +772,7 @@ class Proxy:
     # -- ACK for 2xx ---------------------------------------------------------------------
 
     def _forwardAck(self, request: Request) -> None:
+        _checkAddresses(request)
         maxForwards = request.maxForwards()
         if maxForwards == 0:
             return
@@ -921,6 +922,16 @@ def inNetworks(host: str, networks: Sequence[IPNetwork]) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in network for network in networks)
+
+
+def _checkAddresses(request: Request) -> None:
+    """
+    Decode From and To, which a proxy forwards unchanged.
+
+    @raise SIPParseError: when either does not parse.
+    """
+    request.fromAddr()
+    request.toAddr()
 
 
 def _isNumeric(host: str) -> bool:
