@@ -460,6 +460,11 @@ class Proxy:
             return
         targets = [t for t in targets if not self._isSelf(t.address)]
         if not targets:
+            # No server for the Request-URI: no binding for a domain we serve (480, RFC 3261
+            # section 16.5), or DNS has none for another domain (RFC 3263: no such name, a
+            # time-out, a host DNS cannot hold), a 404 (section 21.4.5). Not a 503, which
+            # would say this proxy is unavailable (and upstream proxies turn a lone 503 into
+            # a 500, section 16.7 step 6), nor a 604, which DNS cannot vouch for everywhere.
             uri = request.requestURI()
             served = self.registrar is not None and uri.isSIP and self.registrar.servesDomain(uri.host)
             context.finalSent = True
