@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
+
+if TYPE_CHECKING:
+    from sst.message import Request, Response
 
 __all__ = [
     "SIPParseError",
@@ -24,6 +27,7 @@ __all__ = [
     "parseURI",
     "parseNameAddr",
     "parseVia",
+    "readSentBy",
     "parseCSeq",
     "parseDeltaSeconds",
     "parseSessionExpires",
@@ -68,6 +72,21 @@ class SIPParseError(ValueError):
         self.reason = reason
         self.status = status
         self.message: Optional[object] = None
+
+    def response(self, request: "Request") -> "Response":
+        """
+        The answer to C{request}, the partly parsed request this error was met in (RFC 3261
+        section 8.2.6.2: its Via, From, To, Call-ID and CSeq lines copied as they are).
+
+        @return: a response with this error's status; the phrase of a 400 is the reason (cut
+            to 100 characters), that of any other status its usual phrase (C{505 Version Not
+            Supported}, C{513 Message Too Large}).
+        """
+        from sst.message import REASON_PHRASES
+        from sst.responses import makeResponse
+
+        phrase = self.reason[:100] if self.status == 400 else REASON_PHRASES.get(self.status, "")
+        return makeResponse(request, self.status, phrase)
 
 
 def isToken(value: str) -> bool:
@@ -460,6 +479,45 @@ def _parseNameAddr(text: str) -> NameAddr:
     if "," in uriText or "?" in uriText or " " in uriText.strip():
         raise SIPParseError("addr-spec with reserved characters needs <>")
     return NameAddr(parseURI(uriText.strip()), "", parseParams(semi + paramText))
+
+
+#: The start of a Via element, read loosely: any protocol version, blanks anywhere, a host
+#: name, an IPv4 address or an IPv6 reference, and a port.
+_LOOSE_SENT_BY = re.compile(
+    r"[ \t]*SIP[ \t]*/[ \t]*[^/ \t]*[ \t]*/[ \t]*[A-Za-z0-9\-.!%*_+`'~]+[ \t]+"
+    r"(\[[0-9A-Fa-f:.]+\]|[^ \t;,:\[\]]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?[ \t]*")
+
+
+def readSentBy(text: str) -> Optional[tuple[str, Optional[int], bool]]:
+    """
+    Read what a top Via that does not parse still tells about where its sender waits for the
+    response (RFC 3261 section 18.2.2, RFC 3581): its sent-by and whether it asks for
+    C{rport}. The protocol version is not checked, and broken or empty parameters (RFC 4475
+    sections 3.1.2.1 and 3.1.2.16) are skipped.
+
+    @param text: the value of the first Via line.
+    @return: the host (an IPv6 reference without brackets), the port (L{None} when absent)
+        and whether C{rport} is among the parameters of the first element; L{None} when no
+        host can be read or the port is not a port.
+    """
+    match = _LOOSE_SENT_BY.match(text)
+    if match is None:
+        return None
+    hostText, portText = match.groups()
+    rest = text[match.end() :]
+    if rest and rest[0] not in ";,":
+        return None
+    try:
+        host, _ = _parseHostPort(hostText)
+    except SIPParseError:
+        return None
+    port = int(portText) if portText is not None else None
+    if port is not None and not 0 < port < 65536:
+        return None
+    element = rest.split(",", 1)[0]
+    rport = any(piece.partition("=")[0].strip().lower() == "rport"
+                for piece in element.split(";"))
+    return host, port, rport
 
 
 @dataclass(slots=True)

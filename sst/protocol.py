@@ -22,9 +22,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sst.address import Address
-from sst.headers import SIPParseError, Via
+from sst.headers import SIPParseError, Via, readSentBy
 from sst.message import DEFAULT_MAX_SIZE, Request, Response, parse
-from sst.responses import makeResponse
 from sst.stats import Stats
 
 __all__ = ["TransportLayer", "SIPDatagramProtocol", "SIPStreamProtocol", "StreamFramer"]
@@ -233,18 +232,20 @@ class TransportLayer:
                               source=source)
 
     def _parseError(self, error: SIPParseError, source: Address) -> None:
+        """
+        Answer a request that did not parse with the error's status when a response can be
+        addressed (it has a Via, and is not an ACK); drop and count anything else.
+        """
         self.stats.increment("parse_errors")
         partial = error.message
-        if isinstance(partial, Request) and partial.method != "ACK":
+        if isinstance(partial, Request) and partial.method != "ACK" and partial.hasHeader("via"):
             try:
-                # RFC 3261 section 18.2.1 and RFC 3581: received/rport decide where the
-                # response goes, for a bad request as for a good one.
-                self._fixVia(partial, source)
-                response = makeResponse(partial, error.status, error.reason[:100])
-                via = partial.topVia()
+                address = self._errorAddress(partial, source)
+                response = error.response(partial)
                 response.source = source
-                self.sendMessage(response, _responseAddress(via.params, via.host, via.port, source))
-                self._log.info("400 to {source}: {reason}", source=source, reason=error.reason)
+                self.sendMessage(response, address)
+                self._log.info("{status} to {address}: {reason}", status=error.status,
+                               address=address, reason=error.reason)
                 return
             except SIPParseError:
                 pass
@@ -253,6 +254,28 @@ class TransportLayer:
         self.stats.increment("dropped")
         self._log.info("Dropped a bad message from {source}: {reason}", source=source,
                        reason=error.reason)
+
+    def _errorAddress(self, request: Request, source: Address) -> Address:
+        """
+        Where the answer to a request that did not parse goes (RFC 3261 section 18.2.2, RFC
+        3581): as for any request when its top Via parses (C{received} and C{rport} added to
+        it); else after what can still be read of that Via (L{readSentBy}): the source
+        address, at the source port for C{rport} or else at the sent-by port; else, when no
+        sent-by can be read, the source itself (the connection, for TCP).
+        """
+        try:
+            self._fixVia(request, source)
+            via = request.topVia()
+            return _responseAddress(via.params, via.host, via.port, source)
+        except SIPParseError:
+            pass
+        sentBy = readSentBy(request.header("via") or "")
+        if source.transport == "tcp" or sentBy is None:
+            return source
+        _, port, rport = sentBy
+        if rport:
+            return source
+        return Address("udp", source.host, port if port is not None else 5060)
 
     def _fixVia(self, request: Request, source: Address) -> None:
         via = request.topVia()

@@ -365,10 +365,10 @@ class Proxy:
         if uri.scheme not in ("sip", "sips", "tel"):
             server.respondWith(416)
             return
-        if not inDialog and method in DIALOG_CREATING:
-            # Reasonable syntax (section 16.3 step 1) of what the dialog will be made from.
-            request.fromAddr()
-            request.toAddr()
+        # Reasonable syntax (section 16.3 step 1) of From and To, which are forwarded as
+        # they came: a malformed one (an unquoted display name with a comma, RFC 4475
+        # section 3.1.2.15) must not be propagated, so the request gets a 400.
+        _checkAddresses(request)
         # 3. Max-Forwards.
         maxForwards = request.maxForwards()
         if maxForwards is not None and maxForwards == 0:
@@ -475,6 +475,11 @@ class Proxy:
             return
         targets = [t for t in targets if not self._isSelf(t.address)]
         if not targets:
+            # No server for the Request-URI: no binding for a domain we serve (480, RFC 3261
+            # section 16.5), or DNS has none for another domain (RFC 3263: no such name, a
+            # time-out, a host DNS cannot hold), a 404 (section 21.4.5). Not a 503, which
+            # would say this proxy is unavailable (and upstream proxies turn a lone 503 into
+            # a 500, section 16.7 step 6), nor a 604, which DNS cannot vouch for everywhere.
             uri = request.requestURI()
             served = self.registrar is not None and uri.isSIP and self.registrar.servesDomain(uri.host)
             context.finalSent = True
@@ -803,6 +808,7 @@ class Proxy:
     # -- ACK for 2xx ---------------------------------------------------------------------
 
     def _forwardAck(self, request: Request) -> None:
+        _checkAddresses(request)
         maxForwards = request.maxForwards()
         if maxForwards == 0:
             return
@@ -952,6 +958,16 @@ def inNetworks(host: str, networks: Sequence[IPNetwork]) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in network for network in networks)
+
+
+def _checkAddresses(request: Request) -> None:
+    """
+    Decode From and To, which a proxy forwards unchanged.
+
+    @raise SIPParseError: when either does not parse.
+    """
+    request.fromAddr()
+    request.toAddr()
 
 
 def _isNumeric(host: str) -> bool:

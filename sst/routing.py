@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
 from twisted.internet.interfaces import IResolver
 from twisted.logger import Logger
 from twisted.names import dns, error
@@ -47,14 +47,48 @@ __all__ = [
 #: the 32s of timer B).
 DEFAULT_DNS_TIMEOUT: tuple[int, ...] = (1, 3, 11)
 
-#: The failures of a DNS lookup that mean "no answer", logged without a
-#: traceback.
+#: The failures of a DNS lookup that mean "no answer", logged as an ordinary
+#: line without a traceback.  Twisted's resolver fails with a plain
+#: L{TimeoutError} (not L{error.DNSQueryTimeoutError}) when every server timed
+#: out.
 _DNS_ERRORS = (
     error.DomainError,
     error.AuthoritativeDomainError,
-    error.DNSQueryTimeoutError,
+    TimeoutError,
     error.ResolverError,
 )
+
+#: Why a lookup failed, for the log line, by the type of its failure (the
+#: first that matches).
+_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (error.DNSNameError, "no such domain (NXDOMAIN)"),
+    (error.DNSServerError, "server failure (SERVFAIL)"),
+    (error.DNSQueryRefusedError, "query refused"),
+    (error.DNSFormatError, "format error"),
+    (TimeoutError, "timed out"),
+)
+
+
+def _reason(failure: Exception) -> str:
+    """
+    @return: why a DNS lookup failed, in a few words.
+    """
+    for kind, reason in _REASONS:
+        if isinstance(failure, kind):
+            return reason
+    return type(failure).__name__
+
+
+def _isDNSName(host: str) -> bool:
+    """
+    @return: whether C{host} can be looked up in DNS: it encodes to a name of at
+        most 253 octets whose labels are 1 to 63 octets (RFC 1035 section 2.3.4).
+    """
+    try:
+        name = dns.domainString(host)
+    except (UnicodeError, ValueError):
+        return False
+    return len(name.rstrip(b".")) <= 253
 
 
 @dataclass(frozen=True)
@@ -209,6 +243,9 @@ class DNSRouter:
         host = address.host
         if self._resolver is None or isIPAddress(host) or isIPv6Address(host):
             return [Target(address)]
+        if not _isDNSName(host):
+            self._log.info("Not looking {host} up: not a valid DNS name", host=host)
+            return []
         if uri.port is not None:
             return await self._addresses(host, address.port, address.transport)
         if uri.scheme == "sips":
@@ -295,7 +332,8 @@ class DNSRouter:
             result = await query
         except _DNS_ERRORS as e:
             self._log.info(
-                "DNS {kind} lookup of {name} failed: {error}", kind=kind, name=name, error=e
+                "DNS {kind} lookup of {name} failed: {reason}",
+                kind=kind, name=name, reason=_reason(e),
             )
             return []
         except Exception:

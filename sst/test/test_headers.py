@@ -24,6 +24,7 @@ from sst.headers import (
     parseSessionExpires,
     parseURI,
     parseVia,
+    readSentBy,
     splitCommas,
     _parseNameAddr,
     _parseParams,
@@ -51,6 +52,28 @@ class SIPParseErrorTests(SynchronousTestCase):
         A parse error is a L{ValueError}, so generic callers can catch it as such.
         """
         self.assertIsInstance(SIPParseError("x", 505), ValueError)
+
+    def test_response(self) -> None:
+        """
+        L{SIPParseError.response} builds the answer to the partly parsed request: a 400
+        carries the reason as its phrase (cut to 100 characters), any other status its usual
+        phrase; the request's Via, From, To, Call-ID and CSeq lines are copied as they are.
+        """
+        from sst.message import Request
+
+        request = Request("OPTIONS", "sip:bob@example.com")
+        for key, line in [("via", "Via: SIP/7.0/UDP c.example.com;branch=z9hG4bK1"),
+                          ("from", "From: A. Bell <sip:a.g.bell@example.com>;tag=1"),
+                          ("to", "To: <sip:bob@example.com>"), ("call-id", "Call-ID: c1"),
+                          ("cseq", "CSeq: 1 OPTIONS")]:
+            request._keys.append(key)
+            request._lines.append(line)
+        bad = SIPParseError("bad display name " + "x" * 200).response(request)
+        self.assertEqual((bad.code, bad.phrase), (400, ("bad display name " + "x" * 200)[:100]))
+        self.assertEqual(bad.headerValues("via"), ["SIP/7.0/UDP c.example.com;branch=z9hG4bK1"])
+        self.assertEqual((bad.callId, bad.header("cseq")), ("c1", "1 OPTIONS"))
+        version = SIPParseError("unsupported version", status=505).response(request)
+        self.assertEqual((version.code, version.phrase), (505, "Version Not Supported"))
 
 
 class SplitCommasTests(SynchronousTestCase):
@@ -603,6 +626,53 @@ class ParseViaTests(SynchronousTestCase):
         self.assertRaises(SIPParseError, parseVia, "SIP/2.0/UDP host;;branch=1")
         self.assertRaises(SIPParseError, parseVia, "SIP/2.0/UDP host;branch=1;")
         self.assertRaises(SIPParseError, parseVia, "SIP/2.0/UDP host;")
+
+
+class ReadSentByTests(SynchronousTestCase):
+    """
+    Tests for L{readSentBy}: what a Via that does not parse still tells about where its
+    sender listens (RFC 3261 section 18.2.2).
+    """
+
+    def test_extraneousSeparators(self) -> None:
+        """
+        The sent-by of RFC 4475's C{badinv01} Via is read despite its empty parameters and
+        elements.
+        """
+        self.assertEqual(readSentBy("SIP/2.0/UDP 192.0.2.15;;,;,,"), ("192.0.2.15", None, False))
+
+    def test_otherVersion(self) -> None:
+        """
+        The sent-by of a Via in another SIP version (RFC 4475's C{badvers}) is read, blanks
+        and a port included.
+        """
+        self.assertEqual(readSentBy("SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw"),
+                         ("c.example.com", None, False))
+        self.assertEqual(readSentBy(" SIP / 7.0 / TCP  host.example.com : 5070 ;rport"),
+                         ("host.example.com", 5070, True))
+
+    def test_rport(self) -> None:
+        """
+        An C{rport} parameter, with or without a value, among broken parameters, is seen; a
+        parameter of another element is not.
+        """
+        self.assertEqual(readSentBy("SIP/2.0/UDP h;;rport;x=\""), ("h", None, True))
+        self.assertEqual(readSentBy("SIP/2.0/UDP h:5062;RPORT=9;;"), ("h", 5062, True))
+        self.assertEqual(readSentBy("SIP/2.0/UDP h;;, SIP/2.0/UDP g;rport"), ("h", None, False))
+
+    def test_ipv6(self) -> None:
+        """
+        An IPv6 reference is read without its brackets.
+        """
+        self.assertEqual(readSentBy("SIP/2.0/UDP [2001:db8::9]:5070;;"), ("2001:db8::9", 5070, False))
+
+    def test_unreadable(self) -> None:
+        """
+        Without a readable host, or with a bad port, there is nothing to read: L{None}.
+        """
+        for text in ["", "SIP/2.0/UDP ;rport;branch=z9hG4bK1", "SIP/2.0/UDP host:99999",
+                     "SIP/2.0/UDP host:x5", "garbage", "SIP/2.0/UDP [2001:db8::9", "SIP/2.0/UDP a<b"]:
+            self.assertIsNone(readSentBy(text), text)
 
 
 class ParseCSeqTests(SynchronousTestCase):

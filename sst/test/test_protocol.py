@@ -374,14 +374,72 @@ class DatagramTests(SynchronousTestCase):
         self.assertEqual(reply.code, 505)
         self.assertEqual(self.stats.get("parse_errors"), 1)
 
-    def test_badViaDropped(self) -> None:
+    def rawSent(self) -> list[tuple[bytes, Optional[tuple[str, int]]]]:
         """
-        A request whose Via cannot be read cannot be answered: it is dropped and counted.
+        @return: what was written to the socket, as bytes (an answer to a request with a
+            broken Via carries that Via, and does not parse again).
         """
-        self.receive(request(replaceHeader(b"via", b"Via: SIP/2.0/UDP host:99999;branch=z9hG4bK1")))
+        return list(self.fake.written)
+
+    def test_unreadableViaAnsweredToSource(self) -> None:
+        """
+        A request whose Via has no readable sent-by (no host, or a port out of range) is
+        answered with a 400 sent back to the datagram's source, its Via lines copied as they
+        came; it is counted as a parse error, not as dropped.
+        """
+        for via in [b"Via: SIP/2.0/UDP host:99999;branch=z9hG4bK1",
+                    b"Via: SIP/2.0/UDP ;rport;branch=z9hG4bK1"]:
+            self.fake.written.clear()
+            self.receive(request(replaceHeader(b"via", via)))
+            [(data, addr)] = self.rawSent()
+            self.assertTrue(data.startswith(b"SIP/2.0 400 "), data)
+            self.assertIn(b"\r\n" + via + b"\r\n", data)
+            self.assertEqual(addr, SOURCE)
+        self.assertEqual(self.received.messages, [])
+        self.assertEqual((self.stats.get("parse_errors"), self.stats.get("dropped")), (2, 0))
+
+    def test_extraneousSeparatorsAnswered(self) -> None:
+        """
+        A request whose only Via is C{SIP/2.0/UDP 192.0.2.15;;,;,,} (RFC 4475 section
+        3.1.2.1) gets a 400 sent where RFC 3261 section 18.2.2 says from what can be read:
+        the source address (as C{received}) and the default port, the sent-by having none.
+        """
+        self.receive(request(replaceHeader(b"via", b"Via: SIP/2.0/UDP 192.0.2.15;;,;,,")))
+        [(data, addr)] = self.rawSent()
+        self.assertTrue(data.startswith(b"SIP/2.0 400 "), data)
+        self.assertIn(b"\r\nVia: SIP/2.0/UDP 192.0.2.15;;,;,,\r\n", data)
+        self.assertEqual(addr, (SOURCE[0], 5060))
+        self.assertEqual((self.stats.get("parse_errors"), self.stats.get("dropped")), (1, 0))
+
+    def test_otherVersionViaAnswered(self) -> None:
+        """
+        A request in SIP/7.0 whose Via is in SIP/7.0 too (RFC 4475 section 3.1.2.16) gets a
+        505 Version Not Supported, sent after what the Via says: the sent-by port on the
+        source address, or the source port when it asks for C{rport}.
+        """
+        line = b"OPTIONS sip:t.watson@example.org SIP/7.0"
+        headers = replaceHeader(b"cseq", b"CSeq: 1 OPTIONS")
+        cases = [(b"Via: SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw", (SOURCE[0], 5060)),
+                 (b"Via: SIP/7.0/UDP c.example.com:5070;branch=z9hG4bK1", (SOURCE[0], 5070)),
+                 (b"Via: SIP/7.0/UDP c.example.com:5070;rport;branch=z9hG4bK1", SOURCE)]
+        for via, expected in cases:
+            self.fake.written.clear()
+            self.receive(request(replaceHeader(b"via", via, headers), startLine=line))
+            [(data, addr)] = self.rawSent()
+            self.assertTrue(data.startswith(b"SIP/2.0 505 Version Not Supported\r\n"), data)
+            self.assertIn(b"\r\n" + via + b"\r\n", data)
+            self.assertIn(b"\r\nCSeq: 1 OPTIONS\r\n", data)
+            self.assertEqual(addr, expected)
+        self.assertEqual((self.stats.get("parse_errors"), self.stats.get("dropped")), (3, 0))
+
+    def test_noViaDropped(self) -> None:
+        """
+        A request without any Via cannot be answered (a response without Via matches no
+        transaction): it is dropped and counted.
+        """
+        self.receive(request(replaceHeader(b"via", None)))
         self.assertEqual(self.fake.written, [])
-        self.assertEqual(self.stats.get("parse_errors"), 1)
-        self.assertEqual(self.stats.get("dropped"), 1)
+        self.assertEqual((self.stats.get("parse_errors"), self.stats.get("dropped")), (1, 1))
 
     def test_badACKDropped(self) -> None:
         """
@@ -613,6 +671,17 @@ class StreamProtocolTests(SynchronousTestCase):
         assert isinstance(reply, Response)
         self.assertEqual(reply.code, 400)
         self.assertFalse(self.transport.disconnecting)
+
+    def test_otherVersionAnsweredOnConnection(self) -> None:
+        """
+        Over TCP, the 505 to a request whose Via is in SIP/7.0 goes back over the connection
+        it came on, whatever the Via says (RFC 3261 section 18.2.2).
+        """
+        headers = replaceHeader(b"via", b"Via: SIP/7.0/TCP c.example.com;branch=z9hG4bK1",
+                                replaceHeader(b"cseq", b"CSeq: 1 OPTIONS"))
+        self.proto.dataReceived(request(headers, startLine=b"OPTIONS sip:a@b SIP/7.0"))
+        self.assertTrue(self.transport.value().startswith(b"SIP/2.0 505 Version Not Supported\r\n"))
+        self.assertEqual((self.stats.get("parse_errors"), self.stats.get("dropped")), (1, 0))
 
     def test_oversizeCloses(self) -> None:
         """

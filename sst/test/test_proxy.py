@@ -160,6 +160,38 @@ class ValidationTests(SynchronousTestCase):
                           "received=127.0.0.1"])
         self.assertEqual(h.to(CALLEE), [])
 
+    def test_unquotedDisplayNameRejected(self) -> None:
+        """
+        A request whose From or To has an unquoted display name with a comma (RFC 4475
+        section 3.1.2.15), whatever its method and in a dialog or not, gets 400 and is not
+        forwarded: a proxy must not propagate the error (RFC 3261 section 16.3 step 1).
+        """
+        h = ProxyHarness()
+        bad = "Bell, Alexander <sip:a.g.bell@example.com>"
+        cases = [request("OPTIONS", "sip:bob@127.0.0.1:5070", "Max-Forwards: 70",
+                         to="Watson, Thomas <sip:t.watson@example.org>", branch="z9hG4bK-o1"),
+                 request("MESSAGE", "sip:bob@127.0.0.1:5070", "Max-Forwards: 70",
+                         branch="z9hG4bK-m1").replace('"alice" <sip:alice@127.0.0.1:5061>', bad),
+                 h.inDialog("BYE").replace('From: <sip:alice@127.0.0.1:5061>', "From: " + bad)]
+        for data in cases:
+            h.fromCaller(data)
+        responses = [m for m in h.to(CALLER) if isinstance(m, Response)]
+        self.assertEqual([(r.code, r.phrase) for r in responses], [(400, "bad display name")] * 3)
+        self.assertEqual(h.to(CALLEE), [])
+        self.assertEqual(h.stats.get("parse_errors"), 3)
+
+    def test_unquotedDisplayNameAckDropped(self) -> None:
+        """
+        An ACK whose From has an unquoted display name with a comma is not forwarded (an
+        ACK is never answered): it is dropped and counted.
+        """
+        h = ProxyHarness()
+        ack = h.inDialog("ACK").replace("From: <sip:alice@127.0.0.1:5061>",
+                                        "From: Bell, Alexander <sip:a.g.bell@example.com>")
+        h.fromCaller(ack)
+        self.assertEqual(h.sent, [])
+        self.assertEqual((h.stats.get("parse_errors"), h.stats.get("dropped")), (1, 1))
+
     def test_schemeCheckedBeforeMaxForwards(self) -> None:
         """
         The URI scheme is checked before Max-Forwards (step 2 before step 3): an unknown

@@ -6,12 +6,12 @@ Tests for L{sst.routing}.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
 from twisted.internet.interfaces import IResolver
 from twisted.internet.task import Clock
-from twisted.logger import capturedLogs
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.names import dns, error
 from twisted.names.common import ResolverBase
 from twisted.trial.unittest import SynchronousTestCase
@@ -23,6 +23,8 @@ from sst.headers import parseURI
 from sst.interfaces import IRouter
 from sst.message import Request, parse
 from sst.registrar import LocationService, Registrar
+from sst.message import Response
+from sst.testing import CALLER, ProxyHarness
 from sst.routing import (
     ChainRouter,
     DNSRouter,
@@ -565,6 +567,53 @@ class DNSRouterTests(SynchronousTestCase):
         )
         self.assertEqual(targets, [Target(Address("udp", "192.0.2.8", 5060))])
 
+    def assertOrdinaryLogs(self, events: Sequence[dict[str, Any]], host: str, reason: str) -> None:
+        """
+        Every event is an ordinary line (info or warn, no failure and so no traceback), and
+        some name C{host} and give C{reason}.
+        """
+        self.assertEqual([e for e in events if "log_failure" in e], [])
+        self.assertEqual([e for e in events if e["log_level"] not in (LogLevel.info, LogLevel.warn)], [])
+        texts = [formatEvent(e) for e in events]
+        self.assertTrue(any(host in t and reason in t for t in texts), texts)
+
+    def test_resolverTimeout(self) -> None:
+        """
+        When every server of the resolver times out (Twisted's resolver then fails with
+        L{TimeoutError}, not L{error.DNSQueryTimeoutError}), there is no route, and each
+        lookup is logged as an ordinary line naming the host and the reason.
+        """
+        timeout = TimeoutError("all servers timed out")
+        answers: dict[tuple[str, int], _Answer] = {("_sip._udp.no-such-host.invalid", dns.SRV): timeout,
+                   ("no-such-host.invalid", dns.A): timeout,
+                   ("no-such-host.invalid", dns.AAAA): timeout}
+        with capturedLogs() as events:
+            targets, queries = self.route("sip:bob@no-such-host.invalid", answers)
+        self.assertEqual((targets, len(queries)), ([], 3))
+        self.assertOrdinaryLogs(events, "no-such-host.invalid", "timed out")
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_noSuchName(self) -> None:
+        """
+        An NXDOMAIN answer is logged as an ordinary line naming the host and the reason.
+        """
+        with capturedLogs() as events:
+            targets, _ = self.route("sip:bob@no-such-host.invalid")
+        self.assertEqual(targets, [])
+        self.assertOrdinaryLogs(events, "no-such-host.invalid", "no such domain")
+
+    def test_invalidName(self) -> None:
+        """
+        A host that is no DNS name (an empty label, a label over 63 octets, a name over 253)
+        is not looked up: there is no route, and one ordinary line says why.
+        """
+        for host in ["a..invalid", "x" * 64 + ".invalid", ".", "a." * 127 + "invalid"]:
+            with capturedLogs() as events:
+                targets, queries = self.route("sip:bob@%s" % (host,))
+            self.assertEqual((targets, queries), ([], []))
+            self.assertOrdinaryLogs(events, host, "not a valid DNS name")
+        self.assertEqual(self.flushLoggedErrors(), [])
+
     def test_resolverBug(self) -> None:
         """
         An unexpected exception from the resolver is logged and counts as no
@@ -689,3 +738,62 @@ class ChainRouterTests(SynchronousTestCase):
             self.successResultOf(chain.route(invite("sip:carol@other.example"))),
             [Target(Address("udp", "198.51.100.9", 5060))],
         )
+
+
+class ProxyDNSFailureTests(SynchronousTestCase):
+    """
+    A Request-URI whose host DNS cannot resolve, through the whole proxy: an ordinary SIP
+    answer and ordinary log lines.
+    """
+
+    def harness(self, resolver: FakeResolver) -> ProxyHarness:
+        """
+        A proxy routing with DNS (no next hop) through C{resolver}, relaying for the caller.
+        """
+        h = ProxyHarness(["--relay-network", "127.0.0.0/8"], nextHop=False)
+        dnsRouter = DNSRouter(resolver)
+        proxy = h.service.proxy
+        proxy.router = ChainRouter([LocationRouter(h.service.locations, h.service.registrar),
+                                    dnsRouter])
+        proxy.uriRouter = dnsRouter
+        return h
+
+    def test_unresolvableRequestURI(self) -> None:
+        """
+        An INVITE for C{sip:bob@no-such-host.invalid} gets 100 then 404 Not Found when DNS
+        has no such name or times out: the host is logged with the reason at info level,
+        and no failure (traceback) is logged.
+        """
+        timeout = TimeoutError("all servers timed out")
+        for reason, resolver in [
+            ("no such domain", FakeResolver()),
+            ("timed out", FakeResolver({("_sip._udp.no-such-host.invalid", dns.SRV): timeout,
+                                        ("no-such-host.invalid", dns.A): timeout,
+                                        ("no-such-host.invalid", dns.AAAA): timeout})),
+        ]:
+            h = self.harness(resolver)
+            invite = h.invite().replace("INVITE sip:bob@127.0.0.1:5070",
+                                        "INVITE sip:bob@no-such-host.invalid", 1)
+            with capturedLogs() as events:
+                h.fromCaller(invite)
+            self.assertEqual([m.code for m in h.to(CALLER) if isinstance(m, Response)], [100, 404])
+            self.assertEqual([a for _, a in h.sent if a != CALLER], [])
+            self.assertEqual([e for e in events if "log_failure" in e], [])
+            self.assertEqual([e for e in events
+                              if e["log_level"] not in (LogLevel.debug, LogLevel.info, LogLevel.warn)], [])
+            texts = [formatEvent(e) for e in events]
+            self.assertTrue(any("no-such-host.invalid" in t and reason in t for t in texts), texts)
+            self.assertEqual(h.stats.get("internal_errors"), 0)
+            self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_invalidHostName(self) -> None:
+        """
+        A Request-URI host that is no DNS name (an empty label) gets 404 too, with no failure
+        logged.
+        """
+        h = self.harness(FakeResolver())
+        with capturedLogs() as events:
+            h.fromCaller(h.invite().replace("INVITE sip:bob@127.0.0.1:5070", "INVITE sip:bob@a..invalid", 1))
+        self.assertEqual([m.code for m in h.to(CALLER) if isinstance(m, Response)], [100, 404])
+        self.assertEqual([e for e in events if "log_failure" in e], [])
+        self.assertEqual(self.flushLoggedErrors(), [])

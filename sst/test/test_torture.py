@@ -181,11 +181,24 @@ class TortureTests(SynchronousTestCase):
             self.assertEqual(h.wire, [])
             self.assertEqual(h.stats.get("dropped"), 1)
         else:
-            self.assertEqual(h.lastResponseTo(CALLER).code, entry.code)
+            response, address = self.lastResponse(h)
+            self.assertEqual(response.code, entry.code)
+            self.assertEqual((address.transport, address.host), (CALLER.transport, CALLER.host))
             self.assertEqual(h.requests(), [], "a rejected request must not be forwarded")
+            self.assertEqual(h.stats.get("dropped"), 0)
             if not entry.parses:
                 self.assertEqual(h.stats.get("parse_errors"), 1)
         self.settleAll(h)
+
+    def lastResponse(self, h: TortureHarness) -> tuple[Response, Address]:
+        """
+        @return: the last response the proxy sent, and where to: the caller's source address,
+            or the caller's host at the port its Via names (RFC 3261 section 18.2.2).
+        """
+        for message, address in reversed(h.sent):
+            if isinstance(message, Response):
+                return message, address
+        raise AssertionError("no response was sent")
 
     def checkParse(self, entry: Entry, data: bytes) -> None:
         """
@@ -390,6 +403,27 @@ class TortureTests(SynchronousTestCase):
         self.assertEqual(len(h.requests()), 1)
         self.assertEqual([m.code for m in h.to(CALLER) if isinstance(m, Response)], [100, 100])
         self.assertNothingRaised(h)
+
+    def test_rfc4475Answers(self) -> None:
+        """
+        RFC 4475's own C{baddn}, C{badinv01} and C{badvers} get a 400, a 400 and a 505 Version
+        Not Supported; none of their Vias asks for C{rport}, so each answer goes to the
+        caller's address at the sent-by port, 5060 (RFC 3261 section 18.2.2). Nothing is
+        forwarded and nothing is dropped.
+        """
+        for name, code, phrase in [("baddn", 400, "bad display name"),
+                                   ("badinv01", 400, None),
+                                   ("badvers", 505, "Version Not Supported")]:
+            h = self.harness()
+            h.deliver(next(e for e in MANIFEST if e.path == "invalid/rfc4475-%s.sip" % (name,)).data())
+            [(data, address)] = [(d, a) for d, a in h.wire if d.startswith(b"SIP/2.0 ")]
+            self.assertTrue(data.startswith(b"SIP/2.0 %d " % (code,)), data)
+            if phrase is not None:
+                self.assertTrue(data.startswith(b"SIP/2.0 %d %s\r\n" % (code, phrase.encode())), data)
+            self.assertEqual(address, Address("udp", CALLER.host, 5060))
+            self.assertEqual(h.requests(), [])
+            self.assertEqual(h.stats.get("dropped"), 0)
+            self.assertNothingRaised(h)
 
     def test_insufAnswered(self) -> None:
         """
