@@ -61,9 +61,9 @@ from sst.headers import URI, NameAddr, SIPParseError
 from sst.interfaces import IDialogObserver, IRouter, ISessionTimerPolicy
 from sst.message import Request, Response
 from sst.registrar import Registrar
+from sst.relay import IPNetwork, RelayRule
 from sst.responses import makeResponse
 from sst.routing import DNSRouter, StaticRouter, Target
-from sst.proxy import IPNetwork, inNetworks
 from sst.sessiontimer import TOO_SMALL_PHRASE, intervalTooSmall
 from sst.stats import Stats
 from sst.timers import MIN_SE_FLOOR, asTimerService, nonRefresherByeAt, refreshAt
@@ -322,7 +322,6 @@ class B2BUA(DialogObserverBase):
                  uniform: Callable[[float, float], float] = random.uniform,
                  relayNetworks: Sequence[IPNetwork] = ()) -> None:
         self.clock = asTimerService(clock)
-        self.relayNetworks = relayNetworks
         self.ua = ua
         self.dialogs = dialogs
         self.router = router
@@ -330,6 +329,7 @@ class B2BUA(DialogObserverBase):
         self.stats = stats
         self.settings = settings
         self.registrar = registrar
+        self.relay = RelayRule(relayNetworks, self._isOurs, isinstance(router, StaticRouter))
         self.uniform = uniform
         self.calls: dict[str, Call] = {}
         self.legs: dict[DialogId, Leg] = {}
@@ -372,21 +372,18 @@ class B2BUA(DialogObserverBase):
 
     def _relayDenied(self, request: Request) -> bool:
         """
-        Whether placing this call would make sst an open relay: no static next hop, a
-        Request-URI that is not one of our domains or addresses, and a caller outside the
-        C{--relay-network}s (the same rule as the proxy's).
+        Whether placing this call would make sst an open relay (the proxy's rule: see
+        L{RelayRule}).
         """
-        if isinstance(self.router, StaticRouter):
-            return False
-        uri = request.requestURI()
-        if uri.isSIP:
-            host = uri.host.strip("[]").lower().rstrip(".")
-            ours = any(host == local for local, _ in self.ua.localAddresses) or (
-                self.registrar is not None and self.registrar.servesDomain(host))
-            if ours and uri.params.get("maddr") is None:
-                return False
-        source = request.source
-        return not (isinstance(source, Address) and inNetworks(source.host, self.relayNetworks))
+        return self.relay.denied(request)
+
+    def _isOurs(self, host: str) -> bool:
+        """
+        @return: whether C{host} (lower case, bare) is one of our addresses or served
+            domains.
+        """
+        return any(host == local for local, _ in self.ua.localAddresses) or (
+            self.registrar is not None and self.registrar.servesDomain(host))
 
     def _invite(self, incoming: IncomingInvite, request: Request) -> None:
         maxForwards = request.maxForwards()

@@ -29,6 +29,7 @@ from sst.interfaces import IDialogObserver, IRouter, ISessionTimerHook, SessionT
 from sst.message import Request, Response
 from sst.protocol import TransportLayer, _responseAddress
 from sst.registrar import Registrar
+from sst.relay import IPNetwork, RelayRule
 from sst.routing import DNSRouter, StaticRouter, Target
 from sst.stats import Stats
 from sst.timers import asTimerService
@@ -41,10 +42,8 @@ from sst.transaction import (
     TransactionLayer,
 )
 
-__all__ = ["Proxy", "NoSessionTimers", "DialogCounter", "IPNetwork"]
+__all__ = ["Proxy", "NoSessionTimers", "DialogCounter"]
 
-#: An IPv4 or IPv6 network, as in C{--relay-network}.
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 #: Methods that create a dialog, and so are record-routed.
 DIALOG_CREATING = frozenset(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"])
@@ -188,7 +187,7 @@ class Proxy:
     A stateful, record-routing proxy.
 
     @ivar localAddresses: (host, port) pairs that are this proxy (for Route and loop checks).
-    @ivar relayNetworks: the source networks allowed to relay (see L{relayDenied}).
+    @ivar relay: the relay rule (see L{relayDenied}).
     """
 
     _log = Logger()
@@ -215,7 +214,7 @@ class Proxy:
         self.stats = stats
         self.hook: ISessionTimerHook = hook if hook is not None else NoSessionTimers()
         self.registrar = registrar
-        self.relayNetworks: tuple[IPNetwork, ...] = tuple(relayNetworks)
+        self.relay = RelayRule(relayNetworks, self._isOurs, isinstance(router, StaticRouter))
         self.localAddresses: set[tuple[str, int]] = set()
         self.localHosts: set[str] = set()
         #: Initial INVITEs admitted and not yet answered with a final response.
@@ -250,32 +249,22 @@ class Proxy:
 
     def relayDenied(self, request: Request, uri: URI) -> bool:
         """
-        Whether forwarding C{request} would make this proxy an open relay.
-
-        It would when the request is out of dialog (no To tag), names no next hop in a
-        Route (our own Route entries already removed), there is no static next hop
-        (C{--next-hop}), its Request-URI is not a SIP URI of one of our domains or
-        addresses (its C{maddr} too, which would otherwise send it anywhere), and it does
-        not come from a C{--relay-network}.
+        Whether forwarding C{request} would make this proxy an open relay: only an
+        out-of-dialog request (no To tag) that names no next hop in a Route (our own Route
+        entries already removed) may be, by the L{RelayRule}.
 
         @param request: the request, after Route pre-processing.
         @param uri: its Request-URI.
         """
         if request.toTag is not None or request.hasHeader("route"):
             return False
-        if isinstance(self.router, StaticRouter):
-            return False
-        if uri.isSIP and all(self._isOurs(host) for host in (uri.host, uri.params.get("maddr"))
-                             if host is not None):
-            return False
-        source = request.source
-        return not (isinstance(source, Address) and inNetworks(source.host, self.relayNetworks))
+        return self.relay.denied(request, uri)
 
     def _isOurs(self, host: str) -> bool:
         """
-        @return: whether C{host} is one of our addresses or registrar domains.
+        @return: whether C{host} (lower case, bare) is one of our addresses or registrar
+            domains.
         """
-        host = host.strip("[]").lower().rstrip(".")
         return host in self.localHosts or (self.registrar is not None
                                            and self.registrar.servesDomain(host))
 
@@ -942,22 +931,6 @@ def _isBroadcast(host: str) -> bool:
 
 
 _LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
-
-
-def inNetworks(host: str, networks: Sequence[IPNetwork]) -> bool:
-    """
-    @return: whether the address C{host} is in one of C{networks} (an IPv4-mapped IPv6
-        address counts as its IPv4 address; a host name is in none).
-    """
-    if not networks:
-        return False
-    try:
-        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in network for network in networks)
 
 
 def _checkAddresses(request: Request) -> None:

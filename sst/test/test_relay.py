@@ -1,6 +1,6 @@
 # -*- test-case-name: sst.test.test_relay -*-
 """
-Tests for the proxy's refusal to be an open relay (L{sst.proxy.Proxy.relayDenied} and
+Tests for the refusal to be an open relay (L{sst.relay.RelayRule}, L{sst.proxy.Proxy.relayDenied} and
 C{--relay-network}), run through the whole stack with L{ProxyHarness} routing by registrar
 and Request-URI (no C{--next-hop}), as C{twistd sst} does by default.
 
@@ -14,8 +14,8 @@ from typing import Union
 from twisted.trial.unittest import SynchronousTestCase
 
 from sst.address import Address
-from sst.message import Request, Response
-from sst.proxy import inNetworks
+from sst.message import Request, Response, parse
+from sst.relay import RelayRule, inNetworks
 from sst.stats import COUNTERS, DESCRIPTIONS
 from sst.testing import CALLEE, CALLER, PROXY, ProxyHarness
 
@@ -327,3 +327,40 @@ class InNetworksTests(SynchronousTestCase):
         self.assertFalse(inNetworks("::1", networks))
         self.assertFalse(inNetworks("example.com", networks))
         self.assertFalse(inNetworks("10.1.2.3", []))
+
+
+class RelayRuleTests(SynchronousTestCase):
+    """
+    L{RelayRule} alone: the one rule both cores apply.
+    """
+
+    def rule(self, *networks: str, static: bool = False) -> RelayRule:
+        return RelayRule([ipaddress.ip_network(n) for n in networks],
+                         lambda host: host in ("example.com", "127.0.0.1"), static)
+
+    def invite(self, uri: str) -> Request:
+        parsed = parse(request("INVITE", uri).encode("latin-1"))
+        assert isinstance(parsed, Request)
+        parsed.source = CALLER
+        return parsed
+
+    def test_ours(self) -> None:
+        """
+        A SIP URI of ours (any case, brackets or trailing dot aside) is never denied; its
+        C{maddr} must be ours too.
+        """
+        rule = self.rule()
+        self.assertFalse(rule.denied(self.invite("sip:bob@EXAMPLE.com.")))
+        self.assertFalse(rule.denied(self.invite("sip:bob@127.0.0.1;maddr=example.com")))
+        self.assertTrue(rule.denied(self.invite("sip:bob@example.com;maddr=192.0.2.1")))
+        self.assertTrue(rule.denied(self.invite("sip:bob@example.org")))
+        self.assertTrue(rule.denied(self.invite("tel:+15551234")))
+
+    def test_networksAndStaticNextHop(self) -> None:
+        """
+        A caller in one of the networks may relay anywhere, and a static next hop denies
+        nothing.
+        """
+        self.assertFalse(self.rule("127.0.0.0/8").denied(self.invite("sip:bob@example.org")))
+        self.assertTrue(self.rule("10.0.0.0/8").denied(self.invite("sip:bob@example.org")))
+        self.assertFalse(self.rule(static=True).denied(self.invite("sip:bob@example.org")))

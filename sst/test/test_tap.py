@@ -222,7 +222,7 @@ class SecurityDefaultsTests(SynchronousTestCase):
         self.assertEqual(options["relay-network"], [])
         sip = makeService(options, Clock()).getServiceNamed("sip")
         assert isinstance(sip, SIPService)
-        self.assertEqual(sip.proxy.relayNetworks, ())
+        self.assertEqual(sip.proxy.relay.networks, ())
 
     def test_relayNetwork(self) -> None:
         """
@@ -236,7 +236,7 @@ class SecurityDefaultsTests(SynchronousTestCase):
         self.assertEqual(options["relay-network"], expected)
         sip = makeService(options, Clock()).getServiceNamed("sip")
         assert isinstance(sip, SIPService)
-        self.assertEqual(list(sip.proxy.relayNetworks), expected)
+        self.assertEqual(list(sip.proxy.relay.networks), expected)
 
     def test_badRelayNetwork(self) -> None:
         """
