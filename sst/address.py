@@ -27,6 +27,14 @@ class Address(NamedTuple):
     host: str
     port: int
 
+    @property
+    def family(self) -> str:
+        """
+        C{"6"} for an IPv6 host, C{"4"} otherwise (an IPv4 address or a host name): the
+        address family of the socket that reaches it, as the transport layer names them.
+        """
+        return "6" if ":" in self.host else "4"
+
     def hostport(self) -> str:
         """
         @return: C{host:port}, with IPv6 hosts bracketed.

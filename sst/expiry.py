@@ -206,7 +206,7 @@ class ByeOnExpiry(DialogObserverBase):
                 self._log.warn("No address for expiry BYE to {uri}", uri=uri)
                 return
             address = addresses[0]
-            family = "6" if ":" in address.host else "4"
+            family = address.family
             local = self.transport.localAddress(address.transport, family)
             bye.addHeader("Via", "SIP/2.0/%s %s;branch=%s;rport" % (
                 address.transport.upper(), local.hostport(), self.transactions.newBranch()),

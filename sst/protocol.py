@@ -33,10 +33,6 @@ Receiver = Callable[[Union[Request, Response], Address], None]
 _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$")
 
 
-def _isIPv6(host: str) -> bool:
-    return ":" in host
-
-
 #: Hosts already checked by L{numericFamily}: C{"4"}, C{"6"}, or C{""} (not numeric).
 _FAMILIES: dict[str, str] = {}
 
@@ -162,7 +158,7 @@ class TransportLayer:
         if self.reactor is None:
             raise RuntimeError("no reactor to connect with")
         self._pending[key] = [data]
-        endpointType = TCP6ClientEndpoint if _isIPv6(address.host) else TCP4ClientEndpoint
+        endpointType = TCP6ClientEndpoint if address.family == "6" else TCP4ClientEndpoint
         endpoint = endpointType(self.reactor, address.host, address.port, timeout=10)
         d = endpoint.connect(SIPStreamFactory(self))
 

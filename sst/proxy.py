@@ -493,7 +493,7 @@ class Proxy:
         maxForwards = request.maxForwards()
         # Section 16.6 step 3: decrement, or add one "which SHOULD be 70" when absent.
         request.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
-        family = "6" if ":" in address.host else "4"
+        family = address.family
         if context.initial and request.method in DIALOG_CREATING:
             source = request.source
             inTransport = source.transport if isinstance(source, Address) else "udp"
@@ -833,7 +833,7 @@ class Proxy:
             return
         address = targets[0].address
         request.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
-        family = "6" if ":" in address.host else "4"
+        family = address.family
         # Stateless forwarding: a branch derived from the incoming one.
         incoming = request.topVia().branch or request.headerValues("via")[0]
         branch = MAGIC_COOKIE + hashlib.blake2b(incoming.encode("latin-1"), digest_size=8).hexdigest()

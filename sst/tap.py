@@ -363,7 +363,7 @@ class SIPService(service.Service):
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
         for address in self.config["listen"]:
-            family = "6" if ":" in address.host else "4"
+            family = address.family
             if address.transport == "udp":
                 port = self.reactor.listenUDP(
                     address.port, SIPDatagramProtocol(self.transport, family), interface=address.host

@@ -904,7 +904,7 @@ class UserAgent:
         return request.requestURI()
 
     def _addVia(self, request: Request, address: Address) -> None:
-        family = "6" if ":" in address.host else "4"
+        family = address.family
         local = self.transactions.transport.localAddress(address.transport, family)
         request.addHeader("Via", "SIP/2.0/%s %s;branch=%s;rport" % (
             address.transport.upper(), local.hostport(), self.transactions.newBranch()),
