@@ -37,13 +37,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from sst.dialogs import Dialog, DialogObserverBase
-from sst.headers import (
-    MAX_DELTA_SECONDS,
-    SessionExpires,
-    SIPParseError,
-    parseMinSE,
-    parseSessionExpires,
-)
+from sst.headers import MAX_DELTA_SECONDS, SIPParseError
 from sst.interfaces import (
     IDialogObserver,
     ISessionTimerHook,
@@ -52,6 +46,16 @@ from sst.interfaces import (
 )
 from sst.message import Message, Request, Response
 from sst.responses import makeResponse
+from sst.rfc4028 import (
+    Offer,
+    proxyEdits,
+    readMinSE,
+    readOffer,
+    readSessionExpires,
+    rejects,
+    tooSmallMinSE,
+    withDelta,
+)
 from sst.stats import Stats
 from sst.timers import DEFAULT_SESSION_EXPIRES, MIN_SE_FLOOR
 
@@ -175,65 +179,6 @@ class DefaultSessionTimerPolicy:
         )
 
 
-def _single(message: Message, key: str, shown: str) -> Optional[str]:
-    """
-    The value of a header that may appear once.
-
-    @raise SIPParseError: when it appears more than once (RFC 4475 section
-        3.3.8).
-    """
-    values = message.lineValues(key)
-    if len(values) > 1:
-        raise SIPParseError(f"duplicate {shown}")
-    return values[0] if values else None
-
-
-def _sessionExpires(message: Message) -> Optional[SessionExpires]:
-    """
-    The Session-Expires of C{message} (long or compact C{x} form).
-
-    A request's C{Session-Expires: 0} is read as an interval below any
-    minimum (it gets a 422 or is raised, as any too-small interval); a
-    response's is malformed.
-
-    @return: the parsed value, or L{None} when absent.
-    @raise SIPParseError: when it is malformed, too large or duplicated, or 0
-        in a response.
-    """
-    value = _single(message, "session-expires", "Session-Expires")
-    if value is None:
-        return None
-    return parseSessionExpires(value, allowZero=isinstance(message, Request))
-
-
-def _minSE(message: Message) -> Optional[int]:
-    """
-    The Min-SE of C{message}.
-
-    @return: the value, or L{None} when absent.
-    @raise SIPParseError: when it is malformed, 0, too large or duplicated.
-    """
-    value = _single(message, "min-se", "Min-SE")
-    return None if value is None else parseMinSE(value)
-
-
-def _withDelta(text: str, delta: int) -> str:
-    """
-    Replace the delta-seconds of a Session-Expires or Min-SE value, keeping
-    its parameters as they were.
-    """
-    _, semi, params = text.partition(";")
-    return f"{delta}{semi}{params}"
-
-
-def _floor(requested: Optional[int]) -> int:
-    """
-    The smallest interval a request accepts: its Min-SE, 90 when absent or
-    (against RFC 4028 section 5) smaller.
-    """
-    return MIN_SE_FLOOR if requested is None else max(requested, MIN_SE_FLOOR)
-
-
 def checkMin(request: Request, minSE: int) -> bool:
     """
     Whether the Session-Expires of C{request} is below C{minSE}: the test of
@@ -250,7 +195,7 @@ def checkMin(request: Request, minSE: int) -> bool:
         C{False} when it is absent (nothing is asked for).
     @raise SIPParseError: when Session-Expires is malformed.
     """
-    se = _sessionExpires(request)
+    se = readSessionExpires(request)
     return se is not None and se.delta < minSE
 
 
@@ -279,8 +224,7 @@ def intervalTooSmall(
     @return: the response, not sent.
     @raise SIPParseError: when the request's Min-SE is malformed.
     """
-    requested = _minSE(request)
-    floor = max(minSE, MIN_SE_FLOOR, requested if requested is not None else 0)
+    floor = tooSmallMinSE(Offer(None, readMinSE(request), True), minSE)
     response = makeResponse(
         request, 422, TOO_SMALL_PHRASE, toTag=toTag if toTag is not None else _randomTag()
     )
@@ -405,89 +349,35 @@ class SessionTimerHook:
 
     def _sessionRequest(self, request: Request, initial: bool, timed: bool) -> Optional[Response]:
         """
-        RFC 4028 section 8.1 for one request.
+        RFC 4028 section 8.1 for one request (see L{sst.rfc4028.proxyEdits}): a 422, or
+        the request edited in place.
 
-        A request with C{Supported: timer} whose Session-Expires (0 included)
-        is below our minimum is rejected with 422 when the policy rejects, and
-        forwarded without any modification when it does not (the seed's
-        C{reject_to_small}); its Min-SE is never touched.  A request without
-        timer support cannot act on a 422: its Min-SE is raised to our minimum
-        and its Session-Expires to match.  Any other Session-Expires below the
-        request's Min-SE (90 when absent) is raised to it, and C{--max-se}
-        lowers a larger one, never below that Min-SE.
-
-        @param initial: whether the request is a dialog-creating INVITE (a
-            missing Session-Expires is then inserted).
-        @param timed: whether our minimum applies (an initial INVITE the policy
-            times, or a refresh in a timed dialog).
+        @param initial: whether the request is a dialog-creating INVITE (a missing
+            Session-Expires is then inserted).
+        @param timed: whether our minimum applies (an initial INVITE the policy times, or a
+            refresh in a timed dialog).
         """
-        se = _sessionExpires(request)
-        requested = _minSE(request)
-        ours = self._localMinimum(request)
-        timer = request.hasOptionTag("supported", "timer")
-        floor = _floor(requested)
-        if se is None:
-            if initial:
-                # Insert our interval, never below a Min-SE, and without refresher.
-                if not timer:
-                    floor = self._raiseMinSE(request, requested, ours)
-                interval = self._capped(max(self.policy.sessionExpires(request), ours, floor),
-                                        floor)
-                request.addHeader("Session-Expires", str(interval))
-            return None
-        if timer:
-            if timed and se.delta < ours:
-                if self.policy.rejectTooSmall(request):
-                    return self.tooSmall(request)
-                # reject_to_small off: forwarded without any modification (the
-                # seed), for the callee's own minimum to answer.
-                return None
-        elif timed and se.delta < ours:
-            # Rejecting would fail the call: raise Min-SE instead.
-            floor = self._raiseMinSE(request, requested, ours)
-        if se.delta < floor:
-            # Never below the request's Min-SE (90 when absent): raised to it.
-            self._setDelta(request, floor)
-            return None
-        capped = self._capped(se.delta, floor)
-        if capped != se.delta:
-            self._setDelta(request, capped)
+        offer = readOffer(request)
+        local = self._localMinimum(request) if timed else 0
+        if rejects(offer, local, self.policy.rejectTooSmall(request)):
+            return self.tooSmall(request)
+        edits = proxyEdits(offer, local, self.policy.rejectTooSmall(request),
+                           self.policy.sessionExpires(request) if initial else None,
+                           self.maxSE)
+        if edits.minSE is not None:
+            if offer.minSE is None:
+                request.addHeader("Min-SE", str(edits.minSE))
+            else:
+                request.setHeader("Min-SE", withDelta(request.header("min-se") or "",
+                                                      edits.minSE))
+        if edits.sessionExpires is not None:
+            if offer.sessionExpires is None:
+                request.addHeader("Session-Expires", str(edits.sessionExpires))
+            else:
+                request.setHeader("Session-Expires",
+                                  withDelta(request.header("session-expires") or "",
+                                            edits.sessionExpires))
         return None
-
-    def _capped(self, interval: int, floor: int) -> int:
-        """
-        C{interval} lowered to C{--max-se}, but never below C{floor} (section
-        8.1: a proxy may reduce Session-Expires down to the request's Min-SE).
-        """
-        maxSE = self.maxSE
-        if maxSE is None or interval <= maxSE:
-            return interval
-        return max(maxSE, floor)
-
-    @staticmethod
-    def _setDelta(request: Request, delta: int) -> None:
-        """
-        Replace the interval of the request's Session-Expires, keeping its
-        parameters.
-        """
-        request.setHeader(
-            "Session-Expires", _withDelta(request.header("session-expires") or "", delta)
-        )
-
-    def _raiseMinSE(self, request: Request, requested: Optional[int], ours: int) -> int:
-        """
-        Make the Min-SE of a request from a UAC without timer support at least
-        C{ours}: insert it, or raise it, never lower it.
-
-        @return: the Min-SE forwarded.
-        """
-        if requested is None:
-            request.addHeader("Min-SE", str(ours))
-            return ours
-        if requested < ours:
-            request.setHeader("Min-SE", _withDelta(request.header("min-se") or "", ours))
-            return ours
-        return requested
 
     def responseReceived(
         self, request: Request, response: Response, dialog: Optional[Dialog]
@@ -518,7 +408,7 @@ class SessionTimerHook:
         elif dialog is None or (not dialog.timed and not request.hasHeader("session-expires")):
             return None
         try:
-            answered = _sessionExpires(response)
+            answered = readSessionExpires(response)
         except SIPParseError as e:
             self._log.warn(
                 "Ignoring bad Session-Expires in {response} for {callId}: {reason}",
@@ -541,7 +431,7 @@ class SessionTimerHook:
         if not request.hasOptionTag("supported", "timer"):
             return None
         try:
-            forwarded = _sessionExpires(request)
+            forwarded = readSessionExpires(request)
         except SIPParseError:
             return None
         if forwarded is None:
