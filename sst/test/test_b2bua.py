@@ -534,6 +534,64 @@ class ALegTimerTests(_B2BUATestCase):
         h.answerLast(CALLEE, 488)
         self.assertEqual(h.lastResponseTo(CALLER).code, 488)
 
+    def test_refreshCarriesCallersMinSE(self) -> None:
+        """
+        sst's refresh on the A-leg carries the Min-SE the caller sent in its INVITE (the
+        largest seen in the dialog, RFC 4028 section 7.4), not the 90 s floor, and a
+        Session-Expires not below it.
+        """
+        h = self.harness()
+        ok, _ = h.establish("Session-Expires: 300;refresher=uas", "Min-SE: 300")
+        self.assertEqual(ok.header("session-expires"), "300;refresher=uas")
+        h.clock.advance(150)
+        [refresh] = h.requestsTo(CALLER, "INVITE")
+        self.assertEqual(refresh.header("min-se"), "300")
+        self.assertEqual(refresh.header("session-expires"), "300;refresher=uac")
+
+    def test_refreshCarriesCallersMinSEWithoutTimerSupport(self) -> None:
+        """
+        A caller without timer support may still send Min-SE: sst's refreshes honour it.
+        """
+        h = self.harness()
+        ok, _ = h.establish("Session-Expires: 200", "Min-SE: 200", supported=None)
+        self.assertEqual(ok.header("session-expires"), "200;refresher=uas")
+        h.clock.advance(100)
+        [refresh] = h.requestsTo(CALLER, "INVITE")
+        self.assertEqual(refresh.header("min-se"), "200")
+        self.assertEqual(refresh.header("session-expires"), "200;refresher=uac")
+
+    def test_refreshHonoursLargerMinSEOfCallersRefresh(self) -> None:
+        """
+        A larger Min-SE in a refresh from the caller without Session-Expires raises the
+        interval of the 200 to it (section 9), and the Min-SE and Session-Expires of sst's
+        next refresh: a refresh never asks for less than the largest Min-SE of the dialog.
+        """
+        h = self.harness()
+        ok, _ = h.establish("Session-Expires: 120;refresher=uas", "Min-SE: 120")
+        h.clock.advance(30)
+        h.fromCaller(h.callerRequest("UPDATE", ok, "Supported: timer", "Min-SE: 600", cseq=2))
+        answer = h.lastResponseTo(CALLER)
+        self.assertEqual((answer.code, answer.header("session-expires")),
+                         (200, "600;refresher=uas"))
+        h.clock.advance(299.9)
+        self.assertEqual(h.requestsTo(CALLER, "INVITE"), [])
+        h.clock.advance(0.1)
+        [refresh] = h.requestsTo(CALLER, "INVITE")
+        self.assertEqual(refresh.header("min-se"), "600")
+        self.assertEqual(refresh.header("session-expires"), "600;refresher=uac")
+
+    def test_relayedOfferCarriesCallersMinSE(self) -> None:
+        """
+        A re-INVITE with a new offer from the callee reaches the caller with the A-leg's
+        session timer and the caller's Min-SE.
+        """
+        h = self.harness()
+        _, invite = h.establish("Session-Expires: 300", "Min-SE: 250")
+        h.fromCallee(h.calleeRequest("INVITE", invite, "Supported: timer", cseq=2,
+                                     body=NEW_ANSWER))
+        relayed = h.requestsTo(CALLER, "INVITE")[-1]
+        self.assertEqual(relayed.header("session-expires"), "300;refresher=uas")
+        self.assertEqual(relayed.header("min-se"), "250")
 
 class BLegTimerTests(_B2BUATestCase):
     """
