@@ -106,8 +106,9 @@ class Options(usage.Options):
         ["no-reject-too-small", None, "Forward a too-small Session-Expires instead of answering 422 "
          "(the seed's reject_to_small=0)."],
         ["no-stats", None, "Keep no statistics (the seed's enable_stats=0)."],
-        ["bye-on-expiry", None, "Send BYE to both parties when a session timer expires "
-         "(RFC 4028 section 8.3 says a proxy must not; this makes sst act as an SBC)."],
+        ["bye-on-expiry", None, "proxy: send BYE to both parties when a session timer expires "
+         "(RFC 4028 section 8.3 says a proxy must not; this makes sst act as an SBC). Refused "
+         "in b2bua mode, which always does."],
         ["help-policies", None, "List the session-timer policy plugins and exit."],
         ["no-gc-tuning", None, "Leave CPython's garbage collector as it is: no freezing of "
          "long-lived objects, default thresholds (the gc_* pause metrics remain)."],
@@ -193,6 +194,9 @@ class Options(usage.Options):
     def _b2buaOptions(self) -> None:
         if self["mode"] not in ("proxy", "b2bua"):
             raise usage.UsageError("--mode must be proxy or b2bua, not %r" % (self["mode"],))
+        if self["mode"] == "b2bua" and self["bye-on-expiry"]:
+            raise usage.UsageError("--bye-on-expiry is for the proxy only: in --mode b2bua sst "
+                                   "always sends BYE on both legs when a session timer expires")
         if self["refresher"] not in REFRESHERS:
             raise usage.UsageError("--refresher must be one of %s, not %r"
                                    % (", ".join(REFRESHERS), self["refresher"]))

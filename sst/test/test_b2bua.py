@@ -938,6 +938,16 @@ class OptionsTests(SynchronousTestCase):
                      ["--b-session-expires", "x"]):
             self.assertRaises(UsageError, self.parse, *args)
 
+    def test_byeOnExpiryRefused(self) -> None:
+        """
+        C{--bye-on-expiry} is a proxy option: in B2BUA mode, which always sends BYE on both
+        legs at expiry, it is a usage error saying so, rather than silently ignored.
+        """
+        e = self.assertRaises(UsageError, self.parse, "--mode", "b2bua", "--bye-on-expiry")
+        self.assertIn("--bye-on-expiry", str(e))
+        self.assertIn("b2bua", str(e))
+        self.assertTrue(self.parse("--bye-on-expiry")["bye-on-expiry"])
+
     def test_serviceMode(self) -> None:
         """
         In b2bua mode the service has a B2BUA and no proxy core.
