@@ -14,6 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from sst.address import Address
+from sst.policies import NetworkPolicy
+from sst.sessiontimer import DefaultSessionTimerPolicy
 from sst.tap import Options, SIPService, makeService, parseListen
 
 
@@ -231,3 +233,76 @@ class SecurityDefaultsTests(SynchronousTestCase):
         for bad in ["10.0.0.0/33", "example.com", "10.0.0/8", "", "::1/129"]:
             e = self.assertRaises(UsageError, parsed, "--relay-network", bad)
             self.assertIn("--relay-network", str(e))
+
+
+class PolicyOptionsTests(SynchronousTestCase):
+    """
+    C{--policy} and C{--policy-option}: a policy that cannot be built stops start-up with a
+    usage error; nothing falls back to the default policy.
+    """
+
+    def test_defaultPolicy(self) -> None:
+        """
+        Without C{--policy} the default policy times every INVITE, with C{--min-se}.
+        """
+        policy = parsed("--min-se", "600", "--session-expires", "900")["session-timer-policy"]
+        self.assertIs(type(policy), DefaultSessionTimerPolicy)
+        self.assertEqual((policy.minSE(None), policy.sessionExpires(None)), (600, 900))
+
+    def test_unknownPolicy(self) -> None:
+        """
+        An unknown C{--policy} is a usage error naming it and the policies found.
+        """
+        e = self.assertRaises(UsageError, parsed, "--policy", "nosuch")
+        self.assertIn("unknown --policy 'nosuch'", str(e))
+        self.assertIn("default, networks", str(e))
+
+    def test_policyOption(self) -> None:
+        """
+        C{--policy-option KEY=VALUE} is repeatable; KEY and VALUE are stripped, and VALUE
+        may be empty or hold C{=}.
+        """
+        options = parsed("--policy-option", " a = 1 ", "--policy-option", "b=x=y",
+                         "--policy-option", "c=")
+        self.assertEqual(options["policy-option"], {"a": "1", "b": "x=y", "c": ""})
+
+    def test_badPolicyOption(self) -> None:
+        """
+        A C{--policy-option} without C{=}, or with an empty key, is a usage error naming the
+        option and the value.
+        """
+        for bad in ["networks", "", "=10.0.0.0/8", " =x", "="]:
+            e = self.assertRaises(UsageError, parsed, "--policy-option", bad)
+            self.assertIn("--policy-option wants KEY=VALUE, not %r" % (bad,), str(e))
+
+    def test_networksPolicy(self) -> None:
+        """
+        C{--policy networks} with C{--policy-option networks=CIDR,...} builds a
+        L{NetworkPolicy} over those networks.
+        """
+        policy = parsed("--policy", "networks", "--policy-option",
+                        "networks=10.0.0.0/8, 2001:db8::/32")["session-timer-policy"]
+        assert isinstance(policy, NetworkPolicy)
+        self.assertEqual(policy.networks, [ipaddress.ip_network("10.0.0.0/8"),
+                                           ipaddress.ip_network("2001:db8::/32")])
+
+    def test_networksPolicyWithoutNetworks(self) -> None:
+        """
+        C{--policy networks} with no networks (no C{networks} option, or an empty one) is a
+        usage error that says how to give them, rather than a policy that times nothing.
+        """
+        for extra in [[], ["--policy-option", "networks="], ["--policy-option", "networks= "],
+                      ["--policy-option", "other=10.0.0.0/8"]]:
+            e = self.assertRaises(UsageError, parsed, "--policy", "networks", *extra)
+            self.assertIn("--policy networks:", str(e))
+            self.assertIn("--policy-option networks=CIDR", str(e))
+
+    def test_networksPolicyBadNetwork(self) -> None:
+        """
+        A network that does not parse (or an empty item in the list) is a usage error
+        naming it.
+        """
+        for bad in ["10.0.0.0/33", "example.com", "10.0.0.0/8,", ","]:
+            e = self.assertRaises(UsageError, parsed, "--policy", "networks",
+                                  "--policy-option", "networks=" + bad)
+            self.assertIn("bad network", str(e))
