@@ -8,7 +8,6 @@ import json
 
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
 from sst.b2bua import GIVE_UP_PHRASE, B2BUASettings
 from sst.expiry import EXPIRY_REASON
@@ -17,7 +16,8 @@ from sst.message import Request, Response
 from sst.tap import Options
 from sst.test.b2bua_harness import ANSWER, CALLEE, CALLER, OFFER, B2BUAHarness
 from sst.testing import PROXY
-from sst.ua import IUAUser
+from sst.ua import IDialogUser, IInviteUser, IUAUser
+from sst.test._support import assertProvides
 
 NEW_OFFER = "v=0\r\no=caller 1 2 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n"
 NEW_ANSWER = "v=0\r\no=callee 7 8 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 5000 RTP/AVP 0\r\n"
@@ -65,11 +65,20 @@ class CallTests(_B2BUATestCase):
 
     def test_provides(self) -> None:
         """
-        L{B2BUA} provides L{IUAUser} and L{IDialogObserver}.
+        L{B2BUA} provides L{IUAUser} and L{IDialogObserver}; a L{Call} is the user of its
+        B-leg INVITE (L{IInviteUser}), and each of its L{Leg}s the user of its UA dialog
+        (L{IDialogUser}).
         """
         h = self.harness()
-        self.assertTrue(verifyObject(IUAUser, h.b2bua))
-        self.assertTrue(verifyObject(IDialogObserver, h.b2bua))
+        assertProvides(self, IUAUser, h.b2bua)
+        assertProvides(self, IDialogObserver, h.b2bua)
+        h.fromCaller(h.invite("Session-Expires: 1800", body=OFFER))
+        [call] = h.b2bua.calls.values()
+        assertProvides(self, IInviteUser, call)
+        h.answerB(h.requestsTo(CALLEE, "INVITE")[-1])
+        for leg in (call.a, call.b):
+            self.assertIs(leg.dialog.user if leg.dialog is not None else None, leg)
+            assertProvides(self, IDialogUser, leg)
 
     def test_bLegInvite(self) -> None:
         """

@@ -11,12 +11,12 @@ from twisted.internet.task import Clock
 from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
 from sst.address import Address
 from sst.policies import NetworkPolicy
 from sst.sessiontimer import DefaultSessionTimerPolicy
 from sst.tap import Options, SIPService, makeService, parseListen
+from sst.test._support import assertProvides
 
 
 def parsed(*args: str) -> Options:
@@ -39,7 +39,7 @@ class PluginTests(SynchronousTestCase):
         """
         makers = [m for m in getPlugins(IServiceMaker) if m.tapname == "sst"]
         self.assertEqual(len(makers), 1)
-        self.assertTrue(verifyObject(IServiceMaker, makers[0]))
+        assertProvides(self, IServiceMaker, makers[0])
         self.assertIs(makers[0].options, Options)
 
 
