@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Optional, Sequence
+import sys
+from importlib import metadata
+from typing import IO, Any, Optional, Sequence
+
+from twisted.copyright import version as twistedVersion
 
 from twisted.application import service, strports
 from twisted.web.server import Site
@@ -36,7 +40,18 @@ from sst.transaction import TransactionLayer
 from sst.ua import UserAgent
 from sst.web import makeResource
 
-__all__ = ["Options", "makeService", "SIPService", "parseListen"]
+__all__ = ["Options", "makeService", "SIPService", "parseListen", "sstVersion"]
+
+
+def sstVersion() -> str:
+    """
+    @return: sst's version, from its package metadata; C{"unknown"} when sst runs from a
+        source tree that was never installed.
+    """
+    try:
+        return metadata.version("sst")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def parseListen(text: str) -> Address:
@@ -116,10 +131,20 @@ class Options(usage.Options):
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        #: Where C{--version} prints.
+        self.stdout: IO[str] = sys.stdout
         self["listen"] = []
         self["domain"] = []
         self["policy-option"] = {}
         self["relay-network"] = []
+
+    def opt_version(self) -> None:
+        """
+        Print sst's version (and Twisted's) and exit.
+        """
+        print("sst %s" % (sstVersion(),), file=self.stdout)
+        print("Twisted %s" % (twistedVersion,), file=self.stdout)
+        raise SystemExit(0)
 
     def opt_relay_network(self, value: str) -> None:
         """

@@ -4,18 +4,25 @@ Tests for L{sst.tap}: the command line and the service tree of C{twistd sst}.
 """
 from __future__ import annotations
 
+import io
 import ipaddress
+import os
+import subprocess
+import sys
+from importlib import metadata
 
+from twisted.copyright import version as twistedVersion
 from twisted.application.service import IServiceMaker
 from twisted.internet.task import Clock
 from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+import sst
 from sst.address import Address
 from sst.policies import NetworkPolicy
 from sst.sessiontimer import DefaultSessionTimerPolicy
-from sst.tap import Options, SIPService, makeService, parseListen
+from sst.tap import Options, SIPService, makeService, parseListen, sstVersion
 from sst.test._support import assertProvides
 
 
@@ -306,3 +313,55 @@ class PolicyOptionsTests(SynchronousTestCase):
             e = self.assertRaises(UsageError, parsed, "--policy", "networks",
                                   "--policy-option", "networks=" + bad)
             self.assertIn("bad network", str(e))
+
+
+class VersionTests(SynchronousTestCase):
+    """
+    C{twistd sst --version} prints sst's version.
+    """
+
+    def version(self) -> tuple[int, str]:
+        """
+        Parse C{--version} with the output captured.
+
+        @return: the exit status and what was printed.
+        """
+        options = Options()
+        options.stdout = io.StringIO()
+        e = self.assertRaises(SystemExit, options.parseOptions, ["--version"])
+        return e.code, options.stdout.getvalue()
+
+    def test_version(self) -> None:
+        """
+        C{--version} prints sst's version from its package metadata, then Twisted's, and
+        exits with status 0 before any other option is checked.
+        """
+        code, output = self.version()
+        self.assertEqual(code, 0)
+        self.assertEqual(output, "sst %s\nTwisted %s\n"
+                         % (metadata.version("sst"), twistedVersion))
+
+    def test_versionNotInstalled(self) -> None:
+        """
+        Run from a source tree that was never installed, sst has no package metadata: its
+        version is then C{unknown}.
+        """
+
+        def missing(name: str) -> str:
+            raise metadata.PackageNotFoundError(name)
+
+        self.patch(metadata, "version", missing)
+        self.assertEqual(sstVersion(), "unknown")
+        self.assertEqual(self.version(), (0, "sst unknown\nTwisted %s\n"
+                                          % (twistedVersion,)))
+
+    def test_twistd(self) -> None:
+        """
+        C{twistd sst --version} reaches sst's options (not twistd's own C{--version}).
+        """
+        root = os.path.dirname(os.path.dirname(os.path.abspath(sst.__file__)))
+        result = subprocess.run(
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "sst",
+             "--version"], cwd=root, capture_output=True, text=True, timeout=120)
+        self.assertEqual((result.returncode, result.stdout.splitlines()[:1]),
+                         (0, ["sst %s" % (metadata.version("sst"),)]), result.stderr)
