@@ -14,6 +14,7 @@ from importlib import metadata
 from twisted.copyright import version as twistedVersion
 from twisted.application.service import IServiceMaker
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
@@ -129,6 +130,40 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(sip.dialogs.defaultLifetime, 600.0)
         self.assertTrue(sip.registrar.servesDomain("example.com"))
         self.assertEqual(sip.ports, [])
+
+
+class ObserverOrderTests(SynchronousTestCase):
+    """
+    The observers of the dialog table, in the order C{doc/architecture.md} gives.
+    """
+
+    def observers(self, *args: str) -> list[str]:
+        """
+        @return: the class names of the dialog table's observers once the service built
+            from C{args} has started (on a reactor that binds nothing), in the order they
+            are told.
+        """
+        sip = SIPService(parsed("--listen", "tcp:127.0.0.1:5060", "--http", "none",
+                                "--no-gc-tuning", *args), MemoryReactorClock())
+        sip.startService()
+        self.addCleanup(sip.stopService)
+        return [type(o).__name__ for o in sip.dialogs._observers]
+
+    def test_proxy(self) -> None:
+        """
+        Proxy mode: the expiry counter, the dialog counter, C{--bye-on-expiry}, the store.
+        """
+        state = self.mktemp()
+        self.assertEqual(self.observers("--bye-on-expiry", "--state", state),
+                         ["ExpiryCounter", "DialogCounter", "ByeOnExpiry", "DialogStore"])
+        self.assertEqual(self.observers("--state", "none"), ["ExpiryCounter", "DialogCounter"])
+
+    def test_b2bua(self) -> None:
+        """
+        B2BUA mode: the expiry counter, the B2BUA, the dialog counter; no store.
+        """
+        self.assertEqual(self.observers("--mode", "b2bua"),
+                         ["ExpiryCounter", "B2BUA", "DialogCounter"])
 
 
 class SecurityDefaultsTests(SynchronousTestCase):
