@@ -24,6 +24,9 @@ UAC all the same (section 7.2).
 
 Refreshing: on each leg where sst is the refresher, at SE/2: an UPDATE without body when the
 peer's Allow lists UPDATE (C{--refresh-method auto}), else a re-INVITE with the current body.
+Each refresh (and each offer relayed into the leg) carries the largest Min-SE seen on the leg:
+the peer's INVITE and refreshes, our INVITE, 422s (section 7.4); its Session-Expires is never
+below it.
 481, 408 or a time-out end the call (the UA core ends that leg, with BYE on 408 and time-out;
 sst sends BYE on the other); 491 is retried after the RFC 3261 section 14.1 back-off; a 422
 is retried at once with the larger Min-SE; other failures every C{retryDelay} seconds until
@@ -418,6 +421,9 @@ class B2BUA(DialogObserverBase):
         call.aTerms = terms
         call.callerTimer = request.hasOptionTag("supported", "timer")
         call.a.localMin = max(self.policy.minSE(request), MIN_SE_FLOOR)
+        # Section 7.4: our refreshes on the A-leg carry the largest Min-SE of the dialog,
+        # starting with the caller's.
+        call.a.minSE = max(request.minSE() or MIN_SE_FLOOR, MIN_SE_FLOOR)
         call.a.remoteBody = request.body
         self.calls[call.key] = call
         incoming.onCancel = lambda: self._aCancelled(call)
@@ -814,7 +820,8 @@ class B2BUA(DialogObserverBase):
         if se is None:
             if leg.interval is None:
                 return None
-            return (leg.interval, leg.weRefresh if timer else True)
+            # Section 9: a Session-Expires in our 2xx is not below the dialog's Min-SE.
+            return (max(leg.interval, leg.minSE), leg.weRefresh if timer else True)
         if se.delta < leg.localMin:
             if timer and self.policy.rejectTooSmall(request):
                 return max(leg.localMin, floor)
@@ -878,9 +885,7 @@ class B2BUA(DialogObserverBase):
             method = "INVITE"
         headers = []
         if other.interval is not None:
-            headers.append(("Session-Expires", "%d;refresher=%s"
-                            % (other.interval, "uac" if other.weRefresh else "uas")))
-            headers.append(("Min-SE", str(other.minSE)))
+            headers = self._refreshHeaders(other, "uac" if other.weRefresh else "uas")
         contentType = request.header("content-type")
         if contentType is not None:
             headers.append(("Content-Type", contentType))
@@ -966,8 +971,7 @@ class B2BUA(DialogObserverBase):
             useUpdate = dialog.peerAllows("UPDATE") and not leg.noUpdate
         else:
             useUpdate = method == "update"
-        headers = [("Session-Expires", "%d;refresher=uac" % (leg.interval,)),
-                   ("Min-SE", str(leg.minSE))]
+        headers = self._refreshHeaders(leg, "uac")
         body = b""
         if not useUpdate and leg.localBody:
             body = leg.localBody
@@ -980,6 +984,19 @@ class B2BUA(DialogObserverBase):
         dialog.request(sentMethod, headers, body,
                        onResponse=lambda response: self._refreshAnswered(leg, sentMethod, response),
                        onTimeout=lambda: self._refreshTimedOut(leg))
+
+    def _refreshHeaders(self, leg: Leg, refresher: str) -> list[tuple[str, str]]:
+        """
+        The session timer of a session refresh request sst sends on C{leg} (RFC 4028
+        section 7.4): C{Min-SE} is the largest seen in the dialog (the peer's INVITE and
+        refreshes, 422s), and C{Session-Expires} the leg's interval, never below it.
+
+        @param refresher: the C{refresher} parameter, in the request's terms.
+        """
+        assert leg.interval is not None
+        interval = max(leg.interval, leg.minSE)
+        return [("Session-Expires", "%d;refresher=%s" % (interval, refresher)),
+                ("Min-SE", str(leg.minSE))]
 
     def _refreshTimedOut(self, leg: Leg) -> None:
         # The UA core sends BYE on the leg and ends it; _legEnded ends the other.

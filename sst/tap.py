@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Optional, Sequence
+import sys
+from importlib import metadata
+from typing import IO, Any, Optional, Sequence
+
+from twisted.copyright import version as twistedVersion
 
 from twisted.application import service, strports
 from twisted.web.server import Site
@@ -36,7 +40,18 @@ from sst.transaction import TransactionLayer
 from sst.ua import UserAgent
 from sst.web import makeResource
 
-__all__ = ["Options", "makeService", "SIPService", "parseListen"]
+__all__ = ["Options", "makeService", "SIPService", "parseListen", "sstVersion"]
+
+
+def sstVersion() -> str:
+    """
+    @return: sst's version, from its package metadata; C{"unknown"} when sst runs from a
+        source tree that was never installed.
+    """
+    try:
+        return metadata.version("sst")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def parseListen(text: str) -> Address:
@@ -108,8 +123,9 @@ class Options(usage.Options):
         ["no-reject-too-small", None, "Forward a too-small Session-Expires instead of answering 422 "
          "(the seed's reject_to_small=0)."],
         ["no-stats", None, "Keep no statistics (the seed's enable_stats=0)."],
-        ["bye-on-expiry", None, "Send BYE to both parties when a session timer expires "
-         "(RFC 4028 section 8.3 says a proxy must not; this makes sst act as an SBC)."],
+        ["bye-on-expiry", None, "proxy: send BYE to both parties when a session timer expires "
+         "(RFC 4028 section 8.3 says a proxy must not; this makes sst act as an SBC). Refused "
+         "in b2bua mode, which always does."],
         ["help-policies", None, "List the session-timer policy plugins and exit."],
         ["no-gc-tuning", None, "Leave CPython's garbage collector as it is: no freezing of "
          "long-lived objects, default thresholds (the gc_* pause metrics remain)."],
@@ -117,10 +133,20 @@ class Options(usage.Options):
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        #: Where C{--version} prints.
+        self.stdout: IO[str] = sys.stdout
         self["listen"] = []
         self["domain"] = []
         self["policy-option"] = {}
         self["relay-network"] = []
+
+    def opt_version(self) -> None:
+        """
+        Print sst's version (and Twisted's) and exit.
+        """
+        print("sst %s" % (sstVersion(),), file=self.stdout)
+        print("Twisted %s" % (twistedVersion,), file=self.stdout)
+        raise SystemExit(0)
 
     def opt_relay_network(self, value: str) -> None:
         """
@@ -195,6 +221,9 @@ class Options(usage.Options):
     def _b2buaOptions(self) -> None:
         if self["mode"] not in ("proxy", "b2bua"):
             raise usage.UsageError("--mode must be proxy or b2bua, not %r" % (self["mode"],))
+        if self["mode"] == "b2bua" and self["bye-on-expiry"]:
+            raise usage.UsageError("--bye-on-expiry is for the proxy only: in --mode b2bua sst "
+                                   "always sends BYE on both legs when a session timer expires")
         if self["refresher"] not in REFRESHERS:
             raise usage.UsageError("--refresher must be one of %s, not %r"
                                    % (", ".join(REFRESHERS), self["refresher"]))

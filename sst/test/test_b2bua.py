@@ -8,7 +8,6 @@ import json
 
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
 from sst.b2bua import GIVE_UP_PHRASE, B2BUASettings
 from sst.expiry import EXPIRY_REASON
@@ -17,7 +16,8 @@ from sst.message import Request, Response
 from sst.tap import Options
 from sst.test.b2bua_harness import ANSWER, CALLEE, CALLER, OFFER, B2BUAHarness
 from sst.testing import PROXY
-from sst.ua import IUAUser
+from sst.ua import IDialogUser, IInviteUser, IUAUser
+from sst.test._support import assertProvides
 
 NEW_OFFER = "v=0\r\no=caller 1 2 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n"
 NEW_ANSWER = "v=0\r\no=callee 7 8 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 5000 RTP/AVP 0\r\n"
@@ -65,11 +65,20 @@ class CallTests(_B2BUATestCase):
 
     def test_provides(self) -> None:
         """
-        L{B2BUA} provides L{IUAUser} and L{IDialogObserver}.
+        L{B2BUA} provides L{IUAUser} and L{IDialogObserver}; a L{Call} is the user of its
+        B-leg INVITE (L{IInviteUser}), and each of its L{Leg}s the user of its UA dialog
+        (L{IDialogUser}).
         """
         h = self.harness()
-        self.assertTrue(verifyObject(IUAUser, h.b2bua))
-        self.assertTrue(verifyObject(IDialogObserver, h.b2bua))
+        assertProvides(self, IUAUser, h.b2bua)
+        assertProvides(self, IDialogObserver, h.b2bua)
+        h.fromCaller(h.invite("Session-Expires: 1800", body=OFFER))
+        [call] = h.b2bua.calls.values()
+        assertProvides(self, IInviteUser, call)
+        h.answerB(h.requestsTo(CALLEE, "INVITE")[-1])
+        for leg in (call.a, call.b):
+            self.assertIs(leg.dialog.user if leg.dialog is not None else None, leg)
+            assertProvides(self, IDialogUser, leg)
 
     def test_bLegInvite(self) -> None:
         """
@@ -534,6 +543,64 @@ class ALegTimerTests(_B2BUATestCase):
         h.answerLast(CALLEE, 488)
         self.assertEqual(h.lastResponseTo(CALLER).code, 488)
 
+    def test_refreshCarriesCallersMinSE(self) -> None:
+        """
+        sst's refresh on the A-leg carries the Min-SE the caller sent in its INVITE (the
+        largest seen in the dialog, RFC 4028 section 7.4), not the 90 s floor, and a
+        Session-Expires not below it.
+        """
+        h = self.harness()
+        ok, _ = h.establish("Session-Expires: 300;refresher=uas", "Min-SE: 300")
+        self.assertEqual(ok.header("session-expires"), "300;refresher=uas")
+        h.clock.advance(150)
+        [refresh] = h.requestsTo(CALLER, "INVITE")
+        self.assertEqual(refresh.header("min-se"), "300")
+        self.assertEqual(refresh.header("session-expires"), "300;refresher=uac")
+
+    def test_refreshCarriesCallersMinSEWithoutTimerSupport(self) -> None:
+        """
+        A caller without timer support may still send Min-SE: sst's refreshes honour it.
+        """
+        h = self.harness()
+        ok, _ = h.establish("Session-Expires: 200", "Min-SE: 200", supported=None)
+        self.assertEqual(ok.header("session-expires"), "200;refresher=uas")
+        h.clock.advance(100)
+        [refresh] = h.requestsTo(CALLER, "INVITE")
+        self.assertEqual(refresh.header("min-se"), "200")
+        self.assertEqual(refresh.header("session-expires"), "200;refresher=uac")
+
+    def test_refreshHonoursLargerMinSEOfCallersRefresh(self) -> None:
+        """
+        A larger Min-SE in a refresh from the caller without Session-Expires raises the
+        interval of the 200 to it (section 9), and the Min-SE and Session-Expires of sst's
+        next refresh: a refresh never asks for less than the largest Min-SE of the dialog.
+        """
+        h = self.harness()
+        ok, _ = h.establish("Session-Expires: 120;refresher=uas", "Min-SE: 120")
+        h.clock.advance(30)
+        h.fromCaller(h.callerRequest("UPDATE", ok, "Supported: timer", "Min-SE: 600", cseq=2))
+        answer = h.lastResponseTo(CALLER)
+        self.assertEqual((answer.code, answer.header("session-expires")),
+                         (200, "600;refresher=uas"))
+        h.clock.advance(299.9)
+        self.assertEqual(h.requestsTo(CALLER, "INVITE"), [])
+        h.clock.advance(0.1)
+        [refresh] = h.requestsTo(CALLER, "INVITE")
+        self.assertEqual(refresh.header("min-se"), "600")
+        self.assertEqual(refresh.header("session-expires"), "600;refresher=uac")
+
+    def test_relayedOfferCarriesCallersMinSE(self) -> None:
+        """
+        A re-INVITE with a new offer from the callee reaches the caller with the A-leg's
+        session timer and the caller's Min-SE.
+        """
+        h = self.harness()
+        _, invite = h.establish("Session-Expires: 300", "Min-SE: 250")
+        h.fromCallee(h.calleeRequest("INVITE", invite, "Supported: timer", cseq=2,
+                                     body=NEW_ANSWER))
+        relayed = h.requestsTo(CALLER, "INVITE")[-1]
+        self.assertEqual(relayed.header("session-expires"), "300;refresher=uas")
+        self.assertEqual(relayed.header("min-se"), "250")
 
 class BLegTimerTests(_B2BUATestCase):
     """
@@ -879,6 +946,16 @@ class OptionsTests(SynchronousTestCase):
                      ["--b-min-se", "60"], ["--b-min-se", "200", "--b-session-expires", "100"],
                      ["--b-session-expires", "x"]):
             self.assertRaises(UsageError, self.parse, *args)
+
+    def test_byeOnExpiryRefused(self) -> None:
+        """
+        C{--bye-on-expiry} is a proxy option: in B2BUA mode, which always sends BYE on both
+        legs at expiry, it is a usage error saying so, rather than silently ignored.
+        """
+        e = self.assertRaises(UsageError, self.parse, "--mode", "b2bua", "--bye-on-expiry")
+        self.assertIn("--bye-on-expiry", str(e))
+        self.assertIn("b2bua", str(e))
+        self.assertTrue(self.parse("--bye-on-expiry")["bye-on-expiry"])
 
     def test_serviceMode(self) -> None:
         """

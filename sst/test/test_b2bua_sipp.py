@@ -4,7 +4,8 @@ SIPp integration tests of the B2BUA (C{--mode b2bua}), over UDP.
 
 The B2BUA runs in-process on trial's reactor; SIPp callers and callees run as child
 processes (L{sst.test.sipp}). Most tests take a second or two; L{B2BUASippTests.test_refreshAndExpiry}
-waits for real session timers (SE 90, the RFC minimum) and takes about 62 s.
+waits for real session timers (SE 90, the RFC minimum) and takes about 62 s, and
+L{B2BUASippTests.test_refreshHonoursCallersMinSE} waits for sst's refresh of the A-leg (about 50 s).
 """
 from __future__ import annotations
 
@@ -202,6 +203,31 @@ class B2BUASippTests(TestCase):
             self.assertTrue(58 <= callerBye.at - callerOk.at <= 62, why)
             self.assertEqual(callerBye.headers("reason"), [EXPIRY_REASON], why)
             self.assertEqual(service.stats.get("expired_sst"), 1, why)
+            self.assertEqual(service.stats.get("refreshes_sent"), 1, why)
+            self._assertClean(service, why)
+
+        return Deferred.fromCoroutine(check())
+
+    def test_refreshHonoursCallersMinSE(self) -> Deferred[None]:
+        """
+        A caller that asks sst to refresh (C{refresher=uas}) with C{Min-SE: 100} gets sst's
+        UPDATE about 50 s after the 200, carrying its Min-SE, not 90, and a Session-Expires
+        not below it (RFC 4028 section 7.4). Takes about 51 s.
+        """
+
+        async def check() -> None:
+            service, caller, callee = await self._call(
+                "b2bua_uac_refreshed", "b2bua_uas", "--min-se", "90",
+                callerKeys={"minse": "100"}, calleeKeys={"se": "1800"}, timeout=90)
+            self._assertOK(caller, callee)
+            why = _describe(caller, callee)
+            callerLog = _logged(caller)
+            [ok] = [m for m in callerLog if not m.sent and m.code == 200][:1]
+            self.assertEqual(ok.headers("session-expires"), ["100;refresher=uas"], why)
+            [update] = _received(caller, "UPDATE")
+            self.assertTrue(49 <= update.at - ok.at <= 52, f"UPDATE after {update.at - ok.at}\n{why}")
+            self.assertEqual(update.headers("min-se"), ["100"], why)
+            self.assertEqual(update.headers("session-expires"), ["100;refresher=uac"], why)
             self.assertEqual(service.stats.get("refreshes_sent"), 1, why)
             self._assertClean(service, why)
 

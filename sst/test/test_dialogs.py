@@ -12,7 +12,6 @@ import tracemalloc
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
 from sst.dialogs import (
     Dialog,
@@ -23,6 +22,7 @@ from sst.dialogs import (
     DialogTableFull,
 )
 from sst.interfaces import IDialogObserver
+from sst.test._support import assertProvides
 
 CALLER = DialogId("call-1@example.com", "caller-tag", "callee-tag")
 
@@ -479,8 +479,8 @@ class ObserverTests(DialogTableTestCase):
         L{DialogObserverBase} provides L{IDialogObserver}, as does the test
         double built on it.
         """
-        self.assertTrue(verifyObject(IDialogObserver, DialogObserverBase()))
-        self.assertTrue(verifyObject(IDialogObserver, RecordingObserver()))
+        assertProvides(self, IDialogObserver, DialogObserverBase())
+        assertProvides(self, IDialogObserver, RecordingObserver())
 
     def test_baseIgnoresEvents(self) -> None:
         """

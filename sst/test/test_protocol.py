@@ -17,7 +17,6 @@ from twisted.python.failure import Failure
 from twisted.internet.error import ConnectionDone
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
-from zope.interface.verify import verifyObject
 
 from sst.address import Address
 from sst.headers import SIPParseError, parseVia
@@ -33,6 +32,7 @@ from sst.protocol import (
 from sst.responses import makeResponse
 from sst.stats import Stats
 from sst.test.test_message import BODY, HEADERS, replaceHeader, request, response
+from sst.test._support import assertProvides
 
 SOURCE = ("192.0.2.50", 6050)
 
@@ -120,9 +120,10 @@ class FakeDatagramTransportTests(SynchronousTestCase):
 
     def test_provides(self) -> None:
         """
-        L{FakeDatagramTransport} provides L{IUDPTransport}.
+        L{FakeDatagramTransport} and L{SocketDatagramTransport} provide L{IUDPTransport}.
         """
-        self.assertTrue(verifyObject(IUDPTransport, FakeDatagramTransport()))
+        assertProvides(self, IUDPTransport, FakeDatagramTransport())
+        assertProvides(self, IUDPTransport, SocketDatagramTransport(FakeSocket()))
 
 
 class DatagramSocketTests(SynchronousTestCase):

@@ -15,8 +15,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sst.address import Address
 from sst.dialogs import DialogId, DialogState
+from sst.interfaces import IDialogObserver, ISessionTimerHook
 from sst.message import Request, Response
+from sst.proxy import Branch, DialogCounter, NoSessionTimers, _IgnoreResponses
+from sst.stats import Stats
+from sst.test._support import assertProvides
 from sst.testing import CALLEE, CALLER, PROXY, ProxyHarness
+from sst.transaction import IClientTransactionUser, ITransactionUser
 
 #: A second user agent, for forking.
 CALLEE2 = Address("udp", "127.0.0.1", 5072)
@@ -975,3 +980,25 @@ class RegistrarTests(SynchronousTestCase):
         self.assertRegex(forwarded.headerValues("via")[0], PROXY_VIA)
         self.assertEqual([a for m, a in h.sent if a not in (CALLER, CALLEE)], [])
         self.assertEqual(h.to(PROXY), [])
+
+
+class ProvidesTests(SynchronousTestCase):
+    """
+    The proxy's objects provide the interfaces they declare.
+    """
+
+    def test_provides(self) -> None:
+        """
+        L{Proxy} is a transaction user; each forwarded copy of a request (a L{Branch}) and
+        the user of a CANCEL are client transaction users; L{NoSessionTimers} is a session
+        timer hook and L{DialogCounter} a dialog observer.
+        """
+        h = ProxyHarness()
+        assertProvides(self, ITransactionUser, h.service.proxy)
+        h.fromCaller(h.invite())
+        [client] = h.service.transactions.clients.values()
+        self.assertIsInstance(client.user, Branch)
+        assertProvides(self, IClientTransactionUser, client.user)
+        assertProvides(self, IClientTransactionUser, _IgnoreResponses())
+        assertProvides(self, ISessionTimerHook, NoSessionTimers())
+        assertProvides(self, IDialogObserver, DialogCounter(Stats()))

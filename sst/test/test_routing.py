@@ -16,7 +16,6 @@ from twisted.names import dns, error
 from twisted.names.common import ResolverBase
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
-from zope.interface.verify import verifyObject
 
 from sst.address import Address
 from sst.headers import parseURI
@@ -32,6 +31,7 @@ from sst.routing import (
     StaticRouter,
     Target,
 )
+from sst.test._support import assertProvides
 
 #: What a fake resolver answers for a (name, type): records, an exception to
 #: fail with, or a Deferred to return.
@@ -146,14 +146,14 @@ class TestDoublesTests(SynchronousTestCase):
         """
         L{FakeResolver} provides L{IResolver}.
         """
-        self.assertTrue(verifyObject(IResolver, FakeResolver()))
-        self.assertTrue(verifyObject(IResolver, BrokenResolver()))
+        assertProvides(self, IResolver, FakeResolver())
+        assertProvides(self, IResolver, BrokenResolver())
 
     def test_fakeRouter(self) -> None:
         """
         L{FakeRouter} provides L{IRouter}.
         """
-        self.assertTrue(verifyObject(IRouter, FakeRouter([])))
+        assertProvides(self, IRouter, FakeRouter([]))
 
 
 class TargetTests(SynchronousTestCase):
@@ -189,7 +189,7 @@ class StaticRouterTests(SynchronousTestCase):
         """
         L{StaticRouter} provides L{IRouter}.
         """
-        self.assertTrue(verifyObject(IRouter, StaticRouter(parseURI("sip:192.0.2.5"))))
+        assertProvides(self, IRouter, StaticRouter(parseURI("sip:192.0.2.5")))
 
     def test_route(self) -> None:
         """
@@ -228,7 +228,7 @@ class LocationRouterTests(SynchronousTestCase):
         """
         L{LocationRouter} provides L{IRouter}.
         """
-        self.assertTrue(verifyObject(IRouter, self.router))
+        assertProvides(self, IRouter, self.router)
 
     def test_registered(self) -> None:
         """
@@ -314,8 +314,8 @@ class DNSRouterTests(SynchronousTestCase):
         """
         L{DNSRouter} provides L{IRouter}.
         """
-        self.assertTrue(verifyObject(IRouter, DNSRouter(FakeResolver())))
-        self.assertTrue(verifyObject(IRouter, DNSRouter(None)))
+        assertProvides(self, IRouter, DNSRouter(FakeResolver()))
+        assertProvides(self, IRouter, DNSRouter(None))
 
     def test_numericIPv4(self) -> None:
         """
@@ -682,7 +682,7 @@ class ChainRouterTests(SynchronousTestCase):
         """
         L{ChainRouter} provides L{IRouter}.
         """
-        self.assertTrue(verifyObject(IRouter, ChainRouter([])))
+        assertProvides(self, IRouter, ChainRouter([]))
 
     def test_firstNonEmptyWins(self) -> None:
         """

@@ -12,7 +12,6 @@ from hypothesis import assume, given, settings, strategies as st
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
 from sst.dialogs import Dialog, DialogId, DialogTable
 from sst.headers import SIPParseError, parseMinSE, parseSessionExpires
@@ -32,6 +31,7 @@ from sst.sessiontimer import (
     intervalTooSmall,
 )
 from sst.stats import Stats
+from sst.test._support import assertProvides
 
 #: The Hypothesis profile for these tests: reproducible, bounded, no deadline.
 propertySettings = settings(derandomize=True, max_examples=200, deadline=None)
@@ -148,19 +148,19 @@ class InterfaceTests(SynchronousTestCase):
         """
         L{DefaultSessionTimerPolicy} provides L{ISessionTimerPolicy}.
         """
-        self.assertTrue(verifyObject(ISessionTimerPolicy, DefaultSessionTimerPolicy()))
+        assertProvides(self, ISessionTimerPolicy, DefaultSessionTimerPolicy())
 
     def test_hook(self) -> None:
         """
         L{SessionTimerHook} provides L{ISessionTimerHook}.
         """
-        self.assertTrue(verifyObject(ISessionTimerHook, hookFor()[0]))
+        assertProvides(self, ISessionTimerHook, hookFor()[0])
 
     def test_observer(self) -> None:
         """
         L{ExpiryCounter} provides L{IDialogObserver}.
         """
-        self.assertTrue(verifyObject(IDialogObserver, ExpiryCounter(Stats())))
+        assertProvides(self, IDialogObserver, ExpiryCounter(Stats()))
 
     def test_responder(self) -> None:
         """

@@ -14,7 +14,6 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
 from sst.dialogs import Dialog, DialogId, DialogState, DialogTable
 from sst.expiry import EXPIRY_REASON, DialogEnds
@@ -25,6 +24,7 @@ from sst.stats import Stats
 from sst.store import DialogStore, checkStatePath, decodeExtra, encodeExtra
 from sst.tap import Options, SIPService
 from sst.testing import CALLEE, CALLER, ProxyHarness
+from sst.test._support import assertProvides
 
 TIMED = DialogId("timed@example.com", "caller-a", "callee-a")
 UNTIMED = DialogId("untimed@example.com", "caller-b", "callee-b")
@@ -92,7 +92,7 @@ class StoreTests(StoreTestCase):
         L{DialogStore} is an L{IDialogObserver}.
         """
         table, store, _ = self.openTable(Clock())
-        self.assertTrue(verifyObject(IDialogObserver, store))
+        assertProvides(self, IDialogObserver, store)
 
     def test_roundTrip(self) -> None:
         """

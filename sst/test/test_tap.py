@@ -4,17 +4,27 @@ Tests for L{sst.tap}: the command line and the service tree of C{twistd sst}.
 """
 from __future__ import annotations
 
+import io
 import ipaddress
+import os
+import subprocess
+import sys
+from importlib import metadata
 
+from twisted.copyright import version as twistedVersion
 from twisted.application.service import IServiceMaker
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
+import sst
 from sst.address import Address
-from sst.tap import Options, SIPService, makeService, parseListen
+from sst.policies import NetworkPolicy
+from sst.sessiontimer import DefaultSessionTimerPolicy
+from sst.tap import Options, SIPService, makeService, parseListen, sstVersion
+from sst.test._support import assertProvides
 
 
 def parsed(*args: str) -> Options:
@@ -37,7 +47,7 @@ class PluginTests(SynchronousTestCase):
         """
         makers = [m for m in getPlugins(IServiceMaker) if m.tapname == "sst"]
         self.assertEqual(len(makers), 1)
-        self.assertTrue(verifyObject(IServiceMaker, makers[0]))
+        assertProvides(self, IServiceMaker, makers[0])
         self.assertIs(makers[0].options, Options)
 
 
@@ -134,6 +144,40 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(sip.dialogs.defaultLifetime, 600.0)
         self.assertTrue(sip.registrar.servesDomain("example.com"))
         self.assertEqual(sip.ports, [])
+
+
+class ObserverOrderTests(SynchronousTestCase):
+    """
+    The observers of the dialog table, in the order C{doc/architecture.md} gives.
+    """
+
+    def observers(self, *args: str) -> list[str]:
+        """
+        @return: the class names of the dialog table's observers once the service built
+            from C{args} has started (on a reactor that binds nothing), in the order they
+            are told.
+        """
+        sip = SIPService(parsed("--listen", "tcp:127.0.0.1:5060", "--http", "none",
+                                "--no-gc-tuning", *args), MemoryReactorClock())
+        sip.startService()
+        self.addCleanup(sip.stopService)
+        return [type(o).__name__ for o in sip.dialogs._observers]
+
+    def test_proxy(self) -> None:
+        """
+        Proxy mode: the expiry counter, the dialog counter, C{--bye-on-expiry}, the store.
+        """
+        state = self.mktemp()
+        self.assertEqual(self.observers("--bye-on-expiry", "--state", state),
+                         ["ExpiryCounter", "DialogCounter", "ByeOnExpiry", "DialogStore"])
+        self.assertEqual(self.observers("--state", "none"), ["ExpiryCounter", "DialogCounter"])
+
+    def test_b2bua(self) -> None:
+        """
+        B2BUA mode: the expiry counter, the B2BUA, the dialog counter; no store.
+        """
+        self.assertEqual(self.observers("--mode", "b2bua"),
+                         ["ExpiryCounter", "B2BUA", "DialogCounter"])
 
 
 class SecurityDefaultsTests(SynchronousTestCase):
@@ -245,3 +289,128 @@ class SecurityDefaultsTests(SynchronousTestCase):
         for bad in ["10.0.0.0/33", "example.com", "10.0.0/8", "", "::1/129"]:
             e = self.assertRaises(UsageError, parsed, "--relay-network", bad)
             self.assertIn("--relay-network", str(e))
+
+
+class PolicyOptionsTests(SynchronousTestCase):
+    """
+    C{--policy} and C{--policy-option}: a policy that cannot be built stops start-up with a
+    usage error; nothing falls back to the default policy.
+    """
+
+    def test_defaultPolicy(self) -> None:
+        """
+        Without C{--policy} the default policy times every INVITE, with C{--min-se}.
+        """
+        policy = parsed("--min-se", "600", "--session-expires", "900")["session-timer-policy"]
+        self.assertIs(type(policy), DefaultSessionTimerPolicy)
+        self.assertEqual((policy.minSE(None), policy.sessionExpires(None)), (600, 900))
+
+    def test_unknownPolicy(self) -> None:
+        """
+        An unknown C{--policy} is a usage error naming it and the policies found.
+        """
+        e = self.assertRaises(UsageError, parsed, "--policy", "nosuch")
+        self.assertIn("unknown --policy 'nosuch'", str(e))
+        self.assertIn("default, networks", str(e))
+
+    def test_policyOption(self) -> None:
+        """
+        C{--policy-option KEY=VALUE} is repeatable; KEY and VALUE are stripped, and VALUE
+        may be empty or hold C{=}.
+        """
+        options = parsed("--policy-option", " a = 1 ", "--policy-option", "b=x=y",
+                         "--policy-option", "c=")
+        self.assertEqual(options["policy-option"], {"a": "1", "b": "x=y", "c": ""})
+
+    def test_badPolicyOption(self) -> None:
+        """
+        A C{--policy-option} without C{=}, or with an empty key, is a usage error naming the
+        option and the value.
+        """
+        for bad in ["networks", "", "=10.0.0.0/8", " =x", "="]:
+            e = self.assertRaises(UsageError, parsed, "--policy-option", bad)
+            self.assertIn("--policy-option wants KEY=VALUE, not %r" % (bad,), str(e))
+
+    def test_networksPolicy(self) -> None:
+        """
+        C{--policy networks} with C{--policy-option networks=CIDR,...} builds a
+        L{NetworkPolicy} over those networks.
+        """
+        policy = parsed("--policy", "networks", "--policy-option",
+                        "networks=10.0.0.0/8, 2001:db8::/32")["session-timer-policy"]
+        assert isinstance(policy, NetworkPolicy)
+        self.assertEqual(policy.networks, [ipaddress.ip_network("10.0.0.0/8"),
+                                           ipaddress.ip_network("2001:db8::/32")])
+
+    def test_networksPolicyWithoutNetworks(self) -> None:
+        """
+        C{--policy networks} with no networks (no C{networks} option, or an empty one) is a
+        usage error that says how to give them, rather than a policy that times nothing.
+        """
+        for extra in [[], ["--policy-option", "networks="], ["--policy-option", "networks= "],
+                      ["--policy-option", "other=10.0.0.0/8"]]:
+            e = self.assertRaises(UsageError, parsed, "--policy", "networks", *extra)
+            self.assertIn("--policy networks:", str(e))
+            self.assertIn("--policy-option networks=CIDR", str(e))
+
+    def test_networksPolicyBadNetwork(self) -> None:
+        """
+        A network that does not parse (or an empty item in the list) is a usage error
+        naming it.
+        """
+        for bad in ["10.0.0.0/33", "example.com", "10.0.0.0/8,", ","]:
+            e = self.assertRaises(UsageError, parsed, "--policy", "networks",
+                                  "--policy-option", "networks=" + bad)
+            self.assertIn("bad network", str(e))
+
+
+class VersionTests(SynchronousTestCase):
+    """
+    C{twistd sst --version} prints sst's version.
+    """
+
+    def version(self) -> tuple[int, str]:
+        """
+        Parse C{--version} with the output captured.
+
+        @return: the exit status and what was printed.
+        """
+        options = Options()
+        options.stdout = io.StringIO()
+        e = self.assertRaises(SystemExit, options.parseOptions, ["--version"])
+        return e.code, options.stdout.getvalue()
+
+    def test_version(self) -> None:
+        """
+        C{--version} prints sst's version from its package metadata, then Twisted's, and
+        exits with status 0 before any other option is checked.
+        """
+        code, output = self.version()
+        self.assertEqual(code, 0)
+        self.assertEqual(output, "sst %s\nTwisted %s\n"
+                         % (metadata.version("sst"), twistedVersion))
+
+    def test_versionNotInstalled(self) -> None:
+        """
+        Run from a source tree that was never installed, sst has no package metadata: its
+        version is then C{unknown}.
+        """
+
+        def missing(name: str) -> str:
+            raise metadata.PackageNotFoundError(name)
+
+        self.patch(metadata, "version", missing)
+        self.assertEqual(sstVersion(), "unknown")
+        self.assertEqual(self.version(), (0, "sst unknown\nTwisted %s\n"
+                                          % (twistedVersion,)))
+
+    def test_twistd(self) -> None:
+        """
+        C{twistd sst --version} reaches sst's options (not twistd's own C{--version}).
+        """
+        root = os.path.dirname(os.path.dirname(os.path.abspath(sst.__file__)))
+        result = subprocess.run(
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "sst",
+             "--version"], cwd=root, capture_output=True, text=True, timeout=120)
+        self.assertEqual((result.returncode, result.stdout.splitlines()[:1]),
+                         (0, ["sst %s" % (metadata.version("sst"),)]), result.stderr)

@@ -16,9 +16,9 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface.verify import verifyObject
 
 from sst.timers import Timer, TimerService, asTimerService
+from sst.test._support import assertProvides
 
 
 class _Comparisons:
@@ -104,8 +104,8 @@ class TimerServiceTests(SynchronousTestCase):
         """
         The service provides L{IReactorTime} and its timers L{IDelayedCall}.
         """
-        self.assertTrue(verifyObject(IReactorTime, self.service))
-        self.assertTrue(verifyObject(IDelayedCall, self.service.callLater(1, self.record)))
+        assertProvides(self, IReactorTime, self.service)
+        assertProvides(self, IDelayedCall, self.service.callLater(1, self.record))
 
     def test_firesInOrder(self) -> None:
         """

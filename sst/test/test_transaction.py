@@ -10,12 +10,11 @@ transaction and the clock no delayed call.
 from __future__ import annotations
 
 import gc
-from typing import Optional, Type
+from typing import Optional
 
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import Interface, implementer
-from zope.interface.verify import verifyObject
+from zope.interface import implementer
 
 from sst.address import Address
 from sst.message import Request, Response, parse
@@ -31,6 +30,7 @@ from sst.transaction import (
     ServerTransaction,
     TransactionLayer,
 )
+from sst.test._support import assertProvides
 
 #: Where the upstream client of the server-side tests sends from.
 PEER = Address("udp", "192.0.2.1", 5060)
@@ -199,12 +199,6 @@ class TransactionTestCase(SynchronousTestCase):
         self.user = RecordingUser()
         self.layer = TransactionLayer(self.transport, self.clock, self.timers, self.user)
 
-    def assertProvides(self, interface: Type[Interface], obj: object) -> None:
-        """
-        Assert that C{obj} provides C{interface} correctly.
-        """
-        self.assertTrue(verifyObject(interface, obj))
-
     def assertIdle(self) -> None:
         """
         Assert that no transaction is left and nothing is scheduled.
@@ -235,13 +229,24 @@ class TestDoubleTests(TransactionTestCase):
         """
         L{RecordingUser} provides L{ITransactionUser}.
         """
-        self.assertProvides(ITransactionUser, RecordingUser())
+        assertProvides(self, ITransactionUser, RecordingUser())
 
     def test_recordingClientUser(self) -> None:
         """
         L{RecordingClientUser} provides L{IClientTransactionUser}.
         """
-        self.assertProvides(IClientTransactionUser, RecordingClientUser())
+        assertProvides(self, IClientTransactionUser, RecordingClientUser())
+
+    def test_endedUser(self) -> None:
+        """
+        A client transaction that has ended hands its user over to a placeholder that
+        provides L{IClientTransactionUser} too.
+        """
+        request = parseRequest(requestBytes("OPTIONS", branch="z9hG4bKout"))
+        client = self.layer.request(request, TARGET, RecordingClientUser())
+        client.terminate()
+        self.assertNotIsInstance(client.user, RecordingClientUser)
+        assertProvides(self, IClientTransactionUser, client.user)
 
 
 class ServerInviteTests(TransactionTestCase):

@@ -10,14 +10,18 @@ from typing import Optional, Union
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
-from zope.interface.verify import verifyObject
 
 from sst.address import Address
 from sst.message import Request, Response, parse
 from sst.protocol import TransportLayer
 from sst.stats import Stats
 from sst.timers import TimerConfig
-from sst.transaction import ITransactionUser, ServerTransaction, TransactionLayer
+from sst.transaction import (
+    IClientTransactionUser,
+    ITransactionUser,
+    ServerTransaction,
+    TransactionLayer,
+)
 from sst.ua import (
     IDialogUser,
     IInviteUser,
@@ -26,8 +30,11 @@ from sst.ua import (
     OutgoingInvite,
     UADialog,
     UserAgent,
+    _IgnoreResponses,
+    _InDialogRequest,
     glareBackoff,
 )
+from sst.test._support import assertProvides
 
 ME = Address("udp", "127.0.0.1", 5060)
 PEER = Address("udp", "127.0.0.1", 5080)
@@ -201,9 +208,25 @@ class UASTests(SynchronousTestCase):
         L{UserAgent} is a transaction user; the recorder provides the user interfaces.
         """
         stack = Stack()
-        self.assertTrue(verifyObject(ITransactionUser, stack.ua))
+        assertProvides(self, ITransactionUser, stack.ua)
         for interface in (IUAUser, IDialogUser, IInviteUser):
-            self.assertTrue(verifyObject(interface, stack.user))
+            assertProvides(self, interface, stack.user)
+
+    def test_clientUsersProvide(self) -> None:
+        """
+        The users of the UA core's client transactions provide L{IClientTransactionUser}:
+        an L{OutgoingInvite}, the sender of an in-dialog request, and the user of a CANCEL.
+        """
+        stack = Stack()
+        outgoing, _ = stack.outgoingInvite()
+        assertProvides(self, IClientTransactionUser, outgoing)
+        _, dialog, _ = stack.incomingDialog()
+        dialog.request("INFO")
+        users = [client.user for client in stack.transactions.clients.values()]
+        [sender] = [u for u in users if u is not outgoing]
+        self.assertIsInstance(sender, _InDialogRequest)
+        assertProvides(self, IClientTransactionUser, sender)
+        assertProvides(self, IClientTransactionUser, _IgnoreResponses())
 
     def test_accept(self) -> None:
         """
