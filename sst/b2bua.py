@@ -66,6 +66,7 @@ from sst.message import Request, Response
 from sst.registrar import Registrar
 from sst.relay import IPNetwork, RelayRule
 from sst.responses import makeResponse
+from sst.rfc4028 import readOffer, rejects, tooSmallMinSE, uasInterval, uasRefresher
 from sst.routing import DNSRouter, StaticRouter, Target
 from sst.sessiontimer import TOO_SMALL_PHRASE, intervalTooSmall
 from sst.stats import Stats
@@ -436,35 +437,16 @@ class B2BUA(DialogObserverBase):
         RFC 4028 section 9 for the caller's INVITE: a 422, or the A-leg's (interval, whether
         sst refreshes), or L{None} for no timer.
         """
-        timer = request.hasOptionTag("supported", "timer")
-        se = request.sessionExpires()
-        requested = request.minSE()
-        floor = max(requested or MIN_SE_FLOOR, MIN_SE_FLOOR)
+        offer = readOffer(request)
         if not self.policy.isTimed(request) and not (
-                se is not None and request.hasOptionTag("require", "timer")):
+                offer.sessionExpires is not None and request.hasOptionTag("require", "timer")):
             return None
         ours = max(self.policy.minSE(request), MIN_SE_FLOOR)
-        if se is not None:
-            if se.delta < ours:
-                if timer:
-                    if self.policy.rejectTooSmall(request):
-                        return intervalTooSmall(request, ours, toTag=incoming.toTag)
-                    interval = max(se.delta, floor)
-                else:
-                    # A caller without timer support cannot act on a 422: raise instead.
-                    interval = max(ours, floor)
-            else:
-                interval = max(se.delta, floor)
-        else:
-            interval = max(self.policy.sessionExpires(request), ours, floor)
-        # Table 2.
-        if not timer:
-            weRefresh = True
-        elif se is not None and se.refresher is not None:
-            weRefresh = se.refresher == "uas"
-        else:
-            weRefresh = self.settings.refresher in ("uas", "local")
-        return (interval, weRefresh)
+        if rejects(offer, ours, self.policy.rejectTooSmall(request)):
+            return intervalTooSmall(request, ours, toTag=incoming.toTag)
+        interval = uasInterval(offer, ours, self.policy.sessionExpires(request))
+        preferred = "uas" if self.settings.refresher in ("uas", "local") else "uac"
+        return (interval, uasRefresher(offer, preferred) == "uas")
 
     # -- the B-leg INVITE --------------------------------------------------------------------
 
@@ -811,23 +793,19 @@ class B2BUA(DialogObserverBase):
         Section 9 for a refresh the peer sent on C{leg}: the Min-SE of a 422 to send, or the
         leg's new (interval, whether sst refreshes), or L{None} for an untimed leg.
         """
-        se = request.sessionExpires()
-        requested = request.minSE()
-        timer = request.hasOptionTag("supported", "timer")
-        if requested is not None:
-            leg.minSE = max(leg.minSE, requested)
-        floor = max(requested or MIN_SE_FLOOR, MIN_SE_FLOOR)
+        offer = readOffer(request)
+        timer = offer.timer
+        se = offer.sessionExpires
+        if offer.minSE is not None:
+            leg.minSE = max(leg.minSE, offer.minSE)
         if se is None:
             if leg.interval is None:
                 return None
             # Section 9: a Session-Expires in our 2xx is not below the dialog's Min-SE.
             return (max(leg.interval, leg.minSE), leg.weRefresh if timer else True)
-        if se.delta < leg.localMin:
-            if timer and self.policy.rejectTooSmall(request):
-                return max(leg.localMin, floor)
-            interval = max(se.delta, floor) if timer else max(leg.localMin, floor)
-        else:
-            interval = max(se.delta, floor)
+        if rejects(offer, leg.localMin, self.policy.rejectTooSmall(request)):
+            return tooSmallMinSE(offer, leg.localMin)
+        interval = uasInterval(offer, leg.localMin, leg.localMin)
         if se.refresher == "uac":
             weRefresh = False
         elif se.refresher == "uas" or not timer:

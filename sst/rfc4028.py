@@ -28,6 +28,7 @@ __all__ = [
     "rejects",
     "tooSmallMinSE",
     "uasInterval",
+    "uasRefresher",
     "withDelta",
 ]
 
@@ -221,6 +222,23 @@ def uasInterval(offer: Offer, local: int, preferred: int) -> int:
     if se.delta < local and not offer.timer:
         return max(local, floor)
     return max(se.delta, floor)
+
+
+def uasRefresher(offer: Offer, preferred: str) -> str:
+    """
+    Section 9, table 2: who refreshes, as the UAS's 2xx says (C{"uac"} or C{"uas"}).
+
+    A sender without timer support cannot refresh, so the UAS does; one that names a
+    refresher gets it; otherwise the UAS chooses (C{preferred}).
+
+    @param preferred: C{"uac"} or C{"uas"}, the UAS's choice when the request leaves it.
+    """
+    if not offer.timer:
+        return "uas"
+    se = offer.sessionExpires
+    if se is not None and se.refresher is not None:
+        return se.refresher
+    return preferred
 
 
 def withDelta(text: str, delta: int) -> str:

@@ -408,6 +408,31 @@ class ALegTimerTests(_B2BUATestCase):
         self.assertEqual(ok.header("session-expires"), "1800;refresher=uas")
         self.assertFalse(ok.hasHeader("require"))
 
+    def test_zeroSessionExpires(self) -> None:
+        """
+        C{Session-Expires: 0} is an interval below any minimum, not a malformed header: with
+        C{Supported: timer} it gets 422 with our Min-SE, without it the call is placed with
+        the interval raised to our minimum (RFC 4028 section 9, erratum 1687).
+        """
+        h = B2BUAHarness(["--min-se", "1800"])
+        h.fromCaller(h.invite("Session-Expires: 0", body=OFFER))
+        response = h.lastResponseTo(CALLER)
+        self.assertEqual((response.code, response.header("min-se")), (422, "1800"))
+        h = B2BUAHarness(["--min-se", "1800"])
+        ok, _ = h.establish("Session-Expires: 0", supported=None)
+        self.assertEqual((ok.code, ok.header("session-expires")), (200, "1800;refresher=uas"))
+
+    def test_zeroSessionExpiresInRefresh(self) -> None:
+        """
+        A refresh with C{Session-Expires: 0} and C{Supported: timer} gets 422 with Min-SE.
+        """
+        h = self.harness()
+        ok, _ = h.establish("Session-Expires: 90")
+        h.fromCaller(h.callerRequest("UPDATE", ok, "Supported: timer",
+                                     "Session-Expires: 0", cseq=2))
+        answer = h.lastResponseTo(CALLER)
+        self.assertEqual(answer.code, 422)
+
     def test_callerWithoutTimerSupport(self) -> None:
         """
         A caller without timer support and without Session-Expires gets the policy's interval
