@@ -368,7 +368,7 @@ class B2BUA(DialogObserverBase):
             self._invite(invite, invite.request)
         except SIPParseError as e:
             self.stats.increment("parse_errors")
-            invite.reject(e.status, e.reason[:100])
+            invite.reject(e.status, e.phrase)
         except Exception:
             self.stats.increment("internal_errors")
             self._log.failure("Error handling {request}", request=invite.request)
@@ -786,7 +786,7 @@ class B2BUA(DialogObserverBase):
                 dialog.respond(server, 501)
         except SIPParseError as e:
             self.stats.increment("parse_errors")
-            dialog.respond(server, e.status, phrase=e.reason[:100])
+            dialog.respond(server, e.status, phrase=e.phrase)
 
     def _incomingTerms(self, leg: Leg, request: Request) -> Union[int, Terms]:
         """

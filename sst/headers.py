@@ -73,6 +73,17 @@ class SIPParseError(ValueError):
         self.status = status
         self.message: Optional[object] = None
 
+    @property
+    def phrase(self) -> str:
+        """
+        The reason phrase of the answer: the reason itself for a 400 (cut to 100
+        characters), the status's usual phrase otherwise (C{505 Version Not Supported},
+        C{513 Message Too Large}).
+        """
+        from sst.message import REASON_PHRASES
+
+        return self.reason[:100] if self.status == 400 else REASON_PHRASES.get(self.status, "")
+
     def response(self, request: "Request") -> "Response":
         """
         The answer to C{request}, the partly parsed request this error was met in (RFC 3261
@@ -82,11 +93,9 @@ class SIPParseError(ValueError):
             to 100 characters), that of any other status its usual phrase (C{505 Version Not
             Supported}, C{513 Message Too Large}).
         """
-        from sst.message import REASON_PHRASES
         from sst.responses import makeResponse
 
-        phrase = self.reason[:100] if self.status == 400 else REASON_PHRASES.get(self.status, "")
-        return makeResponse(request, self.status, phrase)
+        return makeResponse(request, self.status, self.phrase)
 
 
 def isToken(value: str) -> bool:

@@ -287,7 +287,7 @@ class Proxy:
             self._requestReceived(transaction, request)
         except SIPParseError as e:
             self.stats.increment("parse_errors")
-            transaction.respondWith(e.status, e.reason[:100])
+            transaction.respondWith(e.status, e.phrase)
         except Exception:
             self.stats.increment("internal_errors")
             self._log.failure("Error proxying {request}", request=request)

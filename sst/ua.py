@@ -963,7 +963,7 @@ class UserAgent:
             self._requestReceived(transaction, request)
         except SIPParseError as e:
             self.transactions.transport.stats.increment("parse_errors")
-            transaction.respondWith(e.status, e.reason[:100])
+            transaction.respondWith(e.status, e.phrase)
         except Exception:
             self.transactions.transport.stats.increment("internal_errors")
             self._log.failure("Error handling {request}", request=request)

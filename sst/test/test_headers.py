@@ -75,6 +75,14 @@ class SIPParseErrorTests(SynchronousTestCase):
         version = SIPParseError("unsupported version", status=505).response(request)
         self.assertEqual((version.code, version.phrase), (505, "Version Not Supported"))
 
+    def test_phrase(self) -> None:
+        """
+        L{SIPParseError.phrase}, which every core answers with, is the reason for a 400 (cut
+        to 100 characters) and the usual phrase for any other status.
+        """
+        self.assertEqual(SIPParseError("x" * 150).phrase, "x" * 100)
+        self.assertEqual(SIPParseError("too big", status=513).phrase, "Message Too Large")
+
 
 class SplitCommasTests(SynchronousTestCase):
     """
