@@ -61,7 +61,8 @@ from sst.address import Address
 from sst.dialogs import Dialog, DialogId, DialogObserverBase, DialogTable, DialogTableFull
 from sst.expiry import EXPIRY_REASON
 from sst.headers import URI, NameAddr, SIPParseError
-from sst.interfaces import IDialogObserver, IRouter, ISessionTimerPolicy
+from sst.interfaces import IRouter, ISessionTimerPolicy
+from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
 from sst.registrar import Registrar
 from sst.relay import IPNetwork, RelayRule

@@ -11,14 +11,14 @@ tags, and the session-timer policy decides the lifetime.
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
-from sst.interfaces import IDialogObserver
 from sst.timers import asTimerService
+from sst.values import DialogId
 
 __all__ = [
     "DialogId",
@@ -27,24 +27,10 @@ __all__ = [
     "DialogTableFull",
     "DialogObserverBase",
     "DialogTable",
+    "IDialogObserver",
 ]
 
 _REFRESHERS = frozenset({"uac", "uas"})
-
-
-class DialogId(NamedTuple):
-    """
-    What identifies a dialog (RFC 3261 section 12).
-
-    @ivar callId: the Call-ID.
-    @ivar fromTag: the caller's (UAC's) tag, from the From header of the
-        dialog-creating INVITE.
-    @ivar toTag: the callee's (UAS's) tag, from the To header of its response.
-    """
-
-    callId: str
-    fromTag: str
-    toTag: str
 
 
 class DialogState(enum.Enum):
@@ -177,6 +163,53 @@ class DialogTableFull(Exception):
         """
         super().__init__(f"Dialog table full ({maxDialogs} dialogs)")
         self.maxDialogs = maxDialogs
+
+
+class IDialogObserver(Interface):
+    """
+    Receives the events of a L{DialogTable<sst.dialogs.DialogTable>}.
+
+    Each method is called synchronously by the table, after the table has
+    applied the change.  Exceptions raised by an observer are logged by the
+    table and do not reach the caller of the table's method.
+    """
+
+    def dialogCreated(dialog: Dialog) -> None:
+        """
+        A dialog was added to the table.
+
+        @param dialog: the new dialog, in the C{EARLY} state.
+        """
+
+    def dialogConfirmed(dialog: Dialog) -> None:
+        """
+        A dialog went from C{EARLY} to C{CONFIRMED}.
+
+        @param dialog: the confirmed dialog.
+        """
+
+    def dialogRefreshed(dialog: Dialog) -> None:
+        """
+        A dialog's expiry was re-armed, and its session interval and refresher
+        updated.
+
+        @param dialog: the refreshed dialog.
+        """
+
+    def dialogExpired(dialog: Dialog) -> None:
+        """
+        A dialog reached its expiry time and was removed from the table.
+
+        @param dialog: the expired dialog, now C{TERMINATED}.
+        """
+
+    def dialogTerminated(dialog: Dialog, reason: str) -> None:
+        """
+        A dialog was ended explicitly and removed from the table.
+
+        @param dialog: the ended dialog, now C{TERMINATED}.
+        @param reason: why it ended, such as C{"bye"}.
+        """
 
 
 @implementer(IDialogObserver)

@@ -18,7 +18,7 @@ from zope.interface import implementer
 from sst.address import Address
 from sst.dialogs import Dialog, DialogObserverBase
 from sst.headers import URI, SIPParseError, parseNameAddr
-from sst.interfaces import IDialogObserver
+from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
 from sst.protocol import TransportLayer
 from sst.stats import Stats

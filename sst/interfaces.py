@@ -5,7 +5,7 @@ Interfaces between the parts of sst.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Optional
+from typing import TYPE_CHECKING, Optional
 
 from zope.interface import Attribute, Interface
 
@@ -14,67 +14,7 @@ if TYPE_CHECKING:
 
     from sst.dialogs import Dialog
     from sst.message import Request, Response
-    from sst.sessiontimer import PolicySettings
-    from sst.routing import Target
-
-
-class IDialogObserver(Interface):
-    """
-    Receives the events of a L{DialogTable<sst.dialogs.DialogTable>}.
-
-    Each method is called synchronously by the table, after the table has
-    applied the change.  Exceptions raised by an observer are logged by the
-    table and do not reach the caller of the table's method.
-    """
-
-    def dialogCreated(dialog: Dialog) -> None:
-        """
-        A dialog was added to the table.
-
-        @param dialog: the new dialog, in the C{EARLY} state.
-        """
-
-    def dialogConfirmed(dialog: Dialog) -> None:
-        """
-        A dialog went from C{EARLY} to C{CONFIRMED}.
-
-        @param dialog: the confirmed dialog.
-        """
-
-    def dialogRefreshed(dialog: Dialog) -> None:
-        """
-        A dialog's expiry was re-armed, and its session interval and refresher
-        updated.
-
-        @param dialog: the refreshed dialog.
-        """
-
-    def dialogExpired(dialog: Dialog) -> None:
-        """
-        A dialog reached its expiry time and was removed from the table.
-
-        @param dialog: the expired dialog, now C{TERMINATED}.
-        """
-
-    def dialogTerminated(dialog: Dialog, reason: str) -> None:
-        """
-        A dialog was ended explicitly and removed from the table.
-
-        @param dialog: the ended dialog, now C{TERMINATED}.
-        @param reason: why it ended, such as C{"bye"}.
-        """
-
-
-class SessionTerms(NamedTuple):
-    """
-    The session timer a 2xx settled for a dialog.
-
-    @ivar interval: the session interval in seconds.
-    @ivar refresher: C{"uac"} or C{"uas"}.
-    """
-
-    interval: int
-    refresher: Optional[str]
+    from sst.values import PolicySettings, SessionTerms, Target
 
 
 class ISessionTimerHook(Interface):

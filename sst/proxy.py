@@ -25,7 +25,9 @@ from sst.address import Address, addressForURI
 from sst.dialogs import Dialog, DialogId, DialogObserverBase, DialogTable, DialogTableFull
 from sst.expiry import ByeOnExpiry
 from sst.headers import URI, SIPParseError, Via, parseNameAddr, parseURI, parseVia
-from sst.interfaces import IDialogObserver, IRouter, ISessionTimerHook, SessionTerms
+from sst.interfaces import IRouter, ISessionTimerHook
+from sst.dialogs import IDialogObserver
+from sst.values import SessionTerms
 from sst.message import Request, Response
 from sst.protocol import TransportLayer, _responseAddress
 from sst.registrar import Registrar

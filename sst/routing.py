@@ -16,7 +16,6 @@ and never fails.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
@@ -33,6 +32,7 @@ from sst.headers import SIPParseError, URI, parseURI
 from sst.interfaces import IRouter
 from sst.message import Request
 from sst.registrar import LocationService, Registrar, aorForURI
+from sst.values import Target
 
 __all__ = [
     "Target",
@@ -89,21 +89,6 @@ def _isDNSName(host: str) -> bool:
     except (UnicodeError, ValueError):
         return False
     return len(name.rstrip(b".")) <= 253
-
-
-@dataclass(frozen=True)
-class Target:
-    """
-    One place to send a request to.
-
-    @ivar address: where to send the request.
-    @ivar requestURI: the Request-URI to give the forwarded request, set when
-        the request is retargeted (to a registered contact); L{None} to keep
-        the request's own.
-    """
-
-    address: Address
-    requestURI: Optional[str] = None
 
 
 @implementer(IRouter)

@@ -30,20 +30,14 @@ this module follows the RFC:
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from sst.dialogs import Dialog, DialogObserverBase
+from sst.dialogs import Dialog, DialogObserverBase, IDialogObserver
 from sst.headers import MAX_DELTA_SECONDS, SIPParseError
-from sst.interfaces import (
-    IDialogObserver,
-    ISessionTimerHook,
-    ISessionTimerPolicy,
-    SessionTerms,
-)
+from sst.interfaces import ISessionTimerHook, ISessionTimerPolicy
 from sst.message import Message, Request, Response
 from sst.responses import makeResponse
 from sst.rfc4028 import (
@@ -58,6 +52,7 @@ from sst.rfc4028 import (
 )
 from sst.stats import Stats
 from sst.timers import DEFAULT_SESSION_EXPIRES, MIN_SE_FLOOR
+from sst.values import PolicySettings, SessionTerms
 
 __all__ = [
     "DefaultSessionTimerPolicy",
@@ -85,23 +80,6 @@ class Responder(Protocol):
         """
         Send C{response}.
         """
-
-
-@dataclass(frozen=True)
-class PolicySettings:
-    """
-    What the command line says about session timers, handed to a policy plugin.
-
-    @ivar minSE: C{--min-se} (the seed's C{min_se}).
-    @ivar sessionExpires: C{--session-expires}.
-    @ivar rejectTooSmall: not C{--no-reject-too-small} (the seed's C{reject_to_small}).
-    @ivar options: the C{--policy-option KEY=VALUE} pairs, for the plugin to read.
-    """
-
-    minSE: int = 1800
-    sessionExpires: int = DEFAULT_SESSION_EXPIRES
-    rejectTooSmall: bool = True
-    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @implementer(ISessionTimerPolicy)

@@ -37,7 +37,7 @@ from zope.interface import implementer
 
 from sst.dialogs import Dialog, DialogId, DialogState, DialogTable
 from sst.expiry import DialogEnds
-from sst.interfaces import IDialogObserver
+from sst.dialogs import IDialogObserver
 
 __all__ = ["DialogStore", "checkStatePath", "encodeExtra", "decodeExtra"]
 

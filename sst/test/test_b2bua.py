@@ -11,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sst.b2bua import GIVE_UP_PHRASE, B2BUASettings
 from sst.expiry import EXPIRY_REASON
-from sst.interfaces import IDialogObserver
+from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
 from sst.tap import Options
 from sst.test.b2bua_harness import ANSWER, CALLEE, CALLER, OFFER, B2BUAHarness

@@ -21,7 +21,7 @@ from sst.dialogs import (
     DialogTable,
     DialogTableFull,
 )
-from sst.interfaces import IDialogObserver
+from sst.dialogs import IDialogObserver
 from sst.test._support import assertProvides
 
 CALLER = DialogId("call-1@example.com", "caller-tag", "callee-tag")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from sst.expiry import ByeOnExpiry
-from sst.interfaces import IDialogObserver
+from sst.dialogs import IDialogObserver
 from sst.test._support import assertProvides
 from sst.testing import ProxyHarness
 from sst.transaction import IClientTransactionUser

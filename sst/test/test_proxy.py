@@ -15,7 +15,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sst.address import Address
 from sst.dialogs import DialogId, DialogState
-from sst.interfaces import IDialogObserver, ISessionTimerHook
+from sst.interfaces import ISessionTimerHook
+from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
 from sst.proxy import Branch, DialogCounter, NoSessionTimers, _IgnoreResponses
 from sst.stats import Stats

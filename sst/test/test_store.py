@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sst.dialogs import Dialog, DialogId, DialogState, DialogTable
 from sst.expiry import EXPIRY_REASON, DialogEnds
-from sst.interfaces import IDialogObserver
+from sst.dialogs import IDialogObserver
 from sst.message import Request
 from sst.sessiontimer import ExpiryCounter
 from sst.stats import Stats
