@@ -302,16 +302,29 @@ class Proxy:
             self._log.failure("Dropped ACK {request}", request=request)
 
     def cancelReceived(self, cancel: ServerTransaction, invite: Optional[ServerTransaction]) -> None:
-        context = invite.context if invite is not None else None
-        if not isinstance(context, ResponseContext):
-            cancel.respondWith(481)
+        if invite is None:
+            # No response context (RFC 3261 section 16.10): the INVITE may have been forwarded
+            # before a restart, or statelessly; the CANCEL goes on statelessly.
+            try:
+                self._forwardCancel(cancel)
+            except SIPParseError as e:
+                self.stats.increment("parse_errors")
+                cancel.respondWith(e.status, e.reason[:100])
+            except Exception:
+                self.stats.increment("internal_errors")
+                self._log.failure("Error forwarding {request}", request=cancel.request)
+                cancel.respondWith(500)
             return
-        cancel.respondWith(200, toTag=invite.toTag if invite is not None else None)
-        self._cancelContext(context)
+        cancel.respondWith(200, toTag=invite.toTag)
+        context = invite.context
+        if isinstance(context, ResponseContext):
+            self._cancelContext(context)
+        # Otherwise the INVITE was answered here (section 9.2: the CANCEL has no effect).
 
     def strayResponse(self, response: Response) -> None:
-        # A 2xx retransmission after the INVITE client transaction has gone: forward it
-        # statelessly along the Via path (RFC 6026).
+        # A 2xx retransmission after the INVITE client transaction has gone (RFC 6026), or
+        # the response to a CANCEL forwarded statelessly (RFC 3261 section 16.10): forward
+        # it statelessly along the Via path (section 16.11).
         try:
             vias = response.headerValues("via")
             if len(vias) < 2:
@@ -320,7 +333,8 @@ class Proxy:
             if (top.host.lower(), top.port or 5060) not in self.localAddresses:
                 self.stats.increment("dropped")
                 return
-            if not (200 <= response.code < 300 and response.cseq().method == "INVITE"):
+            method = response.cseq().method
+            if not (method == "CANCEL" or 200 <= response.code < 300 and method == "INVITE"):
                 return
             response.popFirstValue("via")
             nextVia = parseVia(vias[1])
@@ -397,26 +411,34 @@ class Proxy:
                 return
         context = ResponseContext(self, server, initial=not inDialog)
         server.context = context
-        # Where it goes: the top Route, else (in a dialog) the Request-URI, else the router.
-        # Numeric hosts and a static next hop are answered at once, without a Deferred.
+        hops = self._nextHops(request, inDialog)
+        if isinstance(hops, list):
+            self._routedNow(hops, context, loopHash)
+            return
+        hops.addCallback(self._routed, context, loopHash)
+        hops.addErrback(self._routingFailed, context)
+
+    def _nextHops(self, request: Request, inDialog: bool) -> Union[list[Target], Deferred[list[Target]]]:
+        """
+        Where a request goes: the top Route, else (in a dialog) the Request-URI, else the
+        router. Numeric hosts and a static next hop are answered at once, without a Deferred.
+
+        @param request: the request, after Route pre-processing.
+        @param inDialog: whether it has a To tag.
+        """
         if request.hasHeader("route"):
             target: Optional[URI] = parseNameAddr(request.headerValues("route")[0]).uri
         elif inDialog:
-            target = uri
+            target = request.requestURI()
         else:
             target = None
         if target is not None and _isNumeric(target.host):
-            self._routedNow([Target(addressForURI(target))], context, loopHash)
-            return
+            return [Target(addressForURI(target))]
         if target is None and isinstance(self.router, StaticRouter):
-            self._routedNow([self.router.target], context, loopHash)
-            return
+            return [self.router.target]
         if target is not None:
-            d: Deferred[list[Target]] = self._resolve(target, keepURI=True)
-        else:
-            d = maybeDeferred(self.router.route, request)
-        d.addCallback(self._routed, context, loopHash)
-        d.addErrback(self._routingFailed, context)
+            return self._resolve(target, keepURI=True)
+        return maybeDeferred(self.router.route, request)
 
     def _routedNow(self, targets: list[Target], context: ResponseContext, loopHash: str) -> None:
         try:
@@ -492,12 +514,103 @@ class Proxy:
             if inTransport != address.transport:
                 # RFC 5658 double Record-Route when the transport changes.
                 request.insertBefore("Record-Route", self.recordRouteURI(address.transport, family))
-        self._pushVia(request, address, family, self.transactions.newBranch(loopHash))
+        self._pushVia(request, address, family, self._forwardBranch(request, address, loopHash))
         branchState = Branch(context, request, address)
         context.branches.append(branchState)
         branchState.transaction = self.transactions.request(request, address, branchState)
         if request.method == "INVITE":
             branchState.timerC = self.clock.callLater(self.transactions.timers.C, self._timerC, branchState)
+
+    def _forwardBranch(self, request: Request, address: Address, loopHash: str) -> str:
+        """
+        The branch of our Via on C{request} forwarded to C{address}: the same for the same
+        received request and target, in this process or the next one, so that a CANCEL
+        forwarded statelessly (after a restart, say) carries the branch its INVITE was
+        forwarded with (RFC 3261 sections 9.1 and 16.11).
+
+        It is the magic cookie, the loop-detection hash (section 16.6 step 8), then a hash
+        of what identifies the received transaction (its top Via's branch and sent-by, or
+        with an RFC 2543 branch also the tags, Call-ID and CSeq number, as section 16.11
+        recommends) and of where this copy goes (Request-URI, host, port; not the transport,
+        which a large request may change). That upstream branch is unique across space and
+        time (section 8.1.1.7), and so is ours. A branch already in use by a live client
+        transaction (the same request forwarded twice to one target) gives way to a random
+        one.
+
+        @param request: the copy about to be forwarded, Request-URI set, our Via not yet on.
+        @param address: where it goes.
+        @param loopHash: the received request's loop-detection hash.
+        """
+        via = request.topVia()
+        received = via.branch or ""
+        parts = [received, via.sentBy(), request.uri, address.host.lower(), str(address.port)]
+        if not received.startswith(MAGIC_COOKIE):
+            parts += [request.toTag or "", request.fromTag or "", request.callId,
+                      str(request.cseq().number)]
+        digest = hashlib.blake2b("\0".join(parts).encode("latin-1", "replace"),
+                                 digest_size=8).hexdigest()
+        branch = "%s%s.%s" % (MAGIC_COOKIE, loopHash, digest)
+        if (branch, request.method) in self.transactions.clients:
+            return self.transactions.newBranch(loopHash)
+        return branch
+
+    def _forwardCancel(self, server: ServerTransaction) -> None:
+        """
+        Forward a CANCEL that matches no transaction statelessly (RFC 3261 sections 16.10
+        and 16.11): checked and routed as its INVITE was, with the branch the INVITE was
+        forwarded with (L{_forwardBranch}), and no client transaction; the responses come
+        back through L{strayResponse}. The server transaction ends at once, so that a
+        retransmission is forwarded again.
+        """
+        request = server.request
+        maxForwards = request.maxForwards()
+        if maxForwards == 0:
+            server.respondWith(483)
+            return
+        loopHash = self._loopHash(request)
+        if self._looped(request, loopHash):
+            server.respondWith(482)
+            return
+        self._preprocessRoute(request)
+        inDialog = request.toTag is not None
+        if not inDialog and self.relayDenied(request, request.requestURI()):
+            self.stats.increment("relay_denied")
+            server.respondWith(403, "Relaying denied")
+            return
+        hops = self._nextHops(request, inDialog)
+        if isinstance(hops, list):
+            self._sendCancel(server, hops, loopHash)
+            return
+        hops.addCallback(lambda targets: self._sendCancel(server, targets, loopHash))
+        hops.addErrback(self._cancelRoutingFailed, server)
+
+    def _sendCancel(self, server: ServerTransaction, targets: list[Target], loopHash: str) -> None:
+        """
+        Send a copy of the CANCEL of C{server} to each of C{targets}, statelessly.
+        """
+        if server.state == "terminated":
+            return
+        targets = [t for t in targets if not self._isSelf(t.address)]
+        if not targets:
+            server.respondWith(481)
+            return
+        server.terminate()
+        request = server.request
+        maxForwards = request.maxForwards()
+        for target in targets:
+            copy = _copy(request)
+            if target.requestURI is not None:
+                copy.uri = target.requestURI
+            address = target.address
+            copy.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
+            family = "6" if ":" in address.host else "4"
+            self._pushVia(copy, address, family, self._forwardBranch(copy, address, loopHash))
+            self.transport.sendMessage(copy, address)
+
+    def _cancelRoutingFailed(self, failure: Failure, server: ServerTransaction) -> None:
+        self._log.failure("Routing failed for {request}", failure, request=server.request)
+        if server.state != "terminated":
+            server.respondWith(500)
 
     def _preprocessRoute(self, request: Request) -> None:
         """

@@ -705,12 +705,86 @@ class CancelTests(SynchronousTestCase):
 
     def test_cancelWithoutTransaction(self) -> None:
         """
-        A CANCEL matching no INVITE is answered 481 and not forwarded.
+        A CANCEL matching no transaction (here: the proxy restarted after forwarding the
+        INVITE) is forwarded statelessly (RFC 3261 section 16.10), not answered: routed as
+        the INVITE was, Max-Forwards decremented, under a Via whose branch is the one the
+        INVITE was forwarded with, so that it matches the INVITE at the next hop. The
+        callee's 200 goes back to the caller by Via, with the caller's Via only; nothing is
+        left behind.
+        """
+        before = ProxyHarness()
+        before.fromCaller(before.invite())
+        invite = before.lastRequestTo(CALLEE)
+        h = ProxyHarness()
+        h.fromCaller(cancel())
+        self.assertEqual(h.to(CALLER), [])
+        [forwarded] = h.to(CALLEE)
+        assert isinstance(forwarded, Request)
+        self.assertEqual(forwarded.startLine(), "CANCEL sip:bob@127.0.0.1:5070 SIP/2.0")
+        self.assertEqual(forwarded.headerValues("via"), invite.headerValues("via"))
+        self.assertEqual(forwarded.headerValues("max-forwards"), ["69"])
+        self.assertEqual(forwarded.headerValues("record-route"), [])
+        self.assertEqual((forwarded.header("cseq"), forwarded.header("to")),
+                         ("1 CANCEL", invite.header("to")))
+        h.fromCallee(h.answer(forwarded, 200))
+        self.assertEqual(summary(h.to(CALLER)), ["200 CANCEL"])
+        self.assertEqual(h.lastResponseTo(CALLER).headerValues("via"), [CALLER_VIA])
+        self.assertEqual(h.service.transactions.servers, {})
+        self.assertEqual(h.service.transactions.clients, {})
+        self.assertEqual(h.clock.getDelayedCalls(), [])
+
+    def test_cancelWithoutTransactionRetransmitted(self) -> None:
+        """
+        A retransmission of a CANCEL forwarded statelessly is forwarded again (a stateless
+        proxy keeps no transaction to absorb it), with the same branch; the 481 the next
+        hop may answer goes back too.
         """
         h = ProxyHarness()
         h.fromCaller(cancel(branch="z9hG4bK-nothing"))
+        h.fromCaller(cancel(branch="z9hG4bK-nothing"))
+        first, second = h.to(CALLEE)
+        self.assertEqual(first.toBytes(), second.toBytes())
+        h.fromCallee(h.answer(second, 481))
         self.assertEqual(summary(h.to(CALLER)), ["481 CANCEL"])
+
+    def test_cancelWithoutTransactionChecked(self) -> None:
+        """
+        A CANCEL forwarded statelessly goes through the checks its INVITE would: with
+        Max-Forwards 0 it gets 483, and for a domain the proxy does not relay for, 403.
+        """
+        h = ProxyHarness()
+        h.fromCaller(request("CANCEL", "sip:bob@127.0.0.1:5070", "Max-Forwards: 0"))
+        self.assertEqual(summary(h.to(CALLER)), ["483 CANCEL"])
+        h = ProxyHarness(nextHop=False)
+        h.fromCaller(request("CANCEL", "sip:bob@example.org", "Max-Forwards: 70"))
+        self.assertEqual(summary(h.to(CALLER)), ["403 CANCEL"])
+        self.assertEqual([a for m, a in h.sent if a != CALLER], [])
+
+    def test_cancelAfterLocalAnswer(self) -> None:
+        """
+        A CANCEL matching an INVITE the proxy answered itself gets 200 and has no effect
+        (RFC 3261 section 9.2); nothing is forwarded.
+        """
+        h = ProxyHarness()
+        h.fromCaller(h.invite("Proxy-Require: nosuch"))
+        self.assertEqual(summary(h.to(CALLER)), ["100 INVITE", "420 INVITE"])
+        h.fromCaller(cancel())
+        self.assertEqual(summary(h.to(CALLER)), ["100 INVITE", "420 INVITE", "200 CANCEL"])
         self.assertEqual(h.to(CALLEE), [])
+
+    def test_forwardedBranchDeterministic(self) -> None:
+        """
+        The branch of a forwarded INVITE is derived from the received transaction and the
+        target (RFC 3261 section 16.11), not drawn at random: the same INVITE gives the same
+        branch in another process; another upstream branch gives another one.
+        """
+        branches = []
+        for upstream in ("z9hG4bK-inv-1", "z9hG4bK-inv-1", "z9hG4bK-inv-2"):
+            h = ProxyHarness()
+            h.fromCaller(h.invite(branch=upstream))
+            branches.append(topBranch(h.lastRequestTo(CALLEE)))
+        self.assertEqual(branches[0], branches[1])
+        self.assertNotEqual(branches[0], branches[2])
 
 
 class ForkingTests(SynchronousTestCase):

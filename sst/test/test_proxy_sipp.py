@@ -473,6 +473,30 @@ class _ProxySippMixin(_MixinBase):
 
         return Deferred.fromCoroutine(check())
 
+    def test_cancelWithoutTransaction(self) -> Deferred[None]:
+        """
+        A CANCEL for an INVITE the proxy never saw (C{uac_cancel_only.xml})
+        is forwarded statelessly to the next hop (C{uas_cancel_only.xml}),
+        under the proxy's Via above the caller's, and the callee's 200
+        comes back to the caller; the proxy keeps no transaction for it.
+        """
+
+        async def check() -> None:
+            service, caller, callee = await self._callThrough("uac_cancel_only", "uas_cancel_only")
+            self._assertAllSuccessful(1, caller, callee)
+            why = _describe(caller, callee)
+            [cancel] = _received(callee, "CANCEL")
+            vias = cancel.headers("via")
+            self.assertEqual(len(vias), 2, why)
+            self.assertTrue(vias[0].startswith(self._proxySentBy(service)), why)
+            self.assertEqual(cancel.headers("max-forwards"), ["69"], why)
+            [ok] = _received(caller, 200)
+            self.assertEqual(len(ok.headers("via")), 1, why)
+            self.assertEqual(service.transactions.clients, {}, why)
+            self._assertNoProxyErrors(service, why)
+
+        return Deferred.fromCoroutine(check())
+
     def test_busy(self) -> Deferred[None]:
         """
         A 486 from the callee (C{uas_busy.xml}) reaches the caller
