@@ -49,6 +49,10 @@ IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 #: Methods that create a dialog, and so are record-routed.
 DIALOG_CREATING = frozenset(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"])
 
+#: Requests larger than this go over TCP rather than UDP (RFC 3261 section 18.1.1: "larger
+#: than 1300 bytes and the path MTU is unknown").
+UDP_SIZE_LIMIT = 1300
+
 #: Option tags we support in Proxy-Require.
 SUPPORTED_PROXY_REQUIRE = frozenset(["timer"])
 
@@ -506,20 +510,47 @@ class Proxy:
         maxForwards = request.maxForwards()
         # Section 16.6 step 3: decrement, or add one "which SHOULD be 70" when absent.
         request.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
+        branch = self._forwardBranch(request, address, loopHash)
+        routes = self._addOurHeaders(context, request, address, branch)
+        fallback: Optional[tuple[Request, Address]] = None
+        if (address.transport == "udp" and request.byteSize() > UDP_SIZE_LIMIT
+                and self.transport.listensOn("tcp")):
+            # RFC 3261 section 18.1.1: too large for UDP with an unknown path MTU; over TCP,
+            # with the top Via (and our Record-Route) saying so, and back to UDP if refused.
+            fallback = (request, address)
+            request = _copy(request)
+            request.popFirstValue("via")
+            for _ in range(routes):
+                request.popFirstValue("record-route")
+            address = Address("tcp", address.host, address.port)
+            self._addOurHeaders(context, request, address, branch)
+        branchState = Branch(context, request, address)
+        context.branches.append(branchState)
+        branchState.transaction = self.transactions.request(request, address, branchState, fallback)
+        if request.method == "INVITE":
+            branchState.timerC = self.clock.callLater(self.transactions.timers.C, self._timerC, branchState)
+
+    def _addOurHeaders(self, context: ResponseContext, request: Request, address: Address,
+                       branch: str) -> int:
+        """
+        Add our Record-Route (an initial dialog-creating request; two when the transport
+        changes, RFC 5658) and our Via to C{request} about to go to C{address}.
+
+        @return: the number of Record-Route entries added.
+        """
         family = "6" if ":" in address.host else "4"
+        added = 0
         if context.initial and request.method in DIALOG_CREATING:
             source = request.source
             inTransport = source.transport if isinstance(source, Address) else "udp"
             request.insertBefore("Record-Route", self.recordRouteURI(inTransport, family))
+            added = 1
             if inTransport != address.transport:
                 # RFC 5658 double Record-Route when the transport changes.
                 request.insertBefore("Record-Route", self.recordRouteURI(address.transport, family))
-        self._pushVia(request, address, family, self._forwardBranch(request, address, loopHash))
-        branchState = Branch(context, request, address)
-        context.branches.append(branchState)
-        branchState.transaction = self.transactions.request(request, address, branchState)
-        if request.method == "INVITE":
-            branchState.timerC = self.clock.callLater(self.transactions.timers.C, self._timerC, branchState)
+                added = 2
+        self._pushVia(request, address, family, branch)
+        return added
 
     def _forwardBranch(self, request: Request, address: Address, loopHash: str) -> str:
         """
@@ -880,7 +911,8 @@ class Proxy:
             return
         branch.cancelSent = True
         cancel = branch.transaction.cancelRequest()
-        self.transactions.request(cancel, branch.target, _IgnoreResponses())
+        # Where the INVITE went: over TCP when it was large, unless it fell back to UDP.
+        self.transactions.request(cancel, branch.transaction.target, _IgnoreResponses())
 
     # -- ACK for 2xx ---------------------------------------------------------------------
 

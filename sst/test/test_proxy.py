@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Union
 
+from twisted.internet.error import ConnectionRefusedError, TCPTimedOutError
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from sst.address import Address
@@ -565,6 +567,103 @@ class ForwardingTests(SynchronousTestCase):
                      "From: <sip:alice@127.0.0.1>;tag=a\r\nTo: <sip:bob@127.0.0.1>;tag=b\r\n"
                      "Call-ID: stray\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
         self.assertEqual(h.sent, [])
+
+
+#: The callee's address over TCP.
+CALLEE_TCP = Address("tcp", CALLEE.host, CALLEE.port)
+
+#: A body that makes an INVITE larger than 1300 bytes.
+LARGE_BODY = "v=0\r\n" + "a=x-filler:%s\r\n" % ("x" * 1400,)
+
+
+class SizeTests(SynchronousTestCase):
+    """
+    Requests too large for UDP go over TCP (RFC 3261 section 18.1.1).
+    """
+
+    def harness(self) -> ProxyHarness:
+        """
+        @return: a proxy that listens on TCP too.
+        """
+        h = ProxyHarness()
+        h.service.transport.listening["tcp4"] = Address("tcp", PROXY.host, PROXY.port)
+        return h
+
+    def test_largeRequestOverTCP(self) -> None:
+        """
+        An INVITE over 1300 bytes for a UDP next hop is sent over TCP, its top Via saying
+        TCP, with a second Record-Route for the TCP side (RFC 5658); the responses that
+        come back over the connection are forwarded, and the CANCEL follows the INVITE
+        over TCP.
+        """
+        h = self.harness()
+        h.fromCaller(h.invite(body=LARGE_BODY))
+        self.assertEqual(h.to(CALLEE), [])
+        [invite] = h.to(CALLEE_TCP)
+        assert isinstance(invite, Request)
+        self.assertGreater(len(invite.toBytes()), 1300)
+        self.assertRegex(invite.headerValues("via")[0],
+                         r"^SIP/2\.0/TCP 127\.0\.0\.1:5060;branch=z9hG4bK[^;]+;rport$")
+        self.assertEqual(invite.headerValues("via")[1:], [CALLER_VIA])
+        self.assertEqual(invite.headerValues("record-route"),
+                         ["<sip:127.0.0.1:5060;transport=tcp;lr>", RECORD_ROUTE])
+        self.assertEqual(invite.headerValues("max-forwards"), ["69"])
+        h.receive(h.answer(invite, 180), CALLEE_TCP)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180])
+        h.fromCaller(cancel())
+        self.assertEqual(summary(h.to(CALLEE_TCP)), ["INVITE", "CANCEL"])
+        self.assertEqual(h.lastRequestTo(CALLEE_TCP).headerValues("via"),
+                         invite.headerValues("via")[:1])
+
+    def test_smallRequestOverUDP(self) -> None:
+        """
+        A request of 1300 bytes or less stays on UDP, and so does a large one when the
+        proxy does not listen on TCP (the next hop could not answer over a new connection).
+        """
+        h = self.harness()
+        h.fromCaller(h.invite())
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE"])
+        h = ProxyHarness()
+        h.fromCaller(h.invite(body=LARGE_BODY))
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE"])
+        self.assertEqual(h.to(CALLEE_TCP), [])
+
+    def test_refusedFallsBackToUDP(self) -> None:
+        """
+        When the TCP connection is refused (a reset in answer to the connection attempt),
+        the request goes over UDP instead (RFC 3261 section 18.1.1), with the same branch,
+        a UDP Via and one Record-Route, and is retransmitted on Timer A.
+        """
+        h = self.harness()
+        h.fromCaller(h.invite(body=LARGE_BODY))
+        tcpInvite = h.lastRequestTo(CALLEE_TCP)
+        [(address, failed)] = h.connectFailed
+        self.assertEqual(address, CALLEE_TCP)
+        failed(Failure(ConnectionRefusedError()))
+        [invite] = h.to(CALLEE)
+        assert isinstance(invite, Request)
+        self.assertRegex(invite.headerValues("via")[0], PROXY_VIA)
+        self.assertEqual(topBranch(invite), topBranch(tcpInvite))
+        self.assertEqual(invite.headerValues("record-route"), [RECORD_ROUTE])
+        self.assertEqual(invite.body, tcpInvite.body)
+        h.clock.advance(0.5)
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE", "INVITE"])
+        h.fromCallee(h.answer(invite, 180))
+        h.fromCaller(cancel())
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE", "INVITE", "CANCEL"])
+
+    def test_otherFailureNoFallback(self) -> None:
+        """
+        A TCP connection that fails otherwise (timed out) is not retried over UDP: the
+        branch ends on Timer B with 408.
+        """
+        h = self.harness()
+        h.fromCaller(h.invite(body=LARGE_BODY))
+        [(_, failed)] = h.connectFailed
+        failed(Failure(TCPTimedOutError()))
+        self.assertEqual(h.to(CALLEE), [])
+        h.clock.advance(32)
+        self.assertEqual(codes(h.to(CALLER)), [100, 408])
 
 
 class TimerTests(SynchronousTestCase):
