@@ -427,22 +427,34 @@ class Proxy:
         Where a request goes: the top Route, else (in a dialog) the Request-URI, else the
         router. Numeric hosts and a static next hop are answered at once, without a Deferred.
 
+        A next hop we were told to use (a Route, C{--next-hop}) is used even when it is this
+        proxy: the request then comes back and is found to loop (482, RFC 3261 section 16.3
+        item 4). A Request-URI or a router's target that turns out to be this proxy is not
+        (see L{_notSelf}).
+
         @param request: the request, after Route pre-processing.
         @param inDialog: whether it has a To tag.
         """
         if request.hasHeader("route"):
-            target: Optional[URI] = parseNameAddr(request.headerValues("route")[0]).uri
-        elif inDialog:
-            target = request.requestURI()
-        else:
-            target = None
-        if target is not None and _isNumeric(target.host):
-            return [Target(addressForURI(target))]
-        if target is None and isinstance(self.router, StaticRouter):
+            route = parseNameAddr(request.headerValues("route")[0]).uri
+            if _isNumeric(route.host):
+                return [Target(addressForURI(route))]
+            return self._resolve(route, keepURI=True)
+        if not inDialog and isinstance(self.router, StaticRouter):
             return [self.router.target]
-        if target is not None:
-            return self._resolve(target, keepURI=True)
-        return maybeDeferred(self.router.route, request)
+        if inDialog:
+            uri = request.requestURI()
+            if _isNumeric(uri.host):
+                return self._notSelf([Target(addressForURI(uri))])
+            return self._resolve(uri, keepURI=True).addCallback(self._notSelf)
+        return maybeDeferred(self.router.route, request).addCallback(self._notSelf)
+
+    def _notSelf(self, targets: list[Target]) -> list[Target]:
+        """
+        Leave out the targets that are this proxy: a Request-URI, a registered contact or
+        a DNS answer naming us means that no one else is there (480 or 404), not a loop.
+        """
+        return [t for t in targets if not self._isSelf(t.address)]
 
     def _routedNow(self, targets: list[Target], context: ResponseContext, loopHash: str) -> None:
         try:
@@ -484,7 +496,6 @@ class Proxy:
                 context.finalSent = True
                 server.respondWith(487)
             return
-        targets = [t for t in targets if not self._isSelf(t.address)]
         if not targets:
             uri = request.requestURI()
             served = self.registrar is not None and uri.isSIP and self.registrar.servesDomain(uri.host)
@@ -621,7 +632,6 @@ class Proxy:
         """
         if server.state == "terminated":
             return
-        targets = [t for t in targets if not self._isSelf(t.address)]
         if not targets:
             server.respondWith(481)
             return
@@ -691,16 +701,20 @@ class Proxy:
         return hashlib.blake2b(parts.encode("latin-1"), digest_size=6).hexdigest()
 
     def _looped(self, request: Request, loopHash: str) -> bool:
-        values = request.headerValues("via")
-        if len(values) < 2:
-            return False
+        """
+        RFC 3261 section 16.3 item 4: whether one of our Vias, the top one included (a
+        request we sent to ourselves comes back with ours on top), carries the loop hash
+        this request gives again.
+        """
         marker = MAGIC_COOKIE + loopHash
-        for via in (parseVia(value) for value in values[1:]):
-            if (via.host.lower(), via.port or 5060) in self.localAddresses:
-                branch = via.branch or ""
-                if branch.startswith(marker):
-                    return True
-        return False
+        if self._ourLoopVia(request.topVia(), marker):
+            return True
+        values = request.headerValues("via")
+        return any(self._ourLoopVia(parseVia(value), marker) for value in values[1:])
+
+    def _ourLoopVia(self, via: Via, marker: str) -> bool:
+        return ((via.host.lower(), via.port or 5060) in self.localAddresses
+                and (via.branch or "").startswith(marker))
 
     def _dialogsFull(self) -> bool:
         limit = self.dialogs.maxDialogs

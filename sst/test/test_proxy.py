@@ -248,6 +248,36 @@ class ValidationTests(SynchronousTestCase):
                          "received=127.0.0.1")
         self.assertEqual(codes(h.to(CALLER)), [100])
 
+    def test_nextHopIsSelf(self) -> None:
+        """
+        With C{--next-hop} naming the proxy itself, an INVITE is forwarded to the proxy
+        (not refused with 480), comes back with the proxy's Via on top carrying the same
+        loop hash, and is answered 482 Loop Detected (RFC 3261 section 16.3 item 4); the
+        first pass forwards the 482 to the caller, and nothing is forwarded a third time.
+        """
+        h = ProxyHarness(["--next-hop", "sip:%s" % (PROXY.hostport(),)])
+        h.fromCaller(h.invite())
+        [looped] = h.to(PROXY)
+        assert isinstance(looped, Request)
+        self.assertRegex(looped.headerValues("via")[0], PROXY_VIA)
+        h.receive(looped.toBytes(), PROXY)
+        self.assertEqual(summary(h.to(PROXY)), ["INVITE", "100 INVITE", "482 INVITE"])
+        h.receive(h.lastResponseTo(PROXY).toBytes(), PROXY)
+        self.assertEqual(summary(h.to(CALLER)), ["100 INVITE", "482 INVITE"])
+        self.assertEqual(h.lastResponseTo(CALLER).headerValues("via"), [CALLER_VIA])
+        self.assertEqual(summary(h.to(PROXY)), ["INVITE", "100 INVITE", "482 INVITE", "ACK"])
+
+    def test_loopedWithOurViaOnTop(self) -> None:
+        """
+        A request whose top Via is the proxy's, with the loop hash it would compute again,
+        has looped: 482.
+        """
+        h = ProxyHarness()
+        h.fromCaller(h.invite())
+        forwarded = h.lastRequestTo(CALLEE)
+        h.receive(forwarded.toBytes(), CALLEE)
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE", "100 INVITE", "482 INVITE"])
+
     def test_spiral(self) -> None:
         """
         A request that comes back with a different Request-URI has spiralled, not looped:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Mapping, Optional
 from twisted.internet import reactor as _globalReactor
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from sst.tap import Options, SIPService
@@ -568,6 +569,39 @@ class _ProxySippMixin(_MixinBase):
             self.assertEqual(len(_received(caller, 483)), 1, _describe(caller))
             self.assertEqual(service.stats.get("requests_out"), 0, _describe(caller))
             self._assertNoProxyErrors(service, _describe(caller))
+
+        return Deferred.fromCoroutine(check())
+
+    def test_nextHopIsProxy(self) -> Deferred[None]:
+        """
+        With C{--next-hop} naming the proxy itself, an INVITE
+        (C{uac_loop.xml}) is forwarded to the proxy, comes back with the
+        proxy's Via and loop hash, and is answered C{482 Loop Detected},
+        which reaches the caller; it is not forwarded a third time.
+        """
+
+        async def check() -> None:
+            ports = {"udp": freePort("udp"), "tcp": freePort("tcp")}
+            own = ports[self.transport]
+            service = self._startProxy("--next-hop", self._nextHop(own),
+                                       "--listen", f"udp:127.0.0.1:{ports['udp']}",
+                                       "--listen", f"tcp:127.0.0.1:{ports['tcp']}")
+            caller = await self._runCaller(
+                "uac_loop", f"127.0.0.1:{own}", keys={"callee": f"127.0.0.1:{own}"}
+            )
+            self._assertAllSuccessful(1, caller)
+            why = _describe(caller)
+            [loop] = _received(caller, 482)
+            self.assertEqual(loop.startLine, "SIP/2.0 482 Loop Detected", why)
+            self.assertEqual(len(loop.headers("via")), 1, why)
+            self.assertEqual(service.stats.get("requests_out"), 1, why)
+            self._assertNoProxyErrors(service, why)
+            # Over TCP the proxy connected to itself: close both ends.
+            for connection in list(service.transport._connections.values()):
+                if connection.transport is not None:
+                    connection.transport.loseConnection()
+            while service.transport._connections:
+                await deferLater(IReactorTime(_globalReactor), 0.01, lambda: None)
 
         return Deferred.fromCoroutine(check())
 
