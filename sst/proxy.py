@@ -85,7 +85,7 @@ class Branch:
     """
 
     __slots__ = ("context", "request", "target", "transaction", "provisional", "finalCode",
-                 "cancelSent", "timerC")
+                 "cancelSent", "timerC", "timedOut")
 
     def __init__(self, context: "ResponseContext", request: Request, target: Address) -> None:
         self.context = context
@@ -96,6 +96,9 @@ class Branch:
         self.finalCode = 0
         self.cancelSent = False
         self.timerC: Optional[IDelayedCall] = None
+        #: Whether Timer C fired after a provisional response and the branch was cancelled
+        #: for it: its 487 then stands for a 408 (RFC 3261 section 16.8).
+        self.timedOut = False
 
     @property
     def done(self) -> bool:
@@ -755,7 +758,7 @@ class Proxy:
     def _provisional(self, branch: Branch, response: Response) -> None:
         context = branch.context
         branch.provisional = True
-        if branch.timerC is not None and branch.timerC.active():
+        if branch.timerC is not None and branch.timerC.active() and not branch.timedOut:
             branch.timerC.reset(self.transactions.timers.C)
         if context.cancelled and not branch.cancelSent:
             self._cancelBranch(branch)
@@ -840,6 +843,10 @@ class Proxy:
         context = branch.context
         if branch.done:
             return
+        if branch.timedOut and response.code == 487:
+            # The answer to the CANCEL Timer C sent: the branch timed out (section 16.8).
+            self._synthesise(branch, 408)
+            return
         branch.finalCode = response.code
         self._stopTimerC(branch)
         request = branch.request
@@ -891,11 +898,19 @@ class Proxy:
         self._synthesise(branch, 408)
 
     def _timerC(self, branch: Branch) -> None:
+        """
+        Timer C fired (RFC 3261 section 16.8). A branch that had a provisional response is
+        cancelled, and its final response awaited (a 487 then counts as a 408) for 64*T1
+        more, when Timer C fires again; one that had none behaves as if it received a 408.
+        """
         branch.timerC = None
         if branch.done:
             return
-        if branch.provisional:
+        if branch.provisional and not branch.timedOut:
+            branch.timedOut = True
             self._cancelBranch(branch)
+            branch.timerC = self.clock.callLater(self.transactions.timers.B, self._timerC, branch)
+            return
         self._synthesise(branch, 408)
 
     def _stopTimerC(self, branch: Branch) -> None:
@@ -926,7 +941,7 @@ class Proxy:
         branch.cancelSent = True
         cancel = branch.transaction.cancelRequest()
         # Where the INVITE went: over TCP when it was large, unless it fell back to UDP.
-        self.transactions.request(cancel, branch.transaction.target, _IgnoreResponses())
+        self.transactions.request(cancel, branch.transaction.target, _CancelUser(self, branch))
 
     # -- ACK for 2xx ---------------------------------------------------------------------
 
@@ -1024,16 +1039,23 @@ class DialogCounter(DialogObserverBase):
 
 
 @implementer(IClientTransactionUser)
-class _IgnoreResponses:
+class _CancelUser:
     """
-    The user of CANCEL client transactions: their responses need no action.
+    The user of the CANCEL client transaction of a branch: its responses need no action;
+    when it times out (no response at all), the branch is given up as if it received a 408.
     """
+
+    __slots__ = ("proxy", "branch")
+
+    def __init__(self, proxy: Proxy, branch: Branch) -> None:
+        self.proxy = proxy
+        self.branch = branch
 
     def responseReceived(self, transaction: ClientTransaction, response: Response) -> None:
         pass
 
     def transactionTimedOut(self, transaction: ClientTransaction) -> None:
-        pass
+        self.proxy._synthesise(self.branch, 408)
 
 
 def _rank(code: int) -> tuple[int, int]:

@@ -701,19 +701,30 @@ class TimerTests(SynchronousTestCase):
     Timer C (RFC 3261 section 16.8) and Timer B on a forwarded INVITE.
     """
 
-    def test_timerC(self) -> None:
+    def ringing(self, *args: str) -> tuple[ProxyHarness, Request]:
         """
-        A branch that got a 180 (10 s in, which stops Timer B and restarts Timer C) but no
-        final response within Timer C (181 s after the 180) is cancelled downstream (a
-        CANCEL with the INVITE's branch) and the caller gets 408 with its own Via only; the
-        callee's late 487 is acknowledged, not forwarded.
+        Forward the caller's INVITE and have the callee answer 180 after 10 s (which stops
+        Timer B and restarts Timer C).
+
+        @param args: proxy options.
+        @return: the harness and the INVITE forwarded.
         """
-        h = ProxyHarness()
+        h = ProxyHarness(list(args))
         h.fromCaller(h.invite())
         invite = h.lastRequestTo(CALLEE)
         run(h, 10)
         self.assertEqual(summary(h.to(CALLEE)), ["INVITE"] * 5)
         h.fromCallee(h.answer(invite, 180))
+        return h, invite
+
+    def test_timerC(self) -> None:
+        """
+        A branch that got a 180 but no final response within Timer C (181 s after the 180)
+        is cancelled downstream (a CANCEL with the INVITE's branch), and its final response
+        awaited rather than answered at once (RFC 3261 section 16.8); the callee's 487 is
+        acknowledged and stands for a 408, which the caller gets, with its own Via only.
+        """
+        h, invite = self.ringing()
         mark = len(h.sent)
         h.clock.advance(180.9)
         self.assertEqual(h.sent[mark:], [])
@@ -723,17 +734,70 @@ class TimerTests(SynchronousTestCase):
         self.assertEqual(cancelled.headerValues("via"), invite.headerValues("via")[:1])
         self.assertEqual(cancelled.uri, invite.uri)
         self.assertEqual(cancelled.header("cseq"), "1 CANCEL")
-        self.assertEqual(codes(since(h, mark, CALLER)), [408])
-        self.assertEqual(h.lastResponseTo(CALLER).headerValues("via"), [CALLER_VIA])
+        self.assertEqual(since(h, mark, CALLER), [])
         h.fromCallee(h.answer(cancelled, 200))
+        self.assertEqual(since(h, mark, CALLER), [])
         mark = len(h.sent)
         h.fromCallee(h.answer(invite, 487))
         self.assertEqual(summary(since(h, mark, CALLEE)), ["ACK"])
-        self.assertEqual(since(h, mark, CALLER), [])
+        self.assertEqual(codes(since(h, mark, CALLER)), [408])
+        self.assertEqual(h.lastResponseTo(CALLER).headerValues("via"), [CALLER_VIA])
         self.assertEqual(len(h.dialogs), 0)
         h.fromCaller(ackFor(h.lastResponseTo(CALLER)))
         h.clock.advance(40)
         self.assertEqual(h.clock.getDelayedCalls(), [])
+
+    def test_timerCThenSuccess(self) -> None:
+        """
+        A 200 that crosses the CANCEL sent on Timer C goes to the caller: the call is set
+        up, not answered 408 while the callee thinks it connected.
+        """
+        h, invite = self.ringing()
+        h.clock.advance(181.1)
+        self.assertEqual(summary(h.to(CALLEE))[-1], "CANCEL")
+        h.fromCallee(h.answer(invite, 200))
+        self.assertEqual(codes(h.to(CALLER)), [100, 180, 200])
+
+    def test_timerCFinalNeverComes(self) -> None:
+        """
+        When, after the CANCEL sent on Timer C, no final response comes within 64*T1
+        (Timer C fired again), the branch is given up as if it received a 408.
+        """
+        h, invite = self.ringing()
+        h.clock.advance(181.1)
+        cancelled = h.lastRequestTo(CALLEE)
+        h.fromCallee(h.answer(cancelled, 200))
+        run(h, 31.8)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180])
+        run(h, 0.3)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180, 408])
+
+    def test_timerCCancelUnanswered(self) -> None:
+        """
+        A CANCEL sent on Timer C that gets no response is retransmitted (Timer E) and the
+        branch is given up with 408 when its transaction times out (Timer F, 64*T1).
+        """
+        h, invite = self.ringing()
+        h.clock.advance(181.1)
+        run(h, 31.8)
+        self.assertGreater(methods(h.to(CALLEE)).count("CANCEL"), 1)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180])
+        run(h, 0.3)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180, 408])
+
+    def test_timerCWithoutProvisional(self) -> None:
+        """
+        A branch with no provisional response when Timer C fires (here before Timer B,
+        with T1 = 4 s) is not cancelled (RFC 3261 section 9.1) and behaves as if it
+        received a 408 at once.
+        """
+        h = ProxyHarness(["--t1", "4"])
+        h.fromCaller(h.invite())
+        h.clock.advance(180.9)
+        self.assertEqual(codes(h.to(CALLER)), [100])
+        h.clock.advance(0.2)
+        self.assertEqual(codes(h.to(CALLER)), [100, 408])
+        self.assertNotIn("CANCEL", methods(h.to(CALLEE)))
 
     def test_timerB(self) -> None:
         """
