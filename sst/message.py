@@ -674,6 +674,15 @@ class Message:
         """
         raise NotImplementedError()
 
+    def byteSize(self) -> int:
+        """
+        @return: the length of L{toBytes}, but for a rewritten Content-Length, without
+            serialising.
+        """
+        lines = self._lines
+        return (len(self.startLine()) + sum(map(len, lines)) + 2 * len(lines) + 4
+                + ("content-length" not in self._keys) * 19 + len(self.body))
+
     def toBytes(self) -> bytes:
         """
         Serialise, writing header lines as they are and Content-Length as the real length

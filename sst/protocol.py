@@ -30,6 +30,9 @@ __all__ = ["TransportLayer", "SIPDatagramProtocol", "SIPStreamProtocol", "Stream
 
 Receiver = Callable[[Union[Request, Response], Address], None]
 
+#: Told why a TCP connection a message waited for could not be made.
+ConnectFailed = Callable[[Failure], None]
+
 _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$")
 
 
@@ -89,7 +92,7 @@ class TransportLayer:
         self.receiver: Optional[Receiver] = None
         self._udp: dict[str, SIPDatagramProtocol] = {}
         self._connections: dict[tuple[str, int], SIPStreamProtocol] = {}
-        self._pending: dict[tuple[str, int], list[bytes]] = {}
+        self._pending: dict[tuple[str, int], list[tuple[bytes, Optional[ConnectFailed]]]] = {}
         self.listening: dict[str, Address] = {}
 
     # -- sending -------------------------------------------------------------------------
@@ -105,7 +108,14 @@ class TransportLayer:
             or next(iter(self.listening.values()))
         )
 
-    def send(self, data: bytes, address: Address) -> None:
+    def listensOn(self, transport: str) -> bool:
+        """
+        @return: whether we listen on C{transport} (C{"udp"} or C{"tcp"}), in any family.
+        """
+        return any(key.startswith(transport) for key in self.listening)
+
+    def send(self, data: bytes, address: Address,
+             connectFailed: Optional[ConnectFailed] = None) -> None:
         """
         Send C{data} to C{address}; errors are logged and counted, never raised.
 
@@ -113,10 +123,14 @@ class TransportLayer:
         to be a numeric address once (L{numericFamily}), not on every datagram, and a full
         socket buffer or an unreachable peer is counted in C{send_errors}, not logged as a
         failure.
+
+        @param connectFailed: over TCP, called with the reason when the connection this
+            message waits for cannot be made (refused, reset, timed out); the message is
+            then dropped.
         """
         try:
             if address.transport == "tcp":
-                self._sendStream(data, address)
+                self._sendStream(data, address, connectFailed)
             else:
                 host = address.host
                 family = _FAMILIES.get(host) or numericFamily(host)
@@ -145,7 +159,8 @@ class TransportLayer:
         self.stats.increment("requests_out" if isinstance(message, Request) else "responses_out")
         self.send(message.toBytes(), address)
 
-    def _sendStream(self, data: bytes, address: Address) -> None:
+    def _sendStream(self, data: bytes, address: Address,
+                    connectFailed: Optional[ConnectFailed] = None) -> None:
         key = (address.host, address.port)
         conn = self._connections.get(key)
         if conn is not None and conn.transport is not None:
@@ -153,17 +168,17 @@ class TransportLayer:
             return
         queue = self._pending.get(key)
         if queue is not None:
-            queue.append(data)
+            queue.append((data, connectFailed))
             return
         if self.reactor is None:
             raise RuntimeError("no reactor to connect with")
-        self._pending[key] = [data]
+        self._pending[key] = [(data, connectFailed)]
         endpointType = TCP6ClientEndpoint if address.family == "6" else TCP4ClientEndpoint
         endpoint = endpointType(self.reactor, address.host, address.port, timeout=10)
         d = endpoint.connect(SIPStreamFactory(self))
 
         def connected(proto: SIPStreamProtocol) -> None:
-            for chunk in self._pending.pop(key, []):
+            for chunk, _ in self._pending.pop(key, []):
                 assert proto.transport is not None
                 proto.transport.write(chunk)
 
@@ -172,6 +187,15 @@ class TransportLayer:
             self.stats.increment("send_errors", len(dropped))
             self._log.warn("TCP connect to {address} failed: {reason}", address=address,
                            reason=reason.getErrorMessage())
+            for _, callback in dropped:
+                if callback is None:
+                    continue
+                try:
+                    callback(reason)
+                except Exception:
+                    self.stats.increment("internal_errors")
+                    self._log.failure("Error after the TCP connect to {address} failed",
+                                      address=address)
 
         d.addCallbacks(connected, failed)
 
@@ -429,6 +453,15 @@ class StreamFramer:
             messages.append(buf[:total])
             self._buffer = buf[total:]
 
+    def headerBlock(self) -> Optional[bytes]:
+        """
+        @return: the header block of the message being received, up to and including the
+            empty line that ends it, or L{None} when it has not all arrived.
+        """
+        buf = self._buffer.lstrip(b"\r\n")
+        end = buf.find(b"\r\n\r\n")
+        return buf[: end + 4] if end >= 0 else None
+
 
 class SIPStreamProtocol(protocol.Protocol):
     """
@@ -456,15 +489,33 @@ class SIPStreamProtocol(protocol.Protocol):
         try:
             messages = self.framer.feed(data)
         except SIPParseError as e:
-            self.layer.stats.increment("parse_errors")
-            self.layer._log.info("Closing TCP connection from {peer}: {reason}", peer=self.peer,
-                                 reason=e.reason)
-            assert self.transport is not None
-            self.transport.loseConnection()
+            self._tooLarge(e, Address("tcp", self.peer[0], self.peer[1]))
             return
         source = Address("tcp", self.peer[0], self.peer[1])
         for message in messages:
             self.layer.dataReceived(message, source)
+
+
+    def _tooLarge(self, error: SIPParseError, source: Address) -> None:
+        """
+        A message passed the size cap: answer it C{513 Message Too Large} on this connection
+        when it is a request whose header block arrived, fits the cap and parses well enough
+        (as over UDP), then close the connection, which cannot be resynchronised.
+        """
+        head = self.framer.headerBlock()
+        if head is not None:
+            try:
+                error.message = parse(head, self.layer.maxSize)
+            except SIPParseError as e:
+                error.message = e.message
+            except Exception:
+                self.layer._log.failure("Unexpected error parsing a message from {source}",
+                                        source=source)
+        self.layer._parseError(error, source)
+        self.layer._log.info("Closing TCP connection from {peer}: {reason}", peer=self.peer,
+                             reason=error.reason)
+        assert self.transport is not None
+        self.transport.loseConnection()
 
 
 class SIPStreamFactory(protocol.Factory):

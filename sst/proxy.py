@@ -50,6 +50,10 @@ __all__ = ["Proxy", "NoSessionTimers", "DialogCounter"]
 #: Methods that create a dialog, and so are record-routed.
 DIALOG_CREATING = frozenset(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"])
 
+#: Requests larger than this go over TCP rather than UDP (RFC 3261 section 18.1.1: "larger
+#: than 1300 bytes and the path MTU is unknown").
+UDP_SIZE_LIMIT = 1300
+
 #: Option tags we support in Proxy-Require.
 SUPPORTED_PROXY_REQUIRE = frozenset(["timer"])
 
@@ -82,7 +86,7 @@ class Branch:
     """
 
     __slots__ = ("context", "request", "target", "transaction", "provisional", "finalCode",
-                 "cancelSent", "timerC", "answered")
+                 "cancelSent", "timerC", "timedOut", "answered")
 
     def __init__(self, context: "ResponseContext", request: Request, target: Address) -> None:
         self.context = context
@@ -93,6 +97,9 @@ class Branch:
         self.finalCode = 0
         self.cancelSent = False
         self.timerC: Optional[IDelayedCall] = None
+        #: Whether Timer C fired after a provisional response and the branch was cancelled
+        #: for it: its 487 then stands for a 408 (RFC 3261 section 16.8).
+        self.timedOut = False
         #: The To tags of the 2xx seen so far, so that a retransmitted 2xx is
         #: forwarded but does not re-arm its dialog's expiry.
         self.answered: tuple[str, ...] = ()
@@ -308,16 +315,29 @@ class Proxy:
             self._log.failure("Dropped ACK {request}", request=request)
 
     def cancelReceived(self, cancel: ServerTransaction, invite: Optional[ServerTransaction]) -> None:
-        context = invite.context if invite is not None else None
-        if not isinstance(context, ResponseContext):
-            cancel.respondWith(481)
+        if invite is None:
+            # No response context (RFC 3261 section 16.10): the INVITE may have been forwarded
+            # before a restart, or statelessly; the CANCEL goes on statelessly.
+            try:
+                self._forwardCancel(cancel)
+            except SIPParseError as e:
+                self.stats.increment("parse_errors")
+                cancel.respondWith(e.status, e.reason[:100])
+            except Exception:
+                self.stats.increment("internal_errors")
+                self._log.failure("Error forwarding {request}", request=cancel.request)
+                cancel.respondWith(500)
             return
-        cancel.respondWith(200, toTag=invite.toTag if invite is not None else None)
-        self._cancelContext(context)
+        cancel.respondWith(200, toTag=invite.toTag)
+        context = invite.context
+        if isinstance(context, ResponseContext):
+            self._cancelContext(context)
+        # Otherwise the INVITE was answered here (section 9.2: the CANCEL has no effect).
 
     def strayResponse(self, response: Response) -> None:
-        # A 2xx retransmission after the INVITE client transaction has gone: forward it
-        # statelessly along the Via path (RFC 6026).
+        # A 2xx retransmission after the INVITE client transaction has gone (RFC 6026), or
+        # the response to a CANCEL forwarded statelessly (RFC 3261 section 16.10): forward
+        # it statelessly along the Via path (section 16.11).
         try:
             vias = response.headerValues("via")
             if len(vias) < 2:
@@ -326,7 +346,8 @@ class Proxy:
             if (top.host.lower(), top.port or 5060) not in self.localAddresses:
                 self.stats.increment("dropped")
                 return
-            if not (200 <= response.code < 300 and response.cseq().method == "INVITE"):
+            method = response.cseq().method
+            if not (method == "CANCEL" or 200 <= response.code < 300 and method == "INVITE"):
                 return
             response.popFirstValue("via")
             nextVia = parseVia(vias[1])
@@ -403,26 +424,46 @@ class Proxy:
                 return
         context = ResponseContext(self, server, initial=not inDialog)
         server.context = context
-        # Where it goes: the top Route, else (in a dialog) the Request-URI, else the router.
-        # Numeric hosts and a static next hop are answered at once, without a Deferred.
+        hops = self._nextHops(request, inDialog)
+        if isinstance(hops, list):
+            self._routedNow(hops, context, loopHash)
+            return
+        hops.addCallback(self._routed, context, loopHash)
+        hops.addErrback(self._routingFailed, context)
+
+    def _nextHops(self, request: Request, inDialog: bool) -> Union[list[Target], Deferred[list[Target]]]:
+        """
+        Where a request goes: the top Route, else (in a dialog) the Request-URI, else the
+        router. Numeric hosts and a static next hop are answered at once, without a Deferred.
+
+        A next hop we were told to use (a Route, C{--next-hop}) is used even when it is this
+        proxy: the request then comes back and is found to loop (482, RFC 3261 section 16.3
+        item 4). A Request-URI or a router's target that turns out to be this proxy is not
+        (see L{_notSelf}).
+
+        @param request: the request, after Route pre-processing.
+        @param inDialog: whether it has a To tag.
+        """
         if request.hasHeader("route"):
-            target: Optional[URI] = parseNameAddr(request.headerValues("route")[0]).uri
-        elif inDialog:
-            target = uri
-        else:
-            target = None
-        if target is not None and _isNumeric(target.host):
-            self._routedNow([Target(addressForURI(target))], context, loopHash)
-            return
-        if target is None and isinstance(self.router, StaticRouter):
-            self._routedNow([self.router.target], context, loopHash)
-            return
-        if target is not None:
-            d: Deferred[list[Target]] = self._resolve(target, keepURI=True)
-        else:
-            d = maybeDeferred(self.router.route, request)
-        d.addCallback(self._routed, context, loopHash)
-        d.addErrback(self._routingFailed, context)
+            route = parseNameAddr(request.headerValues("route")[0]).uri
+            if _isNumeric(route.host):
+                return [Target(addressForURI(route))]
+            return self._resolve(route, keepURI=True)
+        if not inDialog and isinstance(self.router, StaticRouter):
+            return [self.router.target]
+        if inDialog:
+            uri = request.requestURI()
+            if _isNumeric(uri.host):
+                return self._notSelf([Target(addressForURI(uri))])
+            return self._resolve(uri, keepURI=True).addCallback(self._notSelf)
+        return maybeDeferred(self.router.route, request).addCallback(self._notSelf)
+
+    def _notSelf(self, targets: list[Target]) -> list[Target]:
+        """
+        Leave out the targets that are this proxy: a Request-URI, a registered contact or
+        a DNS answer naming us means that no one else is there (480 or 404), not a loop.
+        """
+        return [t for t in targets if not self._isSelf(t.address)]
 
     def _routedNow(self, targets: list[Target], context: ResponseContext, loopHash: str) -> None:
         try:
@@ -464,7 +505,6 @@ class Proxy:
                 context.finalSent = True
                 server.respondWith(487)
             return
-        targets = [t for t in targets if not self._isSelf(t.address)]
         if not targets:
             # No server for the Request-URI: no binding for a domain we serve (480, RFC 3261
             # section 16.5), or DNS has none for another domain (RFC 3263: no such name, a
@@ -495,20 +535,137 @@ class Proxy:
         maxForwards = request.maxForwards()
         # Section 16.6 step 3: decrement, or add one "which SHOULD be 70" when absent.
         request.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
+        branch = self._forwardBranch(request, address, loopHash)
+        routes = self._addOurHeaders(context, request, address, branch)
+        fallback: Optional[tuple[Request, Address]] = None
+        if (address.transport == "udp" and request.byteSize() > UDP_SIZE_LIMIT
+                and self.transport.listensOn("tcp")):
+            # RFC 3261 section 18.1.1: too large for UDP with an unknown path MTU; over TCP,
+            # with the top Via (and our Record-Route) saying so, and back to UDP if refused.
+            fallback = (request, address)
+            request = _copy(request)
+            request.popFirstValue("via")
+            for _ in range(routes):
+                request.popFirstValue("record-route")
+            address = Address("tcp", address.host, address.port)
+            self._addOurHeaders(context, request, address, branch)
+        branchState = Branch(context, request, address)
+        context.branches.append(branchState)
+        branchState.transaction = self.transactions.request(request, address, branchState, fallback)
+        if request.method == "INVITE":
+            branchState.timerC = self.clock.callLater(self.transactions.timers.C, self._timerC, branchState)
+
+    def _addOurHeaders(self, context: ResponseContext, request: Request, address: Address,
+                       branch: str) -> int:
+        """
+        Add our Record-Route (an initial dialog-creating request; two when the transport
+        changes, RFC 5658) and our Via to C{request} about to go to C{address}.
+
+        @return: the number of Record-Route entries added.
+        """
         family = address.family
+        added = 0
         if context.initial and request.method in DIALOG_CREATING:
             source = request.source
             inTransport = source.transport if isinstance(source, Address) else "udp"
             request.insertBefore("Record-Route", self.recordRouteURI(inTransport, family))
+            added = 1
             if inTransport != address.transport:
                 # RFC 5658 double Record-Route when the transport changes.
                 request.insertBefore("Record-Route", self.recordRouteURI(address.transport, family))
-        self._pushVia(request, address, family, self.transactions.newBranch(loopHash))
-        branchState = Branch(context, request, address)
-        context.branches.append(branchState)
-        branchState.transaction = self.transactions.request(request, address, branchState)
-        if request.method == "INVITE":
-            branchState.timerC = self.clock.callLater(self.transactions.timers.C, self._timerC, branchState)
+                added = 2
+        self._pushVia(request, address, family, branch)
+        return added
+
+    def _forwardBranch(self, request: Request, address: Address, loopHash: str) -> str:
+        """
+        The branch of our Via on C{request} forwarded to C{address}: the same for the same
+        received request and target, in this process or the next one, so that a CANCEL
+        forwarded statelessly (after a restart, say) carries the branch its INVITE was
+        forwarded with (RFC 3261 sections 9.1 and 16.11).
+
+        It is the magic cookie, the loop-detection hash (section 16.6 step 8), then a hash
+        of what identifies the received transaction (its top Via's branch and sent-by, or
+        with an RFC 2543 branch also the tags, Call-ID and CSeq number, as section 16.11
+        recommends) and of where this copy goes (Request-URI, host, port; not the transport,
+        which a large request may change). That upstream branch is unique across space and
+        time (section 8.1.1.7), and so is ours. A branch already in use by a live client
+        transaction (the same request forwarded twice to one target) gives way to a random
+        one.
+
+        @param request: the copy about to be forwarded, Request-URI set, our Via not yet on.
+        @param address: where it goes.
+        @param loopHash: the received request's loop-detection hash.
+        """
+        via = request.topVia()
+        received = via.branch or ""
+        parts = [received, via.sentBy(), request.uri, address.host.lower(), str(address.port)]
+        if not received.startswith(MAGIC_COOKIE):
+            parts += [request.toTag or "", request.fromTag or "", request.callId,
+                      str(request.cseq().number)]
+        digest = hashlib.blake2b("\0".join(parts).encode("latin-1", "replace"),
+                                 digest_size=8).hexdigest()
+        branch = "%s%s.%s" % (MAGIC_COOKIE, loopHash, digest)
+        if (branch, request.method) in self.transactions.clients:
+            return self.transactions.newBranch(loopHash)
+        return branch
+
+    def _forwardCancel(self, server: ServerTransaction) -> None:
+        """
+        Forward a CANCEL that matches no transaction statelessly (RFC 3261 sections 16.10
+        and 16.11): checked and routed as its INVITE was, with the branch the INVITE was
+        forwarded with (L{_forwardBranch}), and no client transaction; the responses come
+        back through L{strayResponse}. The server transaction ends at once, so that a
+        retransmission is forwarded again.
+        """
+        request = server.request
+        maxForwards = request.maxForwards()
+        if maxForwards == 0:
+            server.respondWith(483)
+            return
+        loopHash = self._loopHash(request)
+        if self._looped(request, loopHash):
+            server.respondWith(482)
+            return
+        self._preprocessRoute(request)
+        inDialog = request.toTag is not None
+        if not inDialog and self.relayDenied(request, request.requestURI()):
+            self.stats.increment("relay_denied")
+            server.respondWith(403, "Relaying denied")
+            return
+        hops = self._nextHops(request, inDialog)
+        if isinstance(hops, list):
+            self._sendCancel(server, hops, loopHash)
+            return
+        hops.addCallback(lambda targets: self._sendCancel(server, targets, loopHash))
+        hops.addErrback(self._cancelRoutingFailed, server)
+
+    def _sendCancel(self, server: ServerTransaction, targets: list[Target], loopHash: str) -> None:
+        """
+        Send a copy of the CANCEL of C{server} to each of C{targets}, statelessly.
+        """
+        if server.state == "terminated":
+            return
+        if not targets:
+            server.respondWith(481)
+            return
+        server.terminate()
+        request = server.request
+        maxForwards = request.maxForwards()
+        for target in targets:
+            copy = _copy(request)
+            if target.requestURI is not None:
+                copy.uri = target.requestURI
+            address = target.address
+            copy.setHeader("Max-Forwards", str(70 if maxForwards is None else maxForwards - 1))
+            family = address.family
+            self._pushVia(copy, address, family, self._forwardBranch(copy, address, loopHash))
+            self.transport.sendMessage(copy, address)
+
+    def _cancelRoutingFailed(self, failure: Failure, server: ServerTransaction) -> None:
+        self._log.failure("Routing failed for {request}", failure, request=server.request)
+        if server.state != "terminated":
+            server.respondWith(500)
 
     def _preprocessRoute(self, request: Request) -> None:
         """
@@ -558,16 +715,20 @@ class Proxy:
         return hashlib.blake2b(parts.encode("latin-1"), digest_size=6).hexdigest()
 
     def _looped(self, request: Request, loopHash: str) -> bool:
-        values = request.headerValues("via")
-        if len(values) < 2:
-            return False
+        """
+        RFC 3261 section 16.3 item 4: whether one of our Vias, the top one included (a
+        request we sent to ourselves comes back with ours on top), carries the loop hash
+        this request gives again.
+        """
         marker = MAGIC_COOKIE + loopHash
-        for via in (parseVia(value) for value in values[1:]):
-            if (via.host.lower(), via.port or 5060) in self.localAddresses:
-                branch = via.branch or ""
-                if branch.startswith(marker):
-                    return True
-        return False
+        if self._ourLoopVia(request.topVia(), marker):
+            return True
+        values = request.headerValues("via")
+        return any(self._ourLoopVia(parseVia(value), marker) for value in values[1:])
+
+    def _ourLoopVia(self, via: Via, marker: str) -> bool:
+        return ((via.host.lower(), via.port or 5060) in self.localAddresses
+                and (via.branch or "").startswith(marker))
 
     def _dialogsFull(self) -> bool:
         limit = self.dialogs.maxDialogs
@@ -608,7 +769,7 @@ class Proxy:
     def _provisional(self, branch: Branch, response: Response) -> None:
         context = branch.context
         branch.provisional = True
-        if branch.timerC is not None and branch.timerC.active():
+        if branch.timerC is not None and branch.timerC.active() and not branch.timedOut:
             branch.timerC.reset(self.transactions.timers.C)
         if context.cancelled and not branch.cancelSent:
             self._cancelBranch(branch)
@@ -709,6 +870,10 @@ class Proxy:
         context = branch.context
         if branch.done:
             return
+        if branch.timedOut and response.code == 487:
+            # The answer to the CANCEL Timer C sent: the branch timed out (section 16.8).
+            self._synthesise(branch, 408)
+            return
         branch.finalCode = response.code
         self._stopTimerC(branch)
         request = branch.request
@@ -760,11 +925,19 @@ class Proxy:
         self._synthesise(branch, 408)
 
     def _timerC(self, branch: Branch) -> None:
+        """
+        Timer C fired (RFC 3261 section 16.8). A branch that had a provisional response is
+        cancelled, and its final response awaited (a 487 then counts as a 408) for 64*T1
+        more, when Timer C fires again; one that had none behaves as if it received a 408.
+        """
         branch.timerC = None
         if branch.done:
             return
-        if branch.provisional:
+        if branch.provisional and not branch.timedOut:
+            branch.timedOut = True
             self._cancelBranch(branch)
+            branch.timerC = self.clock.callLater(self.transactions.timers.B, self._timerC, branch)
+            return
         self._synthesise(branch, 408)
 
     def _stopTimerC(self, branch: Branch) -> None:
@@ -794,7 +967,8 @@ class Proxy:
             return
         branch.cancelSent = True
         cancel = branch.transaction.cancelRequest()
-        self.transactions.request(cancel, branch.target, _IgnoreResponses())
+        # Where the INVITE went: over TCP when it was large, unless it fell back to UDP.
+        self.transactions.request(cancel, branch.transaction.target, _CancelUser(self, branch))
 
     # -- ACK for 2xx ---------------------------------------------------------------------
 
@@ -893,16 +1067,23 @@ class DialogCounter(DialogObserverBase):
 
 
 @implementer(IClientTransactionUser)
-class _IgnoreResponses:
+class _CancelUser:
     """
-    The user of CANCEL client transactions: their responses need no action.
+    The user of the CANCEL client transaction of a branch: its responses need no action;
+    when it times out (no response at all), the branch is given up as if it received a 408.
     """
+
+    __slots__ = ("proxy", "branch")
+
+    def __init__(self, proxy: Proxy, branch: Branch) -> None:
+        self.proxy = proxy
+        self.branch = branch
 
     def responseReceived(self, transaction: ClientTransaction, response: Response) -> None:
         pass
 
     def transactionTimedOut(self, transaction: ClientTransaction) -> None:
-        pass
+        self.proxy._synthesise(self.branch, 408)
 
 
 def _rank(code: int) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from twisted.internet.task import Clock
 
 from sst.address import Address
 from sst.message import Request, Response, parse
+from sst.protocol import ConnectFailed
 from sst.tap import Options, SIPService
 
 __all__ = ["ProxyHarness", "SortedClock", "CALLER", "CALLEE", "PROXY"]
@@ -61,6 +62,8 @@ class ProxyHarness:
         self.service.transport.listening["udp4"] = PROXY
         self.service.addLocalAddress(PROXY.host, PROXY.port)
         self.sent: list[tuple[Union[Request, Response], Address]] = []
+        #: What to call, for each message sent over TCP with one, if its connection fails.
+        self.connectFailed: list[tuple[Address, ConnectFailed]] = []
         self.service.transport.send = self._record  # type: ignore[method-assign]
         self._n = 0
 
@@ -78,8 +81,11 @@ class ProxyHarness:
         """
         return self.service.stats
 
-    def _record(self, data: bytes, address: Address) -> None:
+    def _record(self, data: bytes, address: Address,
+                connectFailed: Optional[ConnectFailed] = None) -> None:
         self.sent.append((parse(data), address))
+        if connectFailed is not None:
+            self.connectFailed.append((address, connectFailed))
 
     def receive(self, data: Union[bytes, str], source: Address) -> None:
         """

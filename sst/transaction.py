@@ -11,8 +11,10 @@ from __future__ import annotations
 import secrets
 from typing import Callable, Optional, Union
 
+from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import Interface, implementer
 
 from sst.address import Address
@@ -300,7 +302,7 @@ class ClientTransaction(_Timed):
     """
 
     __slots__ = ("request", "target", "user", "isInvite", "branch", "key", "state", "reliable",
-                 "data", "_interval", "ack")
+                 "data", "_interval", "ack", "fallback")
 
     def __init__(
         self,
@@ -308,7 +310,14 @@ class ClientTransaction(_Timed):
         request: Request,
         target: Address,
         user: IClientTransactionUser,
+        fallback: Optional[tuple[Request, Address]] = None,
     ) -> None:
+        """
+        @param fallback: for a request sent over TCP only because of its size (RFC 3261
+            section 18.1.1), the request as it would have gone over UDP (same branch) and
+            where: sent instead when the TCP connection is refused.
+        """
+        self.fallback = fallback
         self.layer = layer
         self.request = request
         self.target = target
@@ -329,11 +338,36 @@ class ClientTransaction(_Timed):
         Send the request and arm the retransmission and time-out timers.
         """
         self.layer.transport.stats.increment("requests_out")
-        self.layer.transport.send(self.data, self.target)
+        if self.fallback is None:
+            self.layer.transport.send(self.data, self.target)
+        else:
+            self.layer.transport.send(self.data, self.target, self._connectFailed)
         timers = self.layer.timers
         if not self.reliable:
             self._arm("A", self._interval, self._retransmit)
         self._arm("B", timers.B if self.isInvite else timers.F, self._timeout)
+
+    def _connectFailed(self, reason: Failure) -> None:
+        """
+        The TCP connection for a request sent over TCP only because of its size was not
+        made: when it was refused (a reset or an ICMP error in answer to the connection
+        attempt), send the request over UDP instead, as RFC 3261 section 18.1.1 says
+        ("the element SHOULD retry the request, using UDP"); Timer B or F keeps running.
+        """
+        fallback, self.fallback = self.fallback, None
+        if fallback is None or self.state not in (CALLING, TRYING):
+            return
+        if not isinstance(reason.value, ConnectionRefusedError):
+            return
+        self.request, self.target = fallback
+        self.reliable = self.target.transport != "udp"
+        self.data = self.request.toBytes()
+        self._interval = self.layer.timers.t1
+        self.layer._log.info("TCP refused by {target}: {method} sent over UDP",
+                             target=self.target, method=self.request.method)
+        self.layer.transport.send(self.data, self.target)
+        if not self.reliable:
+            self._arm("A", self._interval, self._retransmit)
 
     def _retransmit(self) -> None:
         if self.state not in (CALLING, TRYING, PROCEEDING) or (self.isInvite and self.state != CALLING):
@@ -359,6 +393,8 @@ class ClientTransaction(_Timed):
         """
         code = response.code
         state = self.state
+        # Someone answered: no other transport will be tried.
+        self.fallback = None
         # Taken now: over a reliable transport the transaction may end (and let go of its
         # user) as it enters Completed, before the user is told.
         user = self.user
@@ -450,6 +486,7 @@ class ClientTransaction(_Timed):
             return
         self.state = TERMINATED
         self._stopAll()
+        self.fallback = None
         self.layer._removeClient(self)
         # The user (a proxy branch, a UA request) refers to this transaction: let go of it,
         # so that what a call leaves is freed by reference counting, not by the collector.
@@ -584,12 +621,15 @@ class TransactionLayer:
         elif self.user is not None:
             self.user.strayResponse(response)
 
-    def request(self, request: Request, target: Address, user: IClientTransactionUser) -> ClientTransaction:
+    def request(self, request: Request, target: Address, user: IClientTransactionUser,
+                fallback: Optional[tuple[Request, Address]] = None) -> ClientTransaction:
         """
         Start a client transaction sending C{request} (whose top Via carries a fresh branch)
         to C{target}.
+
+        @param fallback: see L{ClientTransaction.__init__}.
         """
-        transaction = ClientTransaction(self, request, target, user)
+        transaction = ClientTransaction(self, request, target, user, fallback)
         self.clients[transaction.key] = transaction
         transaction.start()
         return transaction

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from sst.address import Address
 from sst.headers import SIPParseError
 from sst.message import Request, Response, parse
+from sst.protocol import ConnectFailed
 from sst.routing import DNSRouter
 from sst.testing import CALLEE, ProxyHarness
 
@@ -56,7 +57,8 @@ class TortureHarness(ProxyHarness):
         super().__init__(args)
         self.service.proxy.uriRouter = DNSRouter(None)
 
-    def _record(self, data: bytes, address: Address) -> None:
+    def _record(self, data: bytes, address: Address,
+                connectFailed: Optional[ConnectFailed] = None) -> None:
         self.wire.append((data, address))
         try:
             message = parse(data)

@@ -14,7 +14,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ConnectionDone, ConnectionRefusedError
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
@@ -692,6 +693,70 @@ class StreamProtocolTests(SynchronousTestCase):
         self.assertTrue(self.transport.disconnecting)
         self.assertEqual(self.stats.get("parse_errors"), 1)
         self.assertEqual(self.received.messages, [])
+
+    def test_oversizeRequestAnswered(self) -> None:
+        """
+        A request whose announced length passes the size cap gets C{513 Message Too Large}
+        on the connection, built from its header block (Via with C{received}), before the
+        connection closes; nothing goes up.
+        """
+        self.proto.dataReceived(request(contentLength=b"9999999"))
+        reply = parse(self.transport.value())
+        assert isinstance(reply, Response)
+        self.assertEqual((reply.code, reply.cseq().method), (513, "INVITE"))
+        self.assertEqual(reply.topVia().params.get("received"), "192.0.2.77")
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.received.messages, [])
+        self.assertEqual(self.stats.get("dropped"), 0)
+
+    def test_oversizeRequestArrivingAnswered(self) -> None:
+        """
+        A request of ordinary size that passes a small size cap (C{--max-size 600}) by its
+        body is answered 513 too.
+        """
+        layer = TransportLayer(self.clock, self.stats, maxSize=600)
+        proto = SIPStreamProtocol(layer)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.77", 40000))
+        proto.makeConnection(transport)
+        proto.dataReceived(request(body=b"x" * 700))
+        reply = parse(transport.value())
+        assert isinstance(reply, Response)
+        self.assertEqual(reply.code, 513)
+        self.assertTrue(transport.disconnecting)
+
+    def test_oversizeUnreadableClosesSilently(self) -> None:
+        """
+        Oversized bytes whose header block never ends within the cap, or an oversized
+        response, or ACK, are not answered: the connection just closes.
+        """
+        for data in [b"INVITE sip:a@b SIP/2.0\r\nX: " + b"y" * 70000,
+                     response(body=b"").replace(b"Content-Length: 0", b"Content-Length: 9999999"),
+                     request(startLine=b"ACK sip:bob@biloxi.example.com SIP/2.0",
+                             contentLength=b"9999999")]:
+            transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.78", 40000))
+            proto = SIPStreamProtocol(self.layer)
+            proto.makeConnection(transport)
+            proto.dataReceived(data)
+            self.assertEqual(transport.value(), b"")
+            self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.stats.get("dropped"), 3)
+
+    def test_connectFailedCallback(self) -> None:
+        """
+        When the TCP connection a message waits for fails, the callback given with it is
+        called with the reason, and the message is counted as a send error.
+        """
+        reactor = MemoryReactorClock()
+        layer = TransportLayer(reactor, self.stats, reactor=reactor)
+        reasons: list[Failure] = []
+        layer.send(b"hello", Address("tcp", "192.0.2.9", 5080), reasons.append)
+        layer.send(b"again", Address("tcp", "192.0.2.9", 5080))
+        [(host, port, factory, _, _)] = reactor.tcpClients
+        self.assertEqual((host, port), ("192.0.2.9", 5080))
+        [connector] = reactor.connectors
+        factory.clientConnectionFailed(connector, Failure(ConnectionRefusedError()))
+        self.assertEqual([r.type for r in reasons], [ConnectionRefusedError])
+        self.assertEqual(self.stats.get("send_errors"), 2)
 
     def test_connectionLost(self) -> None:
         """

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Union
 
+from twisted.internet.error import ConnectionRefusedError, TCPTimedOutError
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from sst.address import Address
@@ -18,7 +20,7 @@ from sst.dialogs import DialogId, DialogState
 from sst.interfaces import ISessionTimerHook
 from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
-from sst.proxy import Branch, DialogCounter, NoSessionTimers, _IgnoreResponses
+from sst.proxy import Branch, DialogCounter, NoSessionTimers, _CancelUser
 from sst.stats import Stats
 from sst.test._support import assertProvides
 from sst.testing import CALLEE, CALLER, PROXY, ProxyHarness
@@ -283,6 +285,36 @@ class ValidationTests(SynchronousTestCase):
                          "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-back;rport=5070;"
                          "received=127.0.0.1")
         self.assertEqual(codes(h.to(CALLER)), [100])
+
+    def test_nextHopIsSelf(self) -> None:
+        """
+        With C{--next-hop} naming the proxy itself, an INVITE is forwarded to the proxy
+        (not refused with 480), comes back with the proxy's Via on top carrying the same
+        loop hash, and is answered 482 Loop Detected (RFC 3261 section 16.3 item 4); the
+        first pass forwards the 482 to the caller, and nothing is forwarded a third time.
+        """
+        h = ProxyHarness(["--next-hop", "sip:%s" % (PROXY.hostport(),)])
+        h.fromCaller(h.invite())
+        [looped] = h.to(PROXY)
+        assert isinstance(looped, Request)
+        self.assertRegex(looped.headerValues("via")[0], PROXY_VIA)
+        h.receive(looped.toBytes(), PROXY)
+        self.assertEqual(summary(h.to(PROXY)), ["INVITE", "100 INVITE", "482 INVITE"])
+        h.receive(h.lastResponseTo(PROXY).toBytes(), PROXY)
+        self.assertEqual(summary(h.to(CALLER)), ["100 INVITE", "482 INVITE"])
+        self.assertEqual(h.lastResponseTo(CALLER).headerValues("via"), [CALLER_VIA])
+        self.assertEqual(summary(h.to(PROXY)), ["INVITE", "100 INVITE", "482 INVITE", "ACK"])
+
+    def test_loopedWithOurViaOnTop(self) -> None:
+        """
+        A request whose top Via is the proxy's, with the loop hash it would compute again,
+        has looped: 482.
+        """
+        h = ProxyHarness()
+        h.fromCaller(h.invite())
+        forwarded = h.lastRequestTo(CALLEE)
+        h.receive(forwarded.toBytes(), CALLEE)
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE", "100 INVITE", "482 INVITE"])
 
     def test_spiral(self) -> None:
         """
@@ -605,24 +637,132 @@ class ForwardingTests(SynchronousTestCase):
         self.assertEqual(h.sent, [])
 
 
+#: The callee's address over TCP.
+CALLEE_TCP = Address("tcp", CALLEE.host, CALLEE.port)
+
+#: A body that makes an INVITE larger than 1300 bytes.
+LARGE_BODY = "v=0\r\n" + "a=x-filler:%s\r\n" % ("x" * 1400,)
+
+
+class SizeTests(SynchronousTestCase):
+    """
+    Requests too large for UDP go over TCP (RFC 3261 section 18.1.1).
+    """
+
+    def harness(self) -> ProxyHarness:
+        """
+        @return: a proxy that listens on TCP too.
+        """
+        h = ProxyHarness()
+        h.service.transport.listening["tcp4"] = Address("tcp", PROXY.host, PROXY.port)
+        return h
+
+    def test_largeRequestOverTCP(self) -> None:
+        """
+        An INVITE over 1300 bytes for a UDP next hop is sent over TCP, its top Via saying
+        TCP, with a second Record-Route for the TCP side (RFC 5658); the responses that
+        come back over the connection are forwarded, and the CANCEL follows the INVITE
+        over TCP.
+        """
+        h = self.harness()
+        h.fromCaller(h.invite(body=LARGE_BODY))
+        self.assertEqual(h.to(CALLEE), [])
+        [invite] = h.to(CALLEE_TCP)
+        assert isinstance(invite, Request)
+        self.assertGreater(len(invite.toBytes()), 1300)
+        self.assertRegex(invite.headerValues("via")[0],
+                         r"^SIP/2\.0/TCP 127\.0\.0\.1:5060;branch=z9hG4bK[^;]+;rport$")
+        self.assertEqual(invite.headerValues("via")[1:], [CALLER_VIA])
+        self.assertEqual(invite.headerValues("record-route"),
+                         ["<sip:127.0.0.1:5060;transport=tcp;lr>", RECORD_ROUTE])
+        self.assertEqual(invite.headerValues("max-forwards"), ["69"])
+        h.receive(h.answer(invite, 180), CALLEE_TCP)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180])
+        h.fromCaller(cancel())
+        self.assertEqual(summary(h.to(CALLEE_TCP)), ["INVITE", "CANCEL"])
+        self.assertEqual(h.lastRequestTo(CALLEE_TCP).headerValues("via"),
+                         invite.headerValues("via")[:1])
+
+    def test_smallRequestOverUDP(self) -> None:
+        """
+        A request of 1300 bytes or less stays on UDP, and so does a large one when the
+        proxy does not listen on TCP (the next hop could not answer over a new connection).
+        """
+        h = self.harness()
+        h.fromCaller(h.invite())
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE"])
+        h = ProxyHarness()
+        h.fromCaller(h.invite(body=LARGE_BODY))
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE"])
+        self.assertEqual(h.to(CALLEE_TCP), [])
+
+    def test_refusedFallsBackToUDP(self) -> None:
+        """
+        When the TCP connection is refused (a reset in answer to the connection attempt),
+        the request goes over UDP instead (RFC 3261 section 18.1.1), with the same branch,
+        a UDP Via and one Record-Route, and is retransmitted on Timer A.
+        """
+        h = self.harness()
+        h.fromCaller(h.invite(body=LARGE_BODY))
+        tcpInvite = h.lastRequestTo(CALLEE_TCP)
+        [(address, failed)] = h.connectFailed
+        self.assertEqual(address, CALLEE_TCP)
+        failed(Failure(ConnectionRefusedError()))
+        [invite] = h.to(CALLEE)
+        assert isinstance(invite, Request)
+        self.assertRegex(invite.headerValues("via")[0], PROXY_VIA)
+        self.assertEqual(topBranch(invite), topBranch(tcpInvite))
+        self.assertEqual(invite.headerValues("record-route"), [RECORD_ROUTE])
+        self.assertEqual(invite.body, tcpInvite.body)
+        h.clock.advance(0.5)
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE", "INVITE"])
+        h.fromCallee(h.answer(invite, 180))
+        h.fromCaller(cancel())
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE", "INVITE", "CANCEL"])
+
+    def test_otherFailureNoFallback(self) -> None:
+        """
+        A TCP connection that fails otherwise (timed out) is not retried over UDP: the
+        branch ends on Timer B with 408.
+        """
+        h = self.harness()
+        h.fromCaller(h.invite(body=LARGE_BODY))
+        [(_, failed)] = h.connectFailed
+        failed(Failure(TCPTimedOutError()))
+        self.assertEqual(h.to(CALLEE), [])
+        h.clock.advance(32)
+        self.assertEqual(codes(h.to(CALLER)), [100, 408])
+
+
 class TimerTests(SynchronousTestCase):
     """
     Timer C (RFC 3261 section 16.8) and Timer B on a forwarded INVITE.
     """
 
-    def test_timerC(self) -> None:
+    def ringing(self, *args: str) -> tuple[ProxyHarness, Request]:
         """
-        A branch that got a 180 (10 s in, which stops Timer B and restarts Timer C) but no
-        final response within Timer C (181 s after the 180) is cancelled downstream (a
-        CANCEL with the INVITE's branch) and the caller gets 408 with its own Via only; the
-        callee's late 487 is acknowledged, not forwarded.
+        Forward the caller's INVITE and have the callee answer 180 after 10 s (which stops
+        Timer B and restarts Timer C).
+
+        @param args: proxy options.
+        @return: the harness and the INVITE forwarded.
         """
-        h = ProxyHarness()
+        h = ProxyHarness(list(args))
         h.fromCaller(h.invite())
         invite = h.lastRequestTo(CALLEE)
         run(h, 10)
         self.assertEqual(summary(h.to(CALLEE)), ["INVITE"] * 5)
         h.fromCallee(h.answer(invite, 180))
+        return h, invite
+
+    def test_timerC(self) -> None:
+        """
+        A branch that got a 180 but no final response within Timer C (181 s after the 180)
+        is cancelled downstream (a CANCEL with the INVITE's branch), and its final response
+        awaited rather than answered at once (RFC 3261 section 16.8); the callee's 487 is
+        acknowledged and stands for a 408, which the caller gets, with its own Via only.
+        """
+        h, invite = self.ringing()
         mark = len(h.sent)
         h.clock.advance(180.9)
         self.assertEqual(h.sent[mark:], [])
@@ -632,17 +772,70 @@ class TimerTests(SynchronousTestCase):
         self.assertEqual(cancelled.headerValues("via"), invite.headerValues("via")[:1])
         self.assertEqual(cancelled.uri, invite.uri)
         self.assertEqual(cancelled.header("cseq"), "1 CANCEL")
-        self.assertEqual(codes(since(h, mark, CALLER)), [408])
-        self.assertEqual(h.lastResponseTo(CALLER).headerValues("via"), [CALLER_VIA])
+        self.assertEqual(since(h, mark, CALLER), [])
         h.fromCallee(h.answer(cancelled, 200))
+        self.assertEqual(since(h, mark, CALLER), [])
         mark = len(h.sent)
         h.fromCallee(h.answer(invite, 487))
         self.assertEqual(summary(since(h, mark, CALLEE)), ["ACK"])
-        self.assertEqual(since(h, mark, CALLER), [])
+        self.assertEqual(codes(since(h, mark, CALLER)), [408])
+        self.assertEqual(h.lastResponseTo(CALLER).headerValues("via"), [CALLER_VIA])
         self.assertEqual(len(h.dialogs), 0)
         h.fromCaller(ackFor(h.lastResponseTo(CALLER)))
         h.clock.advance(40)
         self.assertEqual(h.clock.getDelayedCalls(), [])
+
+    def test_timerCThenSuccess(self) -> None:
+        """
+        A 200 that crosses the CANCEL sent on Timer C goes to the caller: the call is set
+        up, not answered 408 while the callee thinks it connected.
+        """
+        h, invite = self.ringing()
+        h.clock.advance(181.1)
+        self.assertEqual(summary(h.to(CALLEE))[-1], "CANCEL")
+        h.fromCallee(h.answer(invite, 200))
+        self.assertEqual(codes(h.to(CALLER)), [100, 180, 200])
+
+    def test_timerCFinalNeverComes(self) -> None:
+        """
+        When, after the CANCEL sent on Timer C, no final response comes within 64*T1
+        (Timer C fired again), the branch is given up as if it received a 408.
+        """
+        h, invite = self.ringing()
+        h.clock.advance(181.1)
+        cancelled = h.lastRequestTo(CALLEE)
+        h.fromCallee(h.answer(cancelled, 200))
+        run(h, 31.8)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180])
+        run(h, 0.3)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180, 408])
+
+    def test_timerCCancelUnanswered(self) -> None:
+        """
+        A CANCEL sent on Timer C that gets no response is retransmitted (Timer E) and the
+        branch is given up with 408 when its transaction times out (Timer F, 64*T1).
+        """
+        h, invite = self.ringing()
+        h.clock.advance(181.1)
+        run(h, 31.8)
+        self.assertGreater(methods(h.to(CALLEE)).count("CANCEL"), 1)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180])
+        run(h, 0.3)
+        self.assertEqual(codes(h.to(CALLER)), [100, 180, 408])
+
+    def test_timerCWithoutProvisional(self) -> None:
+        """
+        A branch with no provisional response when Timer C fires (here before Timer B,
+        with T1 = 4 s) is not cancelled (RFC 3261 section 9.1) and behaves as if it
+        received a 408 at once.
+        """
+        h = ProxyHarness(["--t1", "4"])
+        h.fromCaller(h.invite())
+        h.clock.advance(180.9)
+        self.assertEqual(codes(h.to(CALLER)), [100])
+        h.clock.advance(0.2)
+        self.assertEqual(codes(h.to(CALLER)), [100, 408])
+        self.assertNotIn("CANCEL", methods(h.to(CALLEE)))
 
     def test_timerB(self) -> None:
         """
@@ -743,12 +936,86 @@ class CancelTests(SynchronousTestCase):
 
     def test_cancelWithoutTransaction(self) -> None:
         """
-        A CANCEL matching no INVITE is answered 481 and not forwarded.
+        A CANCEL matching no transaction (here: the proxy restarted after forwarding the
+        INVITE) is forwarded statelessly (RFC 3261 section 16.10), not answered: routed as
+        the INVITE was, Max-Forwards decremented, under a Via whose branch is the one the
+        INVITE was forwarded with, so that it matches the INVITE at the next hop. The
+        callee's 200 goes back to the caller by Via, with the caller's Via only; nothing is
+        left behind.
+        """
+        before = ProxyHarness()
+        before.fromCaller(before.invite())
+        invite = before.lastRequestTo(CALLEE)
+        h = ProxyHarness()
+        h.fromCaller(cancel())
+        self.assertEqual(h.to(CALLER), [])
+        [forwarded] = h.to(CALLEE)
+        assert isinstance(forwarded, Request)
+        self.assertEqual(forwarded.startLine(), "CANCEL sip:bob@127.0.0.1:5070 SIP/2.0")
+        self.assertEqual(forwarded.headerValues("via"), invite.headerValues("via"))
+        self.assertEqual(forwarded.headerValues("max-forwards"), ["69"])
+        self.assertEqual(forwarded.headerValues("record-route"), [])
+        self.assertEqual((forwarded.header("cseq"), forwarded.header("to")),
+                         ("1 CANCEL", invite.header("to")))
+        h.fromCallee(h.answer(forwarded, 200))
+        self.assertEqual(summary(h.to(CALLER)), ["200 CANCEL"])
+        self.assertEqual(h.lastResponseTo(CALLER).headerValues("via"), [CALLER_VIA])
+        self.assertEqual(h.service.transactions.servers, {})
+        self.assertEqual(h.service.transactions.clients, {})
+        self.assertEqual(h.clock.getDelayedCalls(), [])
+
+    def test_cancelWithoutTransactionRetransmitted(self) -> None:
+        """
+        A retransmission of a CANCEL forwarded statelessly is forwarded again (a stateless
+        proxy keeps no transaction to absorb it), with the same branch; the 481 the next
+        hop may answer goes back too.
         """
         h = ProxyHarness()
         h.fromCaller(cancel(branch="z9hG4bK-nothing"))
+        h.fromCaller(cancel(branch="z9hG4bK-nothing"))
+        first, second = h.to(CALLEE)
+        self.assertEqual(first.toBytes(), second.toBytes())
+        h.fromCallee(h.answer(second, 481))
         self.assertEqual(summary(h.to(CALLER)), ["481 CANCEL"])
+
+    def test_cancelWithoutTransactionChecked(self) -> None:
+        """
+        A CANCEL forwarded statelessly goes through the checks its INVITE would: with
+        Max-Forwards 0 it gets 483, and for a domain the proxy does not relay for, 403.
+        """
+        h = ProxyHarness()
+        h.fromCaller(request("CANCEL", "sip:bob@127.0.0.1:5070", "Max-Forwards: 0"))
+        self.assertEqual(summary(h.to(CALLER)), ["483 CANCEL"])
+        h = ProxyHarness(nextHop=False)
+        h.fromCaller(request("CANCEL", "sip:bob@example.org", "Max-Forwards: 70"))
+        self.assertEqual(summary(h.to(CALLER)), ["403 CANCEL"])
+        self.assertEqual([a for m, a in h.sent if a != CALLER], [])
+
+    def test_cancelAfterLocalAnswer(self) -> None:
+        """
+        A CANCEL matching an INVITE the proxy answered itself gets 200 and has no effect
+        (RFC 3261 section 9.2); nothing is forwarded.
+        """
+        h = ProxyHarness()
+        h.fromCaller(h.invite("Proxy-Require: nosuch"))
+        self.assertEqual(summary(h.to(CALLER)), ["100 INVITE", "420 INVITE"])
+        h.fromCaller(cancel())
+        self.assertEqual(summary(h.to(CALLER)), ["100 INVITE", "420 INVITE", "200 CANCEL"])
         self.assertEqual(h.to(CALLEE), [])
+
+    def test_forwardedBranchDeterministic(self) -> None:
+        """
+        The branch of a forwarded INVITE is derived from the received transaction and the
+        target (RFC 3261 section 16.11), not drawn at random: the same INVITE gives the same
+        branch in another process; another upstream branch gives another one.
+        """
+        branches = []
+        for upstream in ("z9hG4bK-inv-1", "z9hG4bK-inv-1", "z9hG4bK-inv-2"):
+            h = ProxyHarness()
+            h.fromCaller(h.invite(branch=upstream))
+            branches.append(topBranch(h.lastRequestTo(CALLEE)))
+        self.assertEqual(branches[0], branches[1])
+        self.assertNotEqual(branches[0], branches[2])
 
 
 class ForkingTests(SynchronousTestCase):
@@ -998,8 +1265,9 @@ class ProvidesTests(SynchronousTestCase):
         assertProvides(self, ITransactionUser, h.service.proxy)
         h.fromCaller(h.invite())
         [client] = h.service.transactions.clients.values()
-        self.assertIsInstance(client.user, Branch)
-        assertProvides(self, IClientTransactionUser, client.user)
-        assertProvides(self, IClientTransactionUser, _IgnoreResponses())
+        branch = client.user
+        assert isinstance(branch, Branch)
+        assertProvides(self, IClientTransactionUser, branch)
+        assertProvides(self, IClientTransactionUser, _CancelUser(h.service.proxy, branch))
         assertProvides(self, ISessionTimerHook, NoSessionTimers())
         assertProvides(self, IDialogObserver, DialogCounter(Stats()))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Mapping, Optional
 from twisted.internet import reactor as _globalReactor
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest, TestCase
 
 from sst.tap import Options, SIPService
@@ -475,6 +476,30 @@ class _ProxySippMixin(_MixinBase):
 
         return Deferred.fromCoroutine(check())
 
+    def test_cancelWithoutTransaction(self) -> Deferred[None]:
+        """
+        A CANCEL for an INVITE the proxy never saw (C{uac_cancel_only.xml})
+        is forwarded statelessly to the next hop (C{uas_cancel_only.xml}),
+        under the proxy's Via above the caller's, and the callee's 200
+        comes back to the caller; the proxy keeps no transaction for it.
+        """
+
+        async def check() -> None:
+            service, caller, callee = await self._callThrough("uac_cancel_only", "uas_cancel_only")
+            self._assertAllSuccessful(1, caller, callee)
+            why = _describe(caller, callee)
+            [cancel] = _received(callee, "CANCEL")
+            vias = cancel.headers("via")
+            self.assertEqual(len(vias), 2, why)
+            self.assertTrue(vias[0].startswith(self._proxySentBy(service)), why)
+            self.assertEqual(cancel.headers("max-forwards"), ["69"], why)
+            [ok] = _received(caller, 200)
+            self.assertEqual(len(ok.headers("via")), 1, why)
+            self.assertEqual(service.transactions.clients, {}, why)
+            self._assertNoProxyErrors(service, why)
+
+        return Deferred.fromCoroutine(check())
+
     def test_busy(self) -> Deferred[None]:
         """
         A 486 from the callee (C{uas_busy.xml}) reaches the caller
@@ -546,6 +571,39 @@ class _ProxySippMixin(_MixinBase):
             self.assertEqual(len(_received(caller, 483)), 1, _describe(caller))
             self.assertEqual(service.stats.get("requests_out"), 0, _describe(caller))
             self._assertNoProxyErrors(service, _describe(caller))
+
+        return Deferred.fromCoroutine(check())
+
+    def test_nextHopIsProxy(self) -> Deferred[None]:
+        """
+        With C{--next-hop} naming the proxy itself, an INVITE
+        (C{uac_loop.xml}) is forwarded to the proxy, comes back with the
+        proxy's Via and loop hash, and is answered C{482 Loop Detected},
+        which reaches the caller; it is not forwarded a third time.
+        """
+
+        async def check() -> None:
+            ports = {"udp": freePort("udp"), "tcp": freePort("tcp")}
+            own = ports[self.transport]
+            service = self._startProxy("--next-hop", self._nextHop(own),
+                                       "--listen", f"udp:127.0.0.1:{ports['udp']}",
+                                       "--listen", f"tcp:127.0.0.1:{ports['tcp']}")
+            caller = await self._runCaller(
+                "uac_loop", f"127.0.0.1:{own}", keys={"callee": f"127.0.0.1:{own}"}
+            )
+            self._assertAllSuccessful(1, caller)
+            why = _describe(caller)
+            [loop] = _received(caller, 482)
+            self.assertEqual(loop.startLine, "SIP/2.0 482 Loop Detected", why)
+            self.assertEqual(len(loop.headers("via")), 1, why)
+            self.assertEqual(service.stats.get("requests_out"), 1, why)
+            self._assertNoProxyErrors(service, why)
+            # Over TCP the proxy connected to itself: close both ends.
+            for connection in list(service.transport._connections.values()):
+                if connection.transport is not None:
+                    connection.transport.loseConnection()
+            while service.transport._connections:
+                await deferLater(IReactorTime(_globalReactor), 0.01, lambda: None)
 
         return Deferred.fromCoroutine(check())
 

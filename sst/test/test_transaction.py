@@ -18,7 +18,7 @@ from zope.interface import implementer
 
 from sst.address import Address
 from sst.message import Request, Response, parse
-from sst.protocol import TransportLayer
+from sst.protocol import ConnectFailed, TransportLayer
 from sst.responses import makeResponse
 from sst.stats import Stats
 from sst.timers import TimerConfig
@@ -57,9 +57,14 @@ class RecordingTransport(TransportLayer):
     def __init__(self, clock: Clock) -> None:
         super().__init__(clock, Stats())
         self.sent: list[tuple[bytes, Address, float]] = []
+        #: The callbacks given with what was sent over TCP (L{TransportLayer.send}).
+        self.connectFailed: list[ConnectFailed] = []
 
-    def send(self, data: bytes, address: Address) -> None:
+    def send(self, data: bytes, address: Address,
+             connectFailed: Optional[ConnectFailed] = None) -> None:
         self.sent.append((data, address, self.clock.seconds()))
+        if connectFailed is not None:
+            self.connectFailed.append(connectFailed)
 
     def messages(self) -> list[Request | Response]:
         """

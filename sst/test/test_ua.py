@@ -13,7 +13,7 @@ from zope.interface import implementer
 
 from sst.address import Address
 from sst.message import Request, Response, parse
-from sst.protocol import TransportLayer
+from sst.protocol import ConnectFailed, TransportLayer
 from sst.stats import Stats
 from sst.timers import TimerConfig
 from sst.transaction import (
@@ -107,7 +107,8 @@ class Stack:
         self.ua.addLocalAddress(ME.host, ME.port)
         self._n = 0
 
-    def _record(self, data: bytes, address: Address) -> None:
+    def _record(self, data: bytes, address: Address,
+                connectFailed: Optional[ConnectFailed] = None) -> None:
         self.sent.append((parse(data), address))
 
     def receive(self, text: str, source: Address = PEER) -> None:
