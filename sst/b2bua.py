@@ -64,6 +64,7 @@ from sst.headers import URI, NameAddr, SIPParseError
 from sst.interfaces import IRouter, ISessionTimerPolicy
 from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
+from sst.protocol import TransportLayer
 from sst.registrar import Registrar
 from sst.relay import IPNetwork, RelayRule
 from sst.responses import makeResponse
@@ -71,7 +72,7 @@ from sst.rfc4028 import readOffer, rejects, tooSmallMinSE, uasInterval, uasRefre
 from sst.routing import DNSRouter, StaticRouter, Target
 from sst.sessiontimer import TOO_SMALL_PHRASE, intervalTooSmall
 from sst.stats import Stats
-from sst.timers import MIN_SE_FLOOR, asTimerService, nonRefresherByeAt, refreshAt
+from sst.timers import MIN_SE_FLOOR, TimerConfig, asTimerService, nonRefresherByeAt, refreshAt
 from sst.transaction import ServerTransaction
 from sst.ua import (
     ALLOW,
@@ -320,14 +321,34 @@ class B2BUA(DialogObserverBase):
 
     _log = Logger()
 
-    def __init__(self, clock: IReactorTime, ua: UserAgent, dialogs: DialogTable,
+    def __init__(self, clock: IReactorTime, transport: TransportLayer, dialogs: DialogTable,
                  router: IRouter, policy: ISessionTimerPolicy, stats: Stats,
                  settings: B2BUASettings = B2BUASettings(),
                  registrar: Optional[Registrar] = None,
                  uniform: Callable[[float, float], float] = random.uniform,
-                 relayNetworks: Sequence[IPNetwork] = ()) -> None:
+                 relayNetworks: Sequence[IPNetwork] = (),
+                 timers: TimerConfig = TimerConfig(),
+                 resolve: Resolver = numericResolver,
+                 maxTransactions: int = 100000) -> None:
+        """
+        @param clock: the time source of every timer.
+        @param transport: what sends and receives messages; the B2BUA's own UA core (L{ua},
+            with the B2BUA as its user) is built on it.
+        @param dialogs: the dialog table, where each leg is a dialog.
+        @param router: where B-legs go.
+        @param policy: the session-timer decisions.
+        @param stats: the counters.
+        @param settings: the B2BUA's own options.
+        @param registrar: the registrar that answers REGISTER for our domains, if any.
+        @param uniform: draws random delays.
+        @param relayNetworks: the C{--relay-network}s (see L{RelayRule}).
+        @param timers: the RFC 3261 timers of the transactions.
+        @param resolve: turns a next-hop URI into addresses.
+        @param maxTransactions: live transactions above which new INVITEs get 503.
+        """
         self.clock = asTimerService(clock)
-        self.ua = ua
+        self.ua = UserAgent(transport, self.clock, self, timers, resolve=resolve,
+                            uniform=uniform, maxTransactions=maxTransactions)
         self.dialogs = dialogs
         self.router = router
         self.policy = policy
@@ -339,7 +360,6 @@ class B2BUA(DialogObserverBase):
         self.calls: dict[str, Call] = {}
         self.legs: dict[DialogId, Leg] = {}
         self._counter = 0
-        ua.user = self
         dialogs.addObserver(self)
 
     # -- IUAUser -----------------------------------------------------------------------------

@@ -95,6 +95,13 @@ class TransportLayer:
         self._pending: dict[tuple[str, int], list[tuple[bytes, Optional[ConnectFailed]]]] = {}
         self.listening: dict[str, Address] = {}
 
+    def listensAt(self, bound: Address) -> None:
+        """
+        Note an address we listen at (the first of each transport and family is the one our
+        Via and Record-Route name).
+        """
+        self.listening.setdefault(bound.transport + bound.family, bound)
+
     # -- sending -------------------------------------------------------------------------
 
     def localAddress(self, transport: str, family: str = "4") -> Address:

@@ -34,7 +34,7 @@ from sst.registrar import Registrar
 from sst.relay import IPNetwork, RelayRule
 from sst.routing import DNSRouter, StaticRouter, Target
 from sst.stats import Stats
-from sst.timers import asTimerService
+from sst.timers import TimerConfig, asTimerService
 from sst.transaction import (
     IClientTransactionUser,
     ITransactionUser,
@@ -204,7 +204,6 @@ class Proxy:
     def __init__(
         self,
         clock: IReactorTime,
-        transactions: TransactionLayer,
         transport: TransportLayer,
         dialogs: DialogTable,
         router: IRouter,
@@ -213,9 +212,29 @@ class Proxy:
         registrar: Optional[Registrar] = None,
         uriRouter: Optional[DNSRouter] = None,
         relayNetworks: Sequence[IPNetwork] = (),
+        timers: TimerConfig = TimerConfig(),
+        maxTransactions: int = 100000,
+        byeOnExpiry: bool = False,
     ) -> None:
+        """
+        @param clock: the time source of every timer.
+        @param transport: what sends and receives messages; the proxy's own transaction
+            layer (L{transactions}, with the proxy as its user) is built on it.
+        @param dialogs: the dialog table.
+        @param router: where initial out-of-dialog requests go.
+        @param stats: the counters.
+        @param hook: the session-timer rules (RFC 4028 section 8); none by default.
+        @param registrar: the registrar that answers REGISTER for our domains, if any.
+        @param uriRouter: resolves a Route or Request-URI host by DNS (RFC 3263), if any.
+        @param relayNetworks: the C{--relay-network}s (see L{RelayRule}).
+        @param timers: the RFC 3261 timers of the transactions.
+        @param maxTransactions: live transactions above which new INVITEs get 503.
+        @param byeOnExpiry: send BYE to both parties of an expired timed dialog
+            (C{--bye-on-expiry}; see L{ByeOnExpiry}).
+        """
         self.clock = asTimerService(clock)
-        self.transactions = transactions
+        self.transactions = TransactionLayer(transport, self.clock, timers, self,
+                                             maxTransactions=maxTransactions)
         self.transport = transport
         self.dialogs = dialogs
         self.router = router
@@ -232,10 +251,13 @@ class Proxy:
         self._recordRoutes: dict[Address, str] = {}
         #: Whether each Route entry seen names us (see L{_isLocalRoute}).
         self._localRoutes: dict[str, bool] = {}
+        dialogs.addObserver(DialogCounter(stats))
         #: Sends BYE to both ends of expired timed dialogs (C{--bye-on-expiry}), or L{None}.
         self.byeOnExpiry: Optional[ByeOnExpiry] = None
-        transactions.user = self
-        dialogs.addObserver(DialogCounter(stats))
+        if byeOnExpiry:
+            self.byeOnExpiry = ByeOnExpiry(self.transactions, transport, stats,
+                                           self.resolveAddresses)
+            dialogs.addObserver(self.byeOnExpiry)
 
     # -- who we are ----------------------------------------------------------------------
 

@@ -14,30 +14,25 @@ from twisted.copyright import version as twistedVersion
 
 from twisted.application import service, strports
 from twisted.web.server import Site
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IResolver
 from twisted.logger import Logger
 from twisted.names.client import createResolver
 from twisted.python import usage
 
 from sst.address import Address
-from sst.b2bua import B2BUA, B2BUASettings, REFRESH_METHODS, REFRESHERS, resolverFor
-from sst.dialogs import DialogTable
-from sst.expiry import ByeOnExpiry
+from sst.b2bua import B2BUASettings, REFRESH_METHODS, REFRESHERS
 from sst.gctuning import CollectorTuning, GCPauseMonitor
 from sst.headers import SIPParseError, parseURI
-from sst.message import DEFAULT_MAX_SIZE
-from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
 from sst.interfaces import ISessionTimerPolicy
+from sst.message import DEFAULT_MAX_SIZE
 from sst.policies import findPolicies
-from sst.proxy import DialogCounter, Proxy
-from sst.sessiontimer import ExpiryCounter, PolicySettings, SessionTimerHook
-from sst.registrar import LocationService, Registrar
-from sst.routing import ChainRouter, DNSRouter, LazyResolver, LocationRouter, StaticRouter
-from sst.stats import Stats
+from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
+from sst.proxy import Proxy
+from sst.routing import LazyResolver
+from sst.sessiontimer import PolicySettings
+from sst.stack import buildStack
 from sst.store import DialogStore, checkStatePath
-from sst.timers import MIN_SE_FLOOR, TimerConfig, TimerService
-from sst.transaction import TransactionLayer
-from sst.ua import UserAgent
+from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.web import makeResource
 
 __all__ = ["Options", "makeService", "SIPService", "parseListen", "sstVersion"]
@@ -334,60 +329,44 @@ class SIPService(service.Service):
 
     _log = Logger()
 
-    def __init__(self, config: Options, reactor: Any) -> None:
+    def __init__(self, config: Options, reactor: Any, resolver: Optional[IResolver] = None,
+                 transport: Optional[TransportLayer] = None) -> None:
+        """
+        @param config: the parsed options.
+        @param reactor: the reactor (or a test's clock) the stack runs on.
+        @param resolver: the DNS resolver; by default the system's, read on first use.
+        @param transport: the transport layer (see L{buildStack}); by default one over
+            C{reactor}.
+        """
         self.config = config
         self.reactor = reactor
-        self.stats = Stats(enabled=not config.get("no-stats", False))
+        #: The resolver this service made, and stops when it stops.
+        self._ownResolver: Optional[LazyResolver] = None
+        if resolver is None:
+            resolver = self._ownResolver = LazyResolver(createResolver)
+        stack = buildStack(config, reactor, resolver, transport)
+        self.stack = stack
+        self.stats = stack.stats
         #: Every deadline of the stack, in one heap over the reactor.
-        self.timers = TimerService(reactor)
+        self.timers = stack.timers
+        self.transport = stack.transport
+        self.transactions = stack.transactions
+        self.dialogs = stack.dialogs
+        self.locations = stack.locations
+        self.registrar = stack.registrar
+        self.hook = stack.hook
+        self._proxy = stack.proxy
+        self.ua = stack.ua
+        self.b2bua = stack.b2bua
         #: Times every garbage collection; installed while the service runs.
         self.gcMonitor = GCPauseMonitor()
         #: Keeps garbage collections short while the service runs (none with --no-gc-tuning).
         self.gcTuning: Optional[CollectorTuning] = None
         if not config.get("no-gc-tuning", False):
             self.gcTuning = CollectorTuning(self.timers)
-        self.transport = TransportLayer(self.timers, self.stats, config["max-size"], reactor)
-        self.transactions = TransactionLayer(
-            self.transport, self.timers, config["timers"], maxTransactions=config["max-transactions"]
-        )
-        self.dialogs = DialogTable(self.timers, config["dialog-timeout"],
-                                   maxDialogs=config["max-dialogs"])
-        self.locations = LocationService(self.timers)
-        domains = list(config["domain"]) + [a.host for a in config["listen"]] + ["localhost"]
-        self.registrar = Registrar(self.locations, domains)
-        self._resolver = LazyResolver(createResolver)
-        dns = DNSRouter(self._resolver)
-        if config["next-hop"] is not None:
-            router: Any = StaticRouter(config["next-hop"])
-        else:
-            router = ChainRouter([LocationRouter(self.locations, self.registrar), dns])
-        self.hook = SessionTimerHook(config["session-timer-policy"], self.stats,
-                                     maxSE=config["max-se"])
-        self.dialogs.addObserver(ExpiryCounter(self.stats))
-        self._proxy: Optional[Proxy] = None
-        self.b2bua: Optional[B2BUA] = None
-        self.ua: Optional[UserAgent] = None
         self.ports: list[IListeningPort] = []
         #: The C{--state} store, open while the service runs.
         self.store: Optional[DialogStore] = None
-        if config.get("mode", "proxy") == "b2bua":
-            self.ua = UserAgent(self.transactions, resolve=resolverFor(dns))
-            self.b2bua = B2BUA(self.timers, self.ua, self.dialogs, router,
-                               config["session-timer-policy"], self.stats,
-                               config["b2bua-settings"], registrar=self.registrar,
-                               relayNetworks=config["relay-network"])
-            self.dialogs.addObserver(DialogCounter(self.stats))
-            return
-        self._proxy = Proxy(
-            self.timers, self.transactions, self.transport, self.dialogs, router, self.stats,
-            hook=self.hook, registrar=self.registrar, uriRouter=dns,
-            relayNetworks=config.get("relay-network", []),
-        )
-        if config["bye-on-expiry"]:
-            bye = ByeOnExpiry(self.transactions, self.transport, self.stats,
-                              self.proxy.resolveAddresses)
-            self.proxy.byeOnExpiry = bye
-            self.dialogs.addObserver(bye)
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -403,7 +382,7 @@ class SIPService(service.Service):
                 )
             bound = Address(address.transport, address.host, port.getHost().port)
             self.ports.append(port)
-            self.transport.listening.setdefault(address.transport + family, bound)
+            self.transport.listensAt(bound)
             self.addLocalAddress(bound.host, bound.port)
             self._log.info("Listening on {transport}:{hostport}", transport=bound.transport,
                            hostport=bound.hostport())
@@ -439,7 +418,8 @@ class SIPService(service.Service):
             self.store = None
         self.transactions.stop()
         self.locations.clear()
-        self._resolver.stop()
+        if self._ownResolver is not None:
+            self._ownResolver.stop()
         # Dialogs still up keep their state (in the store, when there is one), not timers.
         self.timers.stop()
         ports, self.ports = self.ports, []

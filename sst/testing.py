@@ -12,16 +12,18 @@ L{twisted.internet.task.Clock}, with no sockets, and message builders.
 from __future__ import annotations
 
 from operator import methodcaller
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
 
 from sst.address import Address
-from sst.message import Request, Response, parse
-from sst.protocol import ConnectFailed
+from sst.message import DEFAULT_MAX_SIZE, Request, Response, parse
+from sst.protocol import ConnectFailed, TransportLayer
+from sst.stats import Stats
 from sst.tap import Options, SIPService
 
-__all__ = ["ProxyHarness", "SortedClock", "CALLER", "CALLEE", "PROXY"]
+__all__ = ["ProxyHarness", "RecordingTransport", "SortedClock", "CALLER", "CALLEE", "PROXY"]
 
 CALLER = Address("udp", "127.0.0.1", 5061)
 CALLEE = Address("udp", "127.0.0.1", 5070)
@@ -42,29 +44,58 @@ class SortedClock(Clock):
 _callTime = methodcaller("getTime")
 
 
+class RecordingTransport(TransportLayer):
+    """
+    A transport layer that sends nothing: each message is handed to C{record} instead, with
+    what to call if its TCP connection fails (or L{None}).
+    """
+
+    def __init__(self, clock: IReactorTime, stats: Stats,
+                 record: Callable[[bytes, Address, Optional[ConnectFailed]], None],
+                 maxSize: int = DEFAULT_MAX_SIZE) -> None:
+        super().__init__(clock, stats, maxSize)
+        self._record = record
+
+    def send(self, data: bytes, address: Address,
+             connectFailed: Optional[ConnectFailed] = None) -> None:
+        """
+        Record C{data} as sent to C{address}.
+        """
+        self._record(data, address, connectFailed)
+
+
 class ProxyHarness:
     """
-    The full sst service (transport, transactions, dialogs, session timers, proxy) wired to
-    an in-memory wire and a clock.
+    The full sst service (transport, transactions, dialogs, session timers, proxy) on a
+    recording transport and a clock.
 
     @ivar sent: every (message, address) the proxy sent, parsed, oldest first.
+    @ivar connectFailed: for each message sent over TCP, where it went and what to call if
+        its connection fails.
     """
 
-    def __init__(self, args: Optional[list[str]] = None, nextHop: bool = True) -> None:
-        self.clock = SortedClock()
+    def __init__(self, args: Optional[list[str]] = None, nextHop: bool = True,
+                 clock: Optional[Clock] = None) -> None:
+        """
+        @param args: more command-line options.
+        @param nextHop: send every initial request to L{CALLEE} (C{--next-hop}), unless
+            C{args} names another.
+        @param clock: the clock; a L{SortedClock} by default.
+        """
+        self.clock = clock if clock is not None else SortedClock()
         options = Options()
         argv = list(args or [])
         if nextHop and "--next-hop" not in argv:
             argv = ["--next-hop", "sip:%s" % (CALLEE.hostport(),)] + argv
         argv = ["--listen", "udp:%s" % (PROXY.hostport(),)] + argv
         options.parseOptions(argv)  # type: ignore[no-untyped-call]
-        self.service = SIPService(options, self.clock)
-        self.service.transport.listening["udp4"] = PROXY
-        self.service.addLocalAddress(PROXY.host, PROXY.port)
         self.sent: list[tuple[Union[Request, Response], Address]] = []
-        #: What to call, for each message sent over TCP with one, if its connection fails.
         self.connectFailed: list[tuple[Address, ConnectFailed]] = []
-        self.service.transport.send = self._record  # type: ignore[method-assign]
+        transport = RecordingTransport(self.clock, Stats(enabled=not options["no-stats"]),
+                                       self._record, options["max-size"])
+        self.service = SIPService(options, self.clock, transport=transport)
+        transport.listensAt(PROXY)
+        self.service.addLocalAddress(PROXY.host, PROXY.port)
         self._n = 0
 
     @property

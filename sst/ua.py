@@ -34,7 +34,7 @@ import secrets
 from typing import Callable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Interface, implementer
@@ -43,7 +43,9 @@ from sst.address import Address, addressForURI
 from sst.dialogs import DialogId
 from sst.headers import URI, SIPParseError, parseNameAddr
 from sst.message import Request, Response, canonicalName
+from sst.protocol import TransportLayer
 from sst.responses import makeResponse
+from sst.timers import TimerConfig
 from sst.transaction import (
     ClientTransaction,
     IClientTransactionUser,
@@ -849,16 +851,27 @@ class UserAgent:
 
     _log = Logger()
 
-    def __init__(self, transactions: TransactionLayer, user: Optional[IUAUser] = None,
-                 resolve: Resolver = numericResolver, uniform: Uniform = random.uniform) -> None:
-        self.transactions = transactions
-        self.clock = transactions.clock
+    def __init__(self, transport: TransportLayer, clock: IReactorTime, user: IUAUser,
+                 timers: TimerConfig = TimerConfig(), resolve: Resolver = numericResolver,
+                 uniform: Uniform = random.uniform, maxTransactions: int = 100000) -> None:
+        """
+        @param transport: what sends and receives messages; the UA's own transaction layer
+            (L{transactions}, with the UA as its user) is built on it.
+        @param clock: the time source of every timer.
+        @param user: see L{user}.
+        @param timers: the RFC 3261 timers of the transactions.
+        @param resolve: see L{resolve}.
+        @param uniform: see L{uniform}.
+        @param maxTransactions: live transactions above which new INVITEs get 503.
+        """
+        self.transactions = TransactionLayer(transport, clock, timers, self,
+                                             maxTransactions=maxTransactions)
+        self.clock = self.transactions.clock
         self.user = user
         self.resolve = resolve
         self.uniform = uniform
         self.dialogs: dict[tuple[str, str, str], UADialog] = {}
         self.localAddresses: set[tuple[str, int]] = set()
-        transactions.user = self
 
     # -- who we are ----------------------------------------------------------------------
 

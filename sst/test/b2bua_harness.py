@@ -44,20 +44,9 @@ class B2BUAHarness(ProxyHarness):
     """
 
     def __init__(self, args: Optional[list[str]] = None, nextHop: bool = True) -> None:
-        # Built here rather than by ProxyHarness.__init__: the B2BUA postpones timers with
-        # IDelayedCall.reset(), which only a clock sorting by getTime() handles.
-        self.clock = _Clock()
-        argv = ["--mode", "b2bua"] + list(args or [])
-        if nextHop and "--next-hop" not in argv:
-            argv = ["--next-hop", "sip:%s" % (CALLEE.hostport(),)] + argv
-        options = Options()
-        options.parseOptions(["--listen", "udp:%s" % (PROXY.hostport(),)] + argv)
-        self.service = SIPService(options, self.clock)
-        self.service.transport.listening["udp4"] = PROXY
-        self.service.addLocalAddress(PROXY.host, PROXY.port)
-        self.sent: list[tuple[Union[Request, Response], Address]] = []
-        self.service.transport.send = self._record  # type: ignore[method-assign]
-        self._n = 0
+        # The B2BUA postpones timers with IDelayedCall.reset(), which only a clock sorting
+        # by getTime() handles.
+        super().__init__(["--mode", "b2bua"] + list(args or []), nextHop, clock=_Clock())
         self._branches = 0
 
     @property

@@ -654,7 +654,7 @@ class SizeTests(SynchronousTestCase):
         @return: a proxy that listens on TCP too.
         """
         h = ProxyHarness()
-        h.service.transport.listening["tcp4"] = Address("tcp", PROXY.host, PROXY.port)
+        h.service.transport.listensAt(Address("tcp", PROXY.host, PROXY.port))
         return h
 
     def test_largeRequestOverTCP(self) -> None:

@@ -13,7 +13,7 @@ from zope.interface import implementer
 
 from sst.address import Address
 from sst.message import Request, Response, parse
-from sst.protocol import ConnectFailed, TransportLayer
+from sst.protocol import ConnectFailed
 from sst.stats import Stats
 from sst.timers import TimerConfig
 from sst.transaction import (
@@ -22,6 +22,7 @@ from sst.transaction import (
     ServerTransaction,
     TransactionLayer,
 )
+from sst.testing import RecordingTransport
 from sst.ua import (
     IDialogUser,
     IInviteUser,
@@ -97,13 +98,13 @@ class Stack:
     def __init__(self) -> None:
         self.clock = Clock()
         self.stats = Stats()
-        self.transport = TransportLayer(self.clock, self.stats)
-        self.transport.listening["udp4"] = ME
+        self.transport = RecordingTransport(self.clock, self.stats, self._record)
+        self.transport.listensAt(ME)
         self.sent: list[tuple[Union[Request, Response], Address]] = []
-        self.transport.send = self._record  # type: ignore[method-assign]
-        self.transactions = TransactionLayer(self.transport, self.clock, TimerConfig())
         self.user = Recorder()
-        self.ua = UserAgent(self.transactions, self.user, uniform=lambda low, high: low)
+        self.ua = UserAgent(self.transport, self.clock, self.user, TimerConfig(),
+                            uniform=lambda low, high: low)
+        self.transactions = self.ua.transactions
         self.ua.addLocalAddress(ME.host, ME.port)
         self._n = 0
 
