@@ -22,7 +22,8 @@ from twisted.internet.task import Clock
 from sst.address import Address
 from sst.message import Request, Response, parse
 from sst.tap import Options, SIPService
-from sst.testing import SortedClock
+from sst.stats import Stats
+from sst.testing import RecordingTransport, SortedClock
 
 UAC = Address("udp", "127.0.0.1", 5061)
 UAS = Address("udp", "127.0.0.1", 5070)
@@ -62,7 +63,7 @@ class Wire:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, Address]] = []
 
-    def send(self, data: bytes, address: Address) -> None:
+    def send(self, data: bytes, address: Address, connectFailed: Any = None) -> None:
         self.sent.append((data, address))
 
 
@@ -93,11 +94,11 @@ def build(extra: list[str]) -> tuple[SIPService, Wire, Clock]:
     clock = SortedClock()
     options = Options()
     options.parseOptions(["--next-hop", "sip:127.0.0.1:5070"] + extra)
-    service = SIPService(options, clock)
-    service.transport.listening["udp4"] = PROXY
-    service.proxy.addLocalAddress("127.0.0.1", 5060)
     wire = Wire()
-    service.transport.send = wire.send  # type: ignore[method-assign]
+    transport = RecordingTransport(clock, Stats(), wire.send, options["max-size"])
+    service = SIPService(options, clock, transport=transport)
+    transport.listensAt(PROXY)
+    service.proxy.addLocalAddress("127.0.0.1", 5060)
     return service, wire, clock
 
 
