@@ -1,45 +1,25 @@
-# -*- test-case-name: sst.test.test_dialogs -*-
+# -*- test-case-name: sst.test.test_interfaces,sst.test.test_policies -*-
 """
-Interfaces between the parts of sst.
+The interfaces that plugins and deployments implement: the session-timer policy
+(L{ISessionTimerPolicy}) and its plugin factory (L{ISessionTimerPolicyFactory}), and the
+router of initial requests (L{IRouter}).
+
+An interface that a layer calls upward lives beside that layer instead (as
+L{ISessionTimerHook<sst.proxy.hook.ISessionTimerHook>} beside the proxy core, and
+L{IDialogObserver<sst.dialogs.IDialogObserver>} beside the dialog table).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from zope.interface import Attribute, Interface
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
-    from sst.dialogs import Dialog
-    from sst.message import Request, Response
-    from sst.values import PolicySettings, SessionTerms, Target
-
-
-class ISessionTimerHook(Interface):
-    """
-    The one place where the proxy core asks about session timers (RFC 4028 section 8).
-
-    The proxy calls it for every INVITE and UPDATE it forwards and for every 2xx to them;
-    the hook may edit the message in place. It owns no dialog state.
-    """
-
-    def requestReceived(request: Request, dialog: Optional[Dialog]) -> Optional[Response]:
-        """
-        An INVITE or UPDATE is about to be forwarded (C{dialog} is L{None} for an initial
-        INVITE). Edit it in place (Session-Expires, Min-SE), or return a response to send
-        instead of forwarding it (a 422).
-        """
-
-    def responseReceived(
-        request: Request, response: Response, dialog: Optional[Dialog]
-    ) -> Optional[SessionTerms]:
-        """
-        A 2xx to a forwarded INVITE or UPDATE (C{request}, as forwarded) is about to be sent
-        upstream. Edit it in place (RFC 4028 section 8.2) and return the session terms the
-        dialog now has, or L{None} when the session is not timed.
-        """
+    from sst.message import Request
+    from sst.values import PolicySettings, Target
 
 
 class ISessionTimerPolicy(Interface):

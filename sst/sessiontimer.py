@@ -37,8 +37,9 @@ from zope.interface import implementer
 
 from sst.dialogs import Dialog, DialogObserverBase, IDialogObserver
 from sst.headers import MAX_DELTA_SECONDS, SIPParseError
-from sst.interfaces import ISessionTimerHook, ISessionTimerPolicy
+from sst.interfaces import ISessionTimerPolicy
 from sst.message import Message, Request, Response
+from sst.proxy.hook import ISessionTimerHook
 from sst.responses import makeResponse
 from sst.rfc4028 import (
     Offer,

@@ -17,7 +17,8 @@ from sst.b2bua import B2BUA, resolverFor
 from sst.dialogs import DialogTable
 from sst.interfaces import IRouter
 from sst.protocol import TransportLayer
-from sst.proxy import DialogCounter, Proxy
+from sst.dialogcounter import DialogCounter
+from sst.proxy.core import Proxy
 from sst.registrar import LocationService, Registrar
 from sst.routing import ChainRouter, DNSRouter, LocationRouter, StaticRouter
 from sst.sessiontimer import ExpiryCounter, SessionTimerHook

@@ -27,7 +27,7 @@ from sst.interfaces import ISessionTimerPolicy
 from sst.message import DEFAULT_MAX_SIZE
 from sst.policies import findPolicies
 from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
-from sst.proxy import Proxy
+from sst.proxy.core import Proxy
 from sst.routing import LazyResolver
 from sst.sessiontimer import PolicySettings
 from sst.stack import buildStack

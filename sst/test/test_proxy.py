@@ -17,10 +17,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sst.address import Address
 from sst.dialogs import DialogId, DialogState
-from sst.interfaces import ISessionTimerHook
 from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
-from sst.proxy import Branch, DialogCounter, NoSessionTimers, _CancelUser
+from sst.dialogcounter import DialogCounter
+from sst.proxy.branches import Branch, _CancelUser
+from sst.proxy.hook import ISessionTimerHook, NoSessionTimers
 from sst.stats import Stats
 from sst.test._support import assertProvides
 from sst.testing import CALLEE, CALLER, PROXY, ProxyHarness

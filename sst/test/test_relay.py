@@ -1,6 +1,6 @@
 # -*- test-case-name: sst.test.test_relay -*-
 """
-Tests for the refusal to be an open relay (L{sst.relay.RelayRule}, L{sst.proxy.Proxy.relayDenied} and
+Tests for the refusal to be an open relay (L{sst.relay.RelayRule}, L{sst.proxy.core.Proxy.relayDenied} and
 C{--relay-network}), run through the whole stack with L{ProxyHarness} routing by registrar
 and Request-URI (no C{--next-hop}), as C{twistd sst} does by default.
 

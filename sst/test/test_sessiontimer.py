@@ -15,8 +15,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sst.dialogs import Dialog, DialogId, DialogTable
 from sst.headers import SIPParseError, parseMinSE, parseSessionExpires
-from sst.interfaces import ISessionTimerHook, ISessionTimerPolicy
+from sst.interfaces import ISessionTimerPolicy
 from sst.dialogs import IDialogObserver
+from sst.proxy.hook import ISessionTimerHook
 from sst.values import SessionTerms
 from sst.message import Request, Response, parse
 from sst.sessiontimer import (
