@@ -27,7 +27,7 @@ from sst.interfaces import IRouter
 from sst.message import Request, Response
 from sst.protocol import TransportLayer
 from sst.proxy.branches import ResponseContext
-from sst.proxy.forwarding import Forwarder, _checkAddresses, _copy, _isNumeric
+from sst.proxy.forwarding import DIALOG_CREATING, Forwarder, _checkAddresses, _copy, _isNumeric
 from sst.proxy.hook import ISessionTimerHook, NoSessionTimers
 from sst.proxy.responses import ResponseHandler, _rejectResponse
 from sst.registrar import Registrar
@@ -222,7 +222,7 @@ class Proxy:
         # Reasonable syntax (section 16.3 step 1) of From and To, which are forwarded as
         # they came: a malformed one (an unquoted display name with a comma, RFC 4475
         # section 3.1.2.15) must not be propagated, so the request gets a 400.
-        _checkAddresses(request)
+        _checkAddresses(request, decode=not inDialog and method in DIALOG_CREATING)
         # 3. Max-Forwards.
         maxForwards = request.maxForwards()
         if maxForwards is not None and maxForwards == 0:
@@ -414,7 +414,7 @@ class Proxy:
     # -- ACK for 2xx ---------------------------------------------------------------------
 
     def _forwardAck(self, request: Request) -> None:
-        _checkAddresses(request)
+        _checkAddresses(request, decode=False)
         maxForwards = request.maxForwards()
         if maxForwards == 0:
             return

@@ -12,7 +12,7 @@ import ipaddress
 from typing import Callable, Optional
 
 from sst.address import Address
-from sst.headers import URI, SIPParseError, Via, parseNameAddr, parseVia
+from sst.headers import URI, SIPParseError, Via, checkDisplayName, parseNameAddr, parseVia
 from sst.message import Request, Response
 from sst.protocol import TransportLayer, _responseAddress
 from sst.proxy.branches import Branch, ResponseContext
@@ -342,14 +342,24 @@ def _isBroadcast(host: str) -> bool:
 _LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
-def _checkAddresses(request: Request) -> None:
+def _checkAddresses(request: Request, decode: bool) -> None:
     """
-    Decode From and To, which a proxy forwards unchanged.
+    Check From and To, which a proxy forwards unchanged (RFC 3261 section 16.3 step 1): a
+    request that creates a dialog has them decoded; any other has their display names
+    checked (L{checkDisplayName}), so that the error of RFC 4475 section 3.1.2.15 is never
+    propagated.
 
+    @param decode: decode them in full.
     @raise SIPParseError: when either does not parse.
     """
-    request.fromAddr()
-    request.toAddr()
+    if decode:
+        request.fromAddr()
+        request.toAddr()
+        return
+    for key in ("from", "to"):
+        value = request.header(key)
+        if value is not None:
+            checkDisplayName(value)
 
 
 def _isNumeric(host: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from sst.headers import (
@@ -15,6 +15,8 @@ from sst.headers import (
     SessionExpires,
     SIPParseError,
     URI,
+    NameAddr,
+    checkDisplayName,
     formatParams,
     parseCSeq,
     parseDeltaSeconds,
@@ -1024,3 +1026,19 @@ class FastPathTests(SynchronousTestCase):
         """
         text = "%s<%s>%s%s" % (display, uri, _paramText(params), tail)
         self.assertEqual(_outcome(parseNameAddr, text), _outcome(_parseNameAddr, text))
+
+    @given(st.sampled_from(["", '"alice" ', '"a<b, c"', "alice ", "alice", "al ice ", '"x\\"y" ',
+                            "Bell, Alexander ", "a@b ", "  ", '"bad', "A. Bell ", "\tx\t"]),
+           st.sampled_from(["sip:alice@192.0.2.1", "sips:bob@[2001:db8::1]", "tel:+1555"]),
+           _paramItems)
+    def test_checkDisplayName(self, display: str, uri: str,
+                              params: list[tuple[str, Optional[str]]]) -> None:
+        """
+        L{checkDisplayName} refuses exactly the name-addrs (with valid URIs and parameters)
+        that L{parseNameAddr} refuses.
+        """
+        rest = "<%s>%s" % (uri, _paramText(params))
+        assume(isinstance(_outcome(parseNameAddr, rest), NameAddr))
+        text = display + rest
+        self.assertEqual(_outcome(checkDisplayName, text) is None,
+                         isinstance(_outcome(parseNameAddr, text), NameAddr), text)
