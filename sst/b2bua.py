@@ -50,17 +50,15 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Union
 
-from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sst.address import Address
 from sst.dialogs import Dialog, DialogId, DialogObserverBase, DialogTable, DialogTableFull
 from sst.expiry import EXPIRY_REASON
-from sst.headers import URI, NameAddr, SIPParseError
+from sst.headers import NameAddr, SIPParseError
 from sst.interfaces import IRouter, ISessionTimerPolicy
 from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
@@ -69,27 +67,16 @@ from sst.registrar import Registrar
 from sst.relay import IPNetwork, RelayRule
 from sst.responses import makeResponse
 from sst.rfc4028 import readOffer, rejects, tooSmallMinSE, uasInterval, uasRefresher
-from sst.routing import DNSRouter, StaticRouter, Target
+from sst.routing import StaticRouter, Target
 from sst.sessiontimer import TOO_SMALL_PHRASE, intervalTooSmall
 from sst.stats import Stats
 from sst.timers import MIN_SE_FLOOR, TimerConfig, asTimerService, nonRefresherByeAt, refreshAt
 from sst.transaction import ServerTransaction
-from sst.ua import (
-    ALLOW,
-    SUPPORTED,
-    IDialogUser,
-    IInviteUser,
-    IncomingInvite,
-    IUAUser,
-    OutgoingInvite,
-    Resolver,
-    UADialog,
-    UserAgent,
-    glareBackoff,
-    numericResolver,
-)
+from sst.ua.core import IUAUser, Resolver, UserAgent, numericResolver
+from sst.ua.dialog import ALLOW, SUPPORTED, IDialogUser, UADialog
+from sst.ua.invite import IInviteUser, IncomingInvite, OutgoingInvite, glareBackoff
 
-__all__ = ["B2BUA", "B2BUASettings", "Call", "Leg", "resolverFor", "REFRESHERS",
+__all__ = ["B2BUA", "B2BUASettings", "Call", "Leg", "REFRESHERS",
            "REFRESH_METHODS", "GIVE_UP_PHRASE"]
 
 #: The values of C{--refresher}.
@@ -160,19 +147,6 @@ class B2BUASettings:
                 and self.bSessionExpires < self.bMinSE):
             raise ValueError("B-leg Session-Expires (%d) must not be below its Min-SE (%d)"
                              % (self.bSessionExpires, self.bMinSE))
-
-
-def resolverFor(dns: DNSRouter) -> Resolver:
-    """
-    A UA-core resolver: numeric hosts directly, names with the DNS router.
-    """
-
-    def resolve(uri: URI) -> Deferred[list[Address]]:
-        if not uri.isSIP or isIPAddress(uri.host) or isIPv6Address(uri.host):
-            return numericResolver(uri)
-        return dns.resolve(uri).addCallback(lambda targets: [t.address for t in targets])
-
-    return resolve
 
 
 def _withoutTag(nameAddr: NameAddr) -> str:

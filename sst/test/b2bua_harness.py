@@ -16,7 +16,7 @@ from sst.b2bua import B2BUA
 from sst.message import Request, Response
 from sst.tap import Options, SIPService
 from sst.testing import CALLEE, CALLER, PROXY, ProxyHarness, SortedClock
-from sst.ua import UserAgent
+from sst.ua.core import UserAgent
 
 __all__ = ["B2BUAHarness", "CALLER", "CALLEE", "PROXY", "OFFER", "ANSWER"]
 

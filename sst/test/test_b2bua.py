@@ -16,7 +16,9 @@ from sst.message import Request, Response
 from sst.tap import Options
 from sst.test.b2bua_harness import ANSWER, CALLEE, CALLER, OFFER, B2BUAHarness
 from sst.testing import PROXY
-from sst.ua import IDialogUser, IInviteUser, IUAUser
+from sst.ua.core import IUAUser
+from sst.ua.dialog import IDialogUser
+from sst.ua.invite import IInviteUser
 from sst.test._support import assertProvides
 
 NEW_OFFER = "v=0\r\no=caller 1 2 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n"
