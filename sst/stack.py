@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, IResolver
 
-from sst.b2bua import B2BUA
+from sst.b2bua.core import B2BUA
 from sst.dialogs import DialogTable
 from sst.interfaces import IRouter
 from sst.protocol import TransportLayer

@@ -9,7 +9,8 @@ import json
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from sst.b2bua import GIVE_UP_PHRASE, B2BUASettings
+from sst.b2bua.settings import B2BUASettings
+from sst.b2bua.setup import GIVE_UP_PHRASE
 from sst.expiry import EXPIRY_REASON
 from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
