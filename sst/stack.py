@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, IResolver
 
-from sst.b2bua import B2BUA, resolverFor
+from sst.b2bua.core import B2BUA
 from sst.dialogs import DialogTable
 from sst.interfaces import IRouter
 from sst.protocol import TransportLayer
@@ -25,7 +25,7 @@ from sst.sessiontimer import ExpiryCounter, SessionTimerHook
 from sst.stats import Stats
 from sst.timers import TimerService
 from sst.transaction import TransactionLayer
-from sst.ua import UserAgent
+from sst.ua.core import UserAgent, resolverFor
 
 __all__ = ["Stack", "buildStack"]
 

@@ -20,7 +20,7 @@ from twisted.names.client import createResolver
 from twisted.python import usage
 
 from sst.address import Address
-from sst.b2bua import B2BUASettings, REFRESH_METHODS, REFRESHERS
+from sst.b2bua.settings import B2BUASettings, REFRESH_METHODS, REFRESHERS
 from sst.gctuning import CollectorTuning, GCPauseMonitor
 from sst.headers import SIPParseError, parseURI
 from sst.interfaces import ISessionTimerPolicy

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Optional, Union
 
 from sst.address import Address
-from sst.b2bua import B2BUA
+from sst.b2bua.core import B2BUA
 from sst.message import Request, Response
 from sst.tap import Options, SIPService
 from sst.testing import CALLEE, CALLER, PROXY, ProxyHarness, SortedClock
-from sst.ua import UserAgent
+from sst.ua.core import UserAgent
 
 __all__ = ["B2BUAHarness", "CALLER", "CALLEE", "PROXY", "OFFER", "ANSWER"]
 

@@ -9,14 +9,17 @@ import json
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from sst.b2bua import GIVE_UP_PHRASE, B2BUASettings
+from sst.b2bua.settings import B2BUASettings
+from sst.b2bua.setup import GIVE_UP_PHRASE
 from sst.expiry import EXPIRY_REASON
 from sst.dialogs import IDialogObserver
 from sst.message import Request, Response
 from sst.tap import Options
 from sst.test.b2bua_harness import ANSWER, CALLEE, CALLER, OFFER, B2BUAHarness
 from sst.testing import PROXY
-from sst.ua import IDialogUser, IInviteUser, IUAUser
+from sst.ua.core import IUAUser
+from sst.ua.dialog import IDialogUser
+from sst.ua.invite import IInviteUser
 from sst.test._support import assertProvides
 
 NEW_OFFER = "v=0\r\no=caller 1 2 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n"

@@ -50,8 +50,8 @@ class DeclaredInterfacesTests(SynchronousTestCase):
         plugins'), not nothing.
         """
         names = {"%s.%s" % (cls.__module__, cls.__name__) for cls, _ in declaringClasses()}
-        for name in ["sst.proxy.core.Proxy", "sst.b2bua.Leg", "sst.policies.NetworkPolicyFactory",
-                     "sst.timers.TimerService", "sst.ua._InDialogRequest"]:
+        for name in ["sst.proxy.core.Proxy", "sst.b2bua.call.Leg", "sst.policies.NetworkPolicyFactory",
+                     "sst.timers.TimerService", "sst.ua.dialog._InDialogRequest"]:
             self.assertIn(name, names)
         self.assertGreaterEqual(len(names), 29)
 

@@ -23,16 +23,13 @@ from sst.transaction import (
     TransactionLayer,
 )
 from sst.testing import RecordingTransport
-from sst.ua import (
-    IDialogUser,
+from sst.ua.core import IUAUser, UserAgent
+from sst.ua.dialog import IDialogUser, UADialog, _InDialogRequest
+from sst.ua.invite import (
     IInviteUser,
     IncomingInvite,
-    IUAUser,
     OutgoingInvite,
-    UADialog,
-    UserAgent,
     _IgnoreResponses,
-    _InDialogRequest,
     glareBackoff,
 )
 from sst.test._support import assertProvides
