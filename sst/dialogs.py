@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-from sst.timers import asTimerService
+from sst.timerservice import asTimerService
 from sst.values import DialogId
 
 __all__ = [

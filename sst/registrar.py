@@ -18,7 +18,7 @@ from typing import Iterable, Optional
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from sst.timers import asTimerService
+from sst.timerservice import asTimerService
 from sst.headers import (
     MAX_DELTA_SECONDS,
     NameAddr,

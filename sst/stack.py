@@ -23,7 +23,7 @@ from sst.registrar import LocationService, Registrar
 from sst.routing import ChainRouter, DNSRouter, LocationRouter, StaticRouter
 from sst.sessiontimer import ExpiryCounter, SessionTimerHook
 from sst.stats import Stats
-from sst.timers import TimerService
+from sst.timerservice import TimerService
 from sst.transaction import TransactionLayer
 from sst.ua.core import UserAgent, resolverFor
 

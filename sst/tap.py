@@ -98,8 +98,8 @@ class Options(usage.Options):
         ["max-dialogs", None, "200000", "Dialogs above which new INVITEs get 503."],
         ["min-se", None, "1800", "Smallest session interval accepted, seconds (the seed's min_se; >= 90)."],
         ["session-expires", None, "1800", "Session interval inserted into INVITEs without one (>= min-se)."],
-        ["max-se", None, None, "proxy: largest session interval accepted, seconds; a larger "
-         "Session-Expires is lowered to it (default: no cap)."],
+        ["max-se", None, None, "Largest session interval accepted, seconds; a larger "
+         "Session-Expires is lowered to it (b2bua: on the A-leg; default: no cap)."],
         ["policy", None, "default", "Session-timer policy plugin (see --help-policies)."],
         ["http", None, "tcp:8080:interface=127.0.0.1", "Management HTTP endpoint (strports), or 'none'."],
         ["http-token-file", None, None, "File holding the bearer token that state-changing HTTP calls need."],
@@ -243,7 +243,7 @@ class Options(usage.Options):
         self["b-session-expires"] = bSessionExpires
         self["b2bua-settings"] = B2BUASettings(
             refresher=self["refresher"], refreshMethod=self["refresh-method"],
-            bSessionExpires=bSessionExpires, bMinSE=bMinSE)
+            bSessionExpires=bSessionExpires, bMinSE=bMinSE, maxSE=self["max-se"])
 
     def _sessionTimerOptions(self) -> None:
         policies = findPolicies()

@@ -21,7 +21,8 @@ from sst.address import Address
 from sst.message import Request, Response
 from sst.protocol import TransportLayer, responseAddress
 from sst.responses import makeResponse
-from sst.timers import TimerConfig, asTimerService, nextRetransmit
+from sst.timers import TimerConfig, nextRetransmit
+from sst.timerservice import asTimerService
 
 __all__ = [
     "TransactionLayer",

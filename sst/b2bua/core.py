@@ -37,7 +37,8 @@ from sst.relay import IPNetwork, RelayRule
 from sst.responses import makeResponse
 from sst.routing import StaticRouter
 from sst.stats import Stats
-from sst.timers import TimerConfig, asTimerService
+from sst.timers import TimerConfig
+from sst.timerservice import asTimerService
 from sst.transaction import ServerTransaction
 from sst.ua.core import IUAUser, Resolver, UserAgent, numericResolver
 from sst.ua.dialog import ALLOW, SUPPORTED

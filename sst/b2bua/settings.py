@@ -34,6 +34,8 @@ class B2BUASettings:
     @ivar bMinSE: C{--b-min-se}, or L{None} for the policy's C{minSE}.
     @ivar passHeaders: lower-case names of the caller's headers copied into the B-leg INVITE
         (none by default: only the body and its Content-Type pass).
+    @ivar maxSE: C{--max-se}: the largest session interval the A-leg accepts (a larger one is
+        answered lowered to it, never below the caller's Min-SE), or L{None} for no cap.
     @ivar retryDelay: seconds between attempts after a refresh failed with an error other than
         481, 408, 491 and 422.
     """
@@ -44,6 +46,7 @@ class B2BUASettings:
     bMinSE: Optional[int] = None
     passHeaders: frozenset[str] = frozenset()
     retryDelay: float = 10.0
+    maxSE: Optional[int] = None
 
     def __post_init__(self) -> None:
         """

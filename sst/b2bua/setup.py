@@ -141,6 +141,10 @@ class CallSetup:
         if rejects(offer, ours, self.b2bua.policy.rejectTooSmall(request)):
             return intervalTooSmall(request, ours, toTag=incoming.toTag)
         interval = uasInterval(offer, ours, self.b2bua.policy.sessionExpires(request))
+        maxSE = self.b2bua.settings.maxSE
+        if maxSE is not None and interval > maxSE:
+            # Section 9: a UAS may lower the interval, never below the request's Min-SE.
+            interval = max(maxSE, offer.floor)
         preferred = "uas" if self.b2bua.settings.refresher in ("uas", "local") else "uac"
         return (interval, uasRefresher(offer, preferred) == "uas")
 

@@ -34,7 +34,8 @@ from sst.registrar import Registrar
 from sst.relay import IPNetwork, RelayRule
 from sst.routing import DNSRouter, StaticRouter, Target
 from sst.stats import Stats
-from sst.timers import TimerConfig, asTimerService
+from sst.timers import TimerConfig
+from sst.timerservice import asTimerService
 from sst.transaction import ITransactionUser, ServerTransaction, TransactionLayer
 
 __all__ = ["Proxy"]

@@ -18,7 +18,7 @@ from sst.message import Request, Response
 from sst.proxy.branches import Branch, ResponseContext, _better, _CancelUser
 from sst.proxy.hook import ISessionTimerHook
 from sst.stats import Stats
-from sst.timers import TimerService
+from sst.timerservice import TimerService
 from sst.transaction import TransactionLayer
 from sst.values import SessionTerms
 

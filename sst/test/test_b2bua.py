@@ -461,6 +461,19 @@ class ALegTimerTests(_B2BUATestCase):
         h.clock.advance(0.1)
         self.assertEqual(len(h.requestsTo(CALLER, "INVITE")), 2)
 
+    def test_maxSE(self) -> None:
+        """
+        With --max-se, a caller asking for more gets the cap in the 2xx (never below its
+        Min-SE), and the B-leg asks for no more than the cap either.
+        """
+        h = B2BUAHarness(["--min-se", "90", "--session-expires", "1800", "--max-se", "3600"])
+        ok, _ = h.establish("Session-Expires: 86400")
+        self.assertEqual(ok.header("session-expires"), "3600;refresher=uac")
+        self.assertEqual(h.requestsTo(CALLEE, "INVITE")[0].header("session-expires"), "1800")
+        h = B2BUAHarness(["--min-se", "90", "--session-expires", "1800", "--max-se", "3600"])
+        ok, _ = h.establish("Session-Expires: 86400", "Min-SE: 5000")
+        self.assertEqual(ok.header("session-expires"), "5000;refresher=uac")
+
     def test_refresherInRequest(self) -> None:
         """
         A refresher named in the INVITE is honoured: C{refresher=uas} makes sst refresh.

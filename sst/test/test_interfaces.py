@@ -51,7 +51,7 @@ class DeclaredInterfacesTests(SynchronousTestCase):
         """
         names = {"%s.%s" % (cls.__module__, cls.__name__) for cls, _ in declaringClasses()}
         for name in ["sst.proxy.core.Proxy", "sst.b2bua.call.Leg", "sst.policies.NetworkPolicyFactory",
-                     "sst.timers.TimerService", "sst.ua.dialog._InDialogRequest"]:
+                     "sst.timerservice.TimerService", "sst.ua.dialog._InDialogRequest"]:
             self.assertIn(name, names)
         self.assertGreaterEqual(len(names), 29)
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: sst.test.test_timerservice -*-
 """
-Tests for L{sst.timers.TimerService}: behaviour on a L{Clock}, and its cost counted in
+Tests for L{sst.timerservice.TimerService}: behaviour on a L{Clock}, and its cost counted in
 comparisons and heap operations (never timed).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from sst.timers import Timer, TimerService, asTimerService
+from sst.timerservice import Timer, TimerService, asTimerService
 from sst.test._support import assertProvides
 
 
