@@ -37,6 +37,7 @@ COUNTERS = (
     "overload_rejected",
     "expiry_byes",
     "relay_denied",
+    "options_answered",
     "refreshes_sent",
     "refreshes_received",
     "refreshes_failed",
@@ -67,6 +68,7 @@ DESCRIPTIONS: Mapping[str, str] = {
     "expiry_byes": "BYE requests sent because a session timer expired (--bye-on-expiry)",
     "relay_denied": "Requests refused (403) or ACKs dropped because sst does not relay for "
                     "that domain (see --relay-network)",
+    "options_answered": "OPTIONS requests for the proxy itself answered 200 (health checks)",
     "refreshes_sent": "Session refreshes the B2BUA sent on either leg",
     "refreshes_received": "Session refreshes the B2BUA received and answered on either leg",
     "refreshes_failed": "Session refreshes the B2BUA sent that failed (the call was ended)",

@@ -32,6 +32,7 @@ from sst.proxy.hook import ISessionTimerHook, NoSessionTimers
 from sst.proxy.responses import ResponseHandler, _rejectResponse
 from sst.registrar import Registrar
 from sst.relay import IPNetwork, RelayRule
+from sst.responses import makeResponse
 from sst.routing import DNSRouter, StaticRouter, Target
 from sst.stats import Stats
 from sst.timers import TimerConfig
@@ -43,6 +44,11 @@ __all__ = ["Proxy"]
 
 #: Option tags we support in Proxy-Require.
 SUPPORTED_PROXY_REQUIRE = frozenset(["timer"])
+
+#: The methods named in the C{Allow} header of the proxy's own answer to OPTIONS: what it
+#: serves itself (OPTIONS, REGISTER) and what it forwards with a meaning it knows.
+PROXY_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REGISTER, PRACK, INFO, MESSAGE, " \
+    "SUBSCRIBE, NOTIFY, REFER"
 
 
 @implementer(ITransactionUser)
@@ -227,7 +233,11 @@ class Proxy:
         # 3. Max-Forwards.
         maxForwards = request.maxForwards()
         if maxForwards is not None and maxForwards == 0:
-            server.respondWith(483)
+            if method == "OPTIONS" and not inDialog:
+                # Section 16.3 item 3: an OPTIONS that can go no further is answered here.
+                self._answerOptions(server, request)
+            else:
+                server.respondWith(483)
             return
         # 4. Loop detection.
         loopHash = self.forwarder.loopHash(request)
@@ -245,6 +255,9 @@ class Proxy:
         # Section 16.4: Route information pre-processing.
         self.forwarder.preprocessRoute(request)
         uri = request.requestURI()
+        if method == "OPTIONS" and not inDialog and self._namesThisProxy(request, uri):
+            self._answerOptions(server, request)
+            return
         if not inDialog and self.relayDenied(request, uri):
             self.stats.increment("relay_denied")
             self._log.debug("Relaying denied: {method} {uri} from {source}", method=method,
@@ -273,6 +286,32 @@ class Proxy:
             return
         hops.addCallback(self._routed, context, loopHash)
         hops.addErrback(self._routingFailed, context)
+
+    def _namesThisProxy(self, request: Request, uri: URI) -> bool:
+        """
+        Whether a request, after Route pre-processing, is addressed to this proxy itself
+        rather than to a user: no Route left, no user part, and a Request-URI that is one of
+        our addresses, or one of our registrar's domains with no port.
+        """
+        if uri.user is not None or not uri.isSIP or request.hasHeader("route"):
+            return False
+        if self.isLocal(uri):
+            return True
+        return (uri.port is None and self.registrar is not None
+                and self.registrar.servesDomain(uri.host.lower()))
+
+    def _answerOptions(self, server: ServerTransaction, request: Request) -> None:
+        """
+        Answer an OPTIONS for this proxy as its final recipient (RFC 3261 section 11): 200
+        with Allow, Accept and C{Supported: timer}, so that a health check (a load
+        balancer, C{sipsak}) sees a live server.
+        """
+        self.stats.increment("options_answered")
+        response = makeResponse(request, 200, toTag=self.transactions.newTag())
+        response.addHeader("Allow", PROXY_ALLOW)
+        response.addHeader("Accept", "application/sdp")
+        response.addHeader("Supported", "timer")
+        server.respond(response)
 
     def _nextHops(self, request: Request, inDialog: bool) -> Union[list[Target], Deferred[list[Target]]]:
         """

@@ -228,9 +228,65 @@ class ValidationTests(SynchronousTestCase):
         with an unknown Proxy-Require gets 483, not 420.
         """
         h = ProxyHarness()
-        h.fromCaller(request("OPTIONS", "sip:bob@127.0.0.1:5070", "Max-Forwards: 0",
+        h.fromCaller(request("MESSAGE", "sip:bob@127.0.0.1:5070", "Max-Forwards: 0",
                              "Proxy-Require: foo"))
         self.assertEqual(codes(h.to(CALLER)), [483])
+
+    def assertOptionsAnswered(self, h: ProxyHarness) -> None:
+        """
+        The caller got one 200 to its OPTIONS, from the proxy itself, with Allow, Accept,
+        C{Supported: timer} and a To tag; nothing went to the callee.
+        """
+        self.assertEqual(codes(h.to(CALLER)), [200])
+        response = h.lastResponseTo(CALLER)
+        self.assertIn("OPTIONS", response.header("allow"))
+        self.assertIn("INVITE", response.header("allow"))
+        self.assertEqual(response.header("accept"), "application/sdp")
+        self.assertEqual(response.header("supported"), "timer")
+        self.assertIsNotNone(response.toTag)
+        self.assertEqual(h.to(CALLEE), [])
+        self.assertEqual(h.stats.get("options_answered"), 1)
+
+    def test_optionsMaxForwardsZero(self) -> None:
+        """
+        An OPTIONS with Max-Forwards 0 is answered by the proxy as its final recipient
+        (RFC 3261 section 16.3 item 3), not with 483: a health check that sets it sees 200.
+        """
+        h = ProxyHarness()
+        h.fromCaller(request("OPTIONS", "sip:bob@127.0.0.1:5070", "Max-Forwards: 0"))
+        self.assertOptionsAnswered(h)
+
+    def test_optionsToProxyAddress(self) -> None:
+        """
+        An OPTIONS whose Request-URI is the proxy's own address with no user part gets 200
+        from the proxy, not 480 or a forward to the next hop.
+        """
+        h = ProxyHarness()
+        h.fromCaller(request("OPTIONS", "sip:127.0.0.1:5060", "Max-Forwards: 70",
+                             to="<sip:127.0.0.1:5060>"))
+        self.assertOptionsAnswered(h)
+
+    def test_optionsToProxyDomain(self) -> None:
+        """
+        An OPTIONS for one of the registrar's domains with no user part and no port is for
+        the proxy too.
+        """
+        h = ProxyHarness(nextHop=False)
+        h.fromCaller(request("OPTIONS", "sip:localhost", "Max-Forwards: 70",
+                             to="<sip:localhost>"))
+        self.assertOptionsAnswered(h)
+
+    def test_optionsToUserForwarded(self) -> None:
+        """
+        An OPTIONS for a user, or for another port on one of our hosts, is forwarded as
+        before.
+        """
+        h = ProxyHarness()
+        h.fromCaller(request("OPTIONS", "sip:bob@127.0.0.1:5060", "Max-Forwards: 70"))
+        h.fromCaller(request("OPTIONS", "sip:127.0.0.1:5070", "Max-Forwards: 70",
+                             branch="z9hG4bK-req-2", callId="call-2"))
+        self.assertEqual([r.method for r in h.to(CALLEE)], ["OPTIONS", "OPTIONS"])
+        self.assertEqual(h.stats.get("options_answered"), 0)
 
     def test_maxForwardsOne(self) -> None:
         """

@@ -574,6 +574,26 @@ class _ProxySippMixin(_MixinBase):
 
         return Deferred.fromCoroutine(check())
 
+    def test_optionsHealthCheck(self) -> Deferred[None]:
+        """
+        An OPTIONS whose Request-URI is the proxy itself (C{uac_options_self.xml}) gets
+        200 with Allow and C{Supported: timer} from the proxy, even with a next hop
+        configured, and nothing is forwarded: a load balancer's health check sees a live
+        server.
+        """
+
+        async def check() -> None:
+            calleePort = freePort(self.transport)
+            service = self._startProxy("--next-hop", self._nextHop(calleePort))
+            caller = await self._runCaller("uac_options_self", self._proxyTarget(service))
+            self._assertAllSuccessful(1, caller)
+            self.assertEqual(len(_received(caller, 200)), 1, _describe(caller))
+            self.assertEqual(service.stats.get("requests_out"), 0, _describe(caller))
+            self.assertEqual(service.stats.get("options_answered"), 1, _describe(caller))
+            self._assertNoProxyErrors(service, _describe(caller))
+
+        return Deferred.fromCoroutine(check())
+
     def test_nextHopIsProxy(self) -> Deferred[None]:
         """
         With C{--next-hop} naming the proxy itself, an INVITE

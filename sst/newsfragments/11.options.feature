@@ -1,0 +1,1 @@
+The proxy answers an OPTIONS for itself (its own address or domain with no user part, or Max-Forwards 0) with 200, Allow, Accept and Supported: timer, so that health checks see a live server; counted in options_answered.
