@@ -14,6 +14,7 @@ from twisted.copyright import version as twistedVersion
 
 from twisted.application import service, strports
 from twisted.web.server import Site
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IResolver
 from twisted.logger import Logger
 from twisted.names.client import createResolver
@@ -35,7 +36,7 @@ from sst.store import DialogStore, checkStatePath
 from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.web import makeResource
 
-__all__ = ["Options", "makeService", "SIPService", "parseListen", "sstVersion"]
+__all__ = ["Options", "makeService", "SIPService", "StartupError", "parseListen", "sstVersion"]
 
 
 def sstVersion() -> str:
@@ -134,6 +135,28 @@ class Options(usage.Options):
         self["domain"] = []
         self["policy-option"] = {}
         self["relay-network"] = []
+
+    #: Set when parsing failed: the usage twistd prints before the error is then one line.
+    _parseFailed = False
+
+    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
+        """
+        Parse the command line; on a bad option, remember it, so that twistd prints the
+        error with a pointer to C{--help} rather than the whole usage before it.
+        """
+        try:
+            super().parseOptions(options)  # type: ignore[no-untyped-call]
+        except usage.UsageError:
+            self._parseFailed = True
+            raise
+
+    def getUsage(self, width: Optional[int] = None) -> str:
+        """
+        @return: the full usage; after a bad option, one line that points to C{--help}.
+        """
+        if self._parseFailed:
+            return "Run 'twistd sst --help' for the options."
+        return str(super().getUsage(width))
 
     def opt_version(self) -> None:
         """
@@ -321,6 +344,17 @@ def _checkEndpoint(description: str) -> None:
                                % (description, str(e) or type(e).__name__))
 
 
+class StartupError(SystemExit):
+    """
+    sst cannot start (a busy port): its message is one line, and twistd exits with status
+    1 after printing it, with no traceback.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class SIPService(service.Service):
     """
     The SIP stack: transport, transactions, dialogs, registrar and proxy, listening on the
@@ -371,16 +405,8 @@ class SIPService(service.Service):
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
         for address in self.config["listen"]:
-            family = address.family
-            if address.transport == "udp":
-                port = self.reactor.listenUDP(
-                    address.port, SIPDatagramProtocol(self.transport, family), interface=address.host
-                )
-            else:
-                port = self.reactor.listenTCP(
-                    address.port, SIPStreamFactory(self.transport), interface=address.host
-                )
-            bound = Address(address.transport, address.host, port.getHost().port)
+            port = self._listen(address)
+            bound = Address(address.transport, address.host, getattr(port.getHost(), "port"))
             self.ports.append(port)
             self.transport.listensAt(bound)
             self.addLocalAddress(bound.host, bound.port)
@@ -392,6 +418,30 @@ class SIPService(service.Service):
         if self.gcTuning is not None:
             self.gcTuning.start()
         self.gcMonitor.install()
+
+    def _listen(self, address: Address) -> IListeningPort:
+        """
+        Listen on one C{--listen} address.
+
+        @raise StartupError: when the address cannot be bound (in use, not ours, no
+            permission): one line that says which and why, after the ports already bound
+            are closed.
+        """
+        try:
+            if address.transport == "udp":
+                return self.reactor.listenUDP(  # type: ignore[no-any-return]
+                    address.port, SIPDatagramProtocol(self.transport, address.family),
+                    interface=address.host)
+            return self.reactor.listenTCP(  # type: ignore[no-any-return]
+                address.port, SIPStreamFactory(self.transport), interface=address.host)
+        except CannotListenError as e:
+            for port in self.ports:
+                port.stopListening()
+            self.ports = []
+            reason = getattr(e.socketError, "strerror", None) or str(e.socketError)
+            message = "sst: cannot listen on %s:%s: %s" % (address.transport,
+                                                          address.hostport(), reason)
+            raise StartupError(message)
 
     def _openStore(self) -> None:
         """

@@ -88,7 +88,7 @@ class ProxyHarness:
         if nextHop and "--next-hop" not in argv:
             argv = ["--next-hop", "sip:%s" % (CALLEE.hostport(),)] + argv
         argv = ["--listen", "udp:%s" % (PROXY.hostport(),)] + argv
-        options.parseOptions(argv)  # type: ignore[no-untyped-call]
+        options.parseOptions(argv)
         self.sent: list[tuple[Union[Request, Response], Address]] = []
         self.connectFailed: list[tuple[Address, ConnectFailed]] = []
         transport = RecordingTransport(self.clock, Stats(enabled=not options["no-stats"]),

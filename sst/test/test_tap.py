@@ -7,12 +7,15 @@ from __future__ import annotations
 import io
 import ipaddress
 import os
+import socket
 import subprocess
 import sys
 from importlib import metadata
 
 from twisted.copyright import version as twistedVersion
 from twisted.application.service import IServiceMaker
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import CannotListenError
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
@@ -23,7 +26,7 @@ import sst
 from sst.address import Address
 from sst.policies import NetworkPolicy
 from sst.sessiontimer import DefaultSessionTimerPolicy
-from sst.tap import Options, SIPService, makeService, parseListen, sstVersion
+from sst.tap import Options, SIPService, StartupError, makeService, parseListen, sstVersion
 from sst.test._support import assertProvides
 
 
@@ -414,3 +417,111 @@ class VersionTests(SynchronousTestCase):
              "--version"], cwd=root, capture_output=True, text=True, timeout=120)
         self.assertEqual((result.returncode, result.stdout.splitlines()[:1]),
                          (0, ["sst %s" % (metadata.version("sst"),)]), result.stderr)
+
+
+def _twistd(*args: str) -> "subprocess.CompletedProcess[str]":
+    """
+    Run C{twistd -n --pidfile= sst ARGS} from the source tree with the test's Python.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(sst.__file__)))
+    return subprocess.run(
+        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n",
+         "--pidfile=", "sst"] + list(args), cwd=root, capture_output=True, text=True,
+        timeout=120)
+
+
+class _FakeUDPPort:
+    """
+    A bound UDP port of L{_BusyTCPReactor}.
+    """
+
+    def __init__(self, port: int, interface: str) -> None:
+        self.address = IPv4Address("UDP", interface, port)
+        self.stopped = False
+
+    def getHost(self) -> IPv4Address:
+        return self.address
+
+    def stopListening(self) -> None:
+        self.stopped = True
+
+
+class _BusyTCPReactor(MemoryReactorClock):
+    """
+    A reactor whose UDP ports bind and whose TCP ports are all taken.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.udpPorts: list[_FakeUDPPort] = []
+
+    def listenUDP(self, port: int, protocol: object, interface: str = "",
+                  maxPacketSize: int = 8192) -> _FakeUDPPort:
+        bound = _FakeUDPPort(port, interface)
+        self.udpPorts.append(bound)
+        return bound
+
+    def listenTCP(self, port: int, factory: object, backlog: int = 50,
+                  interface: str = "") -> None:
+        raise CannotListenError(interface, port, OSError(98, "Address already in use"))
+
+
+class StartupErrorTests(SynchronousTestCase):
+    """
+    What goes wrong at start-up is one clear line and exit status 1: no traceback, no
+    pages of usage.
+    """
+
+    def test_shortUsageAfterBadOption(self) -> None:
+        """
+        After a bad option, the usage (which twistd prints before the error) is one line
+        pointing to C{--help}; before, and for C{--help}, it is the whole usage.
+        """
+        options = Options()
+        self.assertIn("--min-se", options.getUsage())
+        self.assertRaises(UsageError, options.parseOptions, ["--min-se", "10"])
+        self.assertEqual(options.getUsage(), "Run 'twistd sst --help' for the options.")
+
+    def test_busyPort(self) -> None:
+        """
+        A C{--listen} address that is taken stops start-up with L{StartupError} (a
+        C{SystemExit}, status 1) naming the address and the reason, and closes the ports
+        already bound.
+        """
+        reactor = _BusyTCPReactor()
+        service = SIPService(parsed("--listen", "udp:127.0.0.1:5099", "--listen",
+                                    "tcp:127.0.0.1:5099", "--state", "none"), reactor)
+        failure = self.assertRaises(StartupError, service.startService)
+        self.assertEqual(failure.message,
+                         "sst: cannot listen on tcp:127.0.0.1:5099: Address already in use")
+        self.assertIsInstance(failure, SystemExit)
+        self.assertEqual(service.ports, [])
+        self.assertEqual([port.stopped for port in reactor.udpPorts], [True])
+
+    def test_twistdBusyPort(self) -> None:
+        """
+        Through twistd, a busy port gives the one line on standard error and exit status
+        1, with no traceback.
+        """
+        taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = _twistd("--listen", "udp:127.0.0.1:%d" % (port,), "--http", "none",
+                         "--state", "none")
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        output = result.stdout + result.stderr
+        self.assertEqual(output.count("sst: cannot listen on udp:127.0.0.1:%d: Address "
+                                      "already in use" % (port,)), 1, output)
+        self.assertNotIn("Traceback", output)
+
+    def test_twistdBadOption(self) -> None:
+        """
+        Through twistd, a bad option prints a few lines ending with the error, exit
+        status 1.
+        """
+        result = _twistd("--min-se", "10")
+        self.assertEqual(result.returncode, 1)
+        output = result.stdout + result.stderr
+        self.assertLessEqual(len(output.splitlines()), 4, output)
+        self.assertIn("Min-SE must be at least 90", output)

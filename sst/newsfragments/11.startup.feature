@@ -1,0 +1,1 @@
+Start-up errors are one line: a bad option prints its error after a pointer to --help instead of the whole usage, and a SIP listen address that cannot be bound stops twistd with 'sst: cannot listen on ...' and exit status 1, with no traceback.
