@@ -22,8 +22,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sst.address import Address
+from sst.floodlimit import FloodLimiter
 from sst.headers import SIPParseError, Via, readSentBy
 from sst.message import DEFAULT_MAX_SIZE, Request, Response, parse
+from sst.responses import makeResponse
 from sst.stats import Stats
 
 __all__ = ["TransportLayer", "SIPDatagramProtocol", "SIPStreamProtocol", "StreamFramer"]
@@ -84,11 +86,17 @@ class TransportLayer:
         stats: Stats,
         maxSize: int = DEFAULT_MAX_SIZE,
         reactor: Optional[IReactorTCP] = None,
+        limiter: Optional[FloodLimiter] = None,
     ) -> None:
+        """
+        @param limiter: the flood limits on requests per source (C{--flood-limit}), or
+            L{None} for none.
+        """
         self.clock = clock
         self.stats = stats
         self.maxSize = maxSize
         self.reactor = reactor
+        self.limiter = limiter
         self.receiver: Optional[Receiver] = None
         self._udp: dict[str, SIPDatagramProtocol] = {}
         self._connections: dict[tuple[str, int], SIPStreamProtocol] = {}
@@ -228,6 +236,10 @@ class TransportLayer:
         self.stats.increment("bytes_in", len(data))
         if not data.strip(b"\r\n"):
             return  # keep-alive
+        limiter = self.limiter
+        if limiter is not None and not data.startswith(b"SIP/") and not limiter.admit(source.host):
+            self._flooded(data, source, limiter)
+            return
         try:
             message = parse(data, self.maxSize)
         except SIPParseError as e:
@@ -281,6 +293,28 @@ class TransportLayer:
         self.stats.increment("dropped")
         self._log.info("Dropped a bad message from {source}: {reason}", source=source,
                        reason=error.reason)
+
+    def _flooded(self, data: bytes, source: Address, limiter: FloodLimiter) -> None:
+        """
+        A request from a blocked source: dropped, or with C{--flood-action 503} answered
+        C{503 Service Unavailable} with a C{Retry-After} of the time left in the block
+        (RFC 3261 section 21.5.4), when it parses, is not an ACK and can be addressed.
+        """
+        if limiter.limits.action != "503":
+            return
+        try:
+            request = parse(data, self.maxSize)
+        except Exception:
+            return
+        if not isinstance(request, Request) or request.method == "ACK":
+            return
+        try:
+            address = self._errorAddress(request, source)
+            response = makeResponse(request, 503)
+            response.addHeader("Retry-After", str(limiter.retryAfter(source.host)))
+            self.sendMessage(response, address)
+        except Exception:
+            self._log.failure("Could not answer a request from blocked {source}", source=source)
 
     def _errorAddress(self, request: Request, source: Address) -> Address:
         """

@@ -15,6 +15,7 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime, IResolver
 
 from sst.b2bua.core import B2BUA
 from sst.dialogs import DialogTable
+from sst.floodlimit import floodLimiterFor
 from sst.interfaces import IRouter
 from sst.protocol import TransportLayer
 from sst.dialogcounter import DialogCounter
@@ -73,7 +74,8 @@ def buildStack(config: Mapping[str, Any], clock: IReactorTime, resolver: IResolv
     if transport is None:
         stats = Stats(enabled=not config.get("no-stats", False))
         reactor = clock if IReactorTCP.providedBy(clock) else None
-        transport = TransportLayer(timerService, stats, config["max-size"], reactor)
+        limiter = floodLimiterFor(config.get("flood-limits"), timerService, stats)
+        transport = TransportLayer(timerService, stats, config["max-size"], reactor, limiter)
     else:
         stats = transport.stats
     dialogs = DialogTable(timerService, config["dialog-timeout"], maxDialogs=config["max-dialogs"])

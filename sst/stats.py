@@ -38,6 +38,8 @@ COUNTERS = (
     "expiry_byes",
     "relay_denied",
     "options_answered",
+    "flood_offenders",
+    "flood_blocked",
     "refreshes_sent",
     "refreshes_received",
     "refreshes_failed",
@@ -68,6 +70,9 @@ DESCRIPTIONS: Mapping[str, str] = {
     "expiry_byes": "BYE requests sent because a session timer expired (--bye-on-expiry)",
     "relay_denied": "Requests refused (403) or ACKs dropped because sst does not relay for "
                     "that domain (see --relay-network)",
+    "flood_offenders": "Sources blocked for sending more requests than --flood-limit allows",
+    "flood_blocked": "Requests dropped or answered 503 because their source was blocked "
+                     "(--flood-limit)",
     "options_answered": "OPTIONS requests for the proxy itself answered 200 (health checks)",
     "refreshes_sent": "Session refreshes the B2BUA sent on either leg",
     "refreshes_received": "Session refreshes the B2BUA received and answered on either leg",

@@ -22,6 +22,7 @@ from twisted.python import usage
 
 from sst.address import Address
 from sst.b2bua.settings import B2BUASettings, REFRESH_METHODS, REFRESHERS
+from sst.floodlimit import FLOOD_ACTIONS, FloodLimits
 from sst.gctuning import CollectorTuning, GCPauseMonitor
 from sst.headers import SIPParseError, parseURI
 from sst.interfaces import ISessionTimerPolicy
@@ -111,6 +112,12 @@ class Options(usage.Options):
         ["b-min-se", None, None, "b2bua: Min-SE of the B-leg INVITE (default: as the A-leg; >= 90)."],
         ["refresher", None, "uac", "b2bua: A-leg refresher when the caller supports timers and names "
          "none: uac, uas, or local (sst refreshes)."],
+        ["flood-limit", None, None, "Block a source address that sends more than this many "
+         "requests within --flood-window (like Kamailio's pike; default: no limit)."],
+        ["flood-window", None, "2", "Sliding window of --flood-limit, in seconds."],
+        ["flood-ban", None, "60", "How long a source over --flood-limit stays blocked, in seconds."],
+        ["flood-action", None, "drop", "What a blocked source's requests get: drop, or 503 "
+         "(with Retry-After)."],
         ["refresh-method", None, "auto", "b2bua: refresh with update, invite, or auto (UPDATE when "
          "the peer allows it)."],
     ]
@@ -135,6 +142,7 @@ class Options(usage.Options):
         self["domain"] = []
         self["policy-option"] = {}
         self["relay-network"] = []
+        self["trusted-network"] = []
 
     #: Set when parsing failed: the usage twistd prints before the error is then one line.
     _parseFailed = False
@@ -177,6 +185,17 @@ class Options(usage.Options):
             raise usage.UsageError("--relay-network wants a network such as 192.0.2.0/24: %s" % (e,))
         self["relay-network"].append(network)
 
+    def opt_trusted_network(self, value: str) -> None:
+        """
+        A source network that --flood-limit never blocks, in CIDR (repeatable).
+        """
+        try:
+            network = ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError as e:
+            raise usage.UsageError("--trusted-network wants a network such as 192.0.2.0/24: %s"
+                                   % (e,))
+        self["trusted-network"].append(network)
+
     def opt_policy_option(self, value: str) -> None:
         """
         KEY=VALUE handed to the policy plugin (repeatable).
@@ -217,12 +236,30 @@ class Options(usage.Options):
         self._sessionTimerOptions()
         self._b2buaOptions()
         self._stateOptions()
+        self._floodOptions()
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
         except ValueError as e:
             raise usage.UsageError(str(e))
 
+
+    def _floodOptions(self) -> None:
+        """
+        Check the C{--flood-*} options into C{self["flood-limits"]} (L{None} without
+        C{--flood-limit}).
+        """
+        window = _positive("flood-window", self["flood-window"])
+        ban = _positive("flood-ban", self["flood-ban"])
+        if self["flood-action"] not in FLOOD_ACTIONS:
+            raise usage.UsageError("--flood-action must be drop or 503, not %r"
+                                   % (self["flood-action"],))
+        if self["flood-limit"] is None:
+            self["flood-limits"] = None
+            return
+        limit = int(_positive("flood-limit", self["flood-limit"], integer=True))
+        self["flood-limits"] = FloodLimits(limit, window, ban, self["flood-action"],
+                                           tuple(self["trusted-network"]))
 
     def _stateOptions(self) -> None:
         """
@@ -510,6 +547,9 @@ class SIPService(service.Service):
         }
         if self.b2bua is not None:
             gauges["calls"] = len(self.b2bua.calls)
+        limiter = self.transport.limiter
+        if limiter is not None:
+            gauges["flood_blocked_sources"] = len(limiter.banned)
         gauges.update(self.gcMonitor.snapshot())
         if self.gcTuning is not None:
             gauges["gc_freezes"] = self.gcTuning.freezes

@@ -18,6 +18,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
 
 from sst.address import Address
+from sst.floodlimit import FloodLimiter, floodLimiterFor
 from sst.message import DEFAULT_MAX_SIZE, Request, Response, parse
 from sst.protocol import ConnectFailed, TransportLayer
 from sst.stats import Stats
@@ -52,8 +53,8 @@ class RecordingTransport(TransportLayer):
 
     def __init__(self, clock: IReactorTime, stats: Stats,
                  record: Callable[[bytes, Address, Optional[ConnectFailed]], None],
-                 maxSize: int = DEFAULT_MAX_SIZE) -> None:
-        super().__init__(clock, stats, maxSize)
+                 maxSize: int = DEFAULT_MAX_SIZE, limiter: Optional[FloodLimiter] = None) -> None:
+        super().__init__(clock, stats, maxSize, limiter=limiter)
         self._record = record
 
     def send(self, data: bytes, address: Address,
@@ -91,8 +92,10 @@ class ProxyHarness:
         options.parseOptions(argv)
         self.sent: list[tuple[Union[Request, Response], Address]] = []
         self.connectFailed: list[tuple[Address, ConnectFailed]] = []
-        transport = RecordingTransport(self.clock, Stats(enabled=not options["no-stats"]),
-                                       self._record, options["max-size"])
+        stats = Stats(enabled=not options["no-stats"])
+        transport = RecordingTransport(
+            self.clock, stats, self._record, options["max-size"],
+            floodLimiterFor(options["flood-limits"], self.clock, stats))
         self.service = SIPService(options, self.clock, transport=transport)
         transport.listensAt(PROXY)
         self.service.addLocalAddress(PROXY.host, PROXY.port)

@@ -594,6 +594,27 @@ class _ProxySippMixin(_MixinBase):
 
         return Deferred.fromCoroutine(check())
 
+    def test_floodLimited(self) -> Deferred[None]:
+        """
+        A flood of requests from one address (C{uac_options_flood.xml}, 20 OPTIONS at
+        200/s) through a proxy with C{--flood-limit 5 --flood-action 503}: the first 5
+        get 200, the other 15 get 503 with Retry-After, and the source is counted once.
+        """
+
+        async def check() -> None:
+            service = self._startProxy("--flood-limit", "5", "--flood-window", "30",
+                                       "--flood-action", "503")
+            caller = await self._runCaller("uac_options_flood", self._proxyTarget(service),
+                                           calls=20, rate=200)
+            self._assertAllSuccessful(20, caller)
+            self.assertEqual((len(_received(caller, 200)), len(_received(caller, 503))),
+                             (5, 15), _describe(caller))
+            self.assertEqual(service.stats.get("flood_offenders"), 1, _describe(caller))
+            self.assertEqual(service.stats.get("flood_blocked"), 15, _describe(caller))
+            self._assertNoProxyErrors(service, _describe(caller))
+
+        return Deferred.fromCoroutine(check())
+
     def test_nextHopIsProxy(self) -> Deferred[None]:
         """
         With C{--next-hop} naming the proxy itself, an INVITE

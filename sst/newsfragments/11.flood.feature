@@ -1,0 +1,1 @@
+Flood limits per source address, like Kamailio's pike: --flood-limit N requests per sliding --flood-window, blocking for --flood-ban seconds with --flood-action drop or 503 (Retry-After); --trusted-network sources are exempt; offenders logged once and counted (flood_offenders, flood_blocked, flood_blocked_sources).
