@@ -384,13 +384,14 @@ class TortureTests(SynchronousTestCase):
 
     def test_zeroMaxForwardsOptions(self) -> None:
         """
-        An OPTIONS with Max-Forwards 0 also gets a 483 (sst answers no OPTIONS itself).
+        An OPTIONS with Max-Forwards 0 is answered 200 by sst itself, as the request's final
+        recipient (RFC 3261 section 16.3 item 3), and not forwarded.
         """
         h = self.harness()
         data = next(e for e in MANIFEST if e.path == "invalid/bext01.sip").data()
         data = data.replace(b"Max-Forwards: 70", b"Max-Forwards: 0").replace(b"Proxy-Require", b"X-Was")
         h.deliver(data)
-        self.assertEqual(h.lastResponseTo(CALLER).code, 483)
+        self.assertEqual(h.lastResponseTo(CALLER).code, 200)
         self.assertEqual(h.requests(), [])
 
     def test_inv2543Retransmission(self) -> None:
