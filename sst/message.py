@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from itertools import repeat
 from operator import itemgetter
-from typing import Callable, Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, TypeVar, Union
 
 from sst.headers import (
     CSeq,
@@ -153,6 +153,41 @@ def tagOf(value: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+_T = TypeVar("_T")
+
+#: Values decoded from header texts that recur from message to message (the CSeq, the
+#: Max-Forwards and the Content-Length of the usual messages, the From and To of every
+#: message of a call), by text. Each is a pure function of its text and immutable, so one
+#: decoding serves every message carrying the same text; a memo is emptied when full.
+_CSEQS: dict[str, CSeq] = {}
+_DELTAS: dict[str, int] = {}
+#: The tag of each From or To text, C{""} for none.
+_TAGS: dict[str, str] = {}
+_MEMO_SIZE = 4096
+
+
+def _remember(memo: dict[str, _T], text: str, value: _T) -> _T:
+    """
+    Note in C{memo} that C{text} decodes to C{value}.
+
+    @return: C{value}.
+    """
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[text] = value
+    return value
+
+
+def _delta(text: str, what: str) -> int:
+    """
+    L{parseDeltaSeconds}, through L{_DELTAS}.
+    """
+    number = _DELTAS.get(text)
+    if number is None:
+        number = _remember(_DELTAS, text, parseDeltaSeconds(text, what))
+    return number
+
+
 #: What each header's decoded forms are cached under.
 _CACHE_KEYS = {
     "via": ("via", "topvia"),
@@ -283,14 +318,14 @@ class Message:
         @return: the value of the first header called C{name} (any form), or L{None}.
         """
         key = _KEYS.get(name) or canonicalName(name)
-        keys = self._keys
-        if key in keys:
-            line = self._lines[keys.index(key)]
-            value = line[line.index(":") + 1 :]
-            if "\n" in value:
-                return valueOf(line)
-            return value.strip(" \t")
-        return None
+        try:
+            line = self._lines[self._keys.index(key)]
+        except ValueError:
+            return None
+        value = line[line.index(":") + 1 :]
+        if "\n" in value:
+            return valueOf(line)
+        return value.strip(" \t")
 
     def headerValues(self, name: str) -> list[str]:
         """
@@ -336,7 +371,13 @@ class Message:
         @return: the value of each line called C{name}, comma lists left whole.
         """
         key = _KEYS.get(name) or canonicalName(name)
-        return [valueOf(line) for k, line in zip(self._keys, self._lines) if k == key]
+        keys = self._keys
+        count = keys.count(key)
+        if count == 0:
+            return []
+        if count == 1:
+            return [valueOf(self._lines[keys.index(key)])]
+        return [valueOf(line) for k, line in zip(keys, self._lines) if k == key]
 
     def hasHeader(self, name: str) -> bool:
         """
@@ -546,7 +587,9 @@ class Message:
             value = self.header("cseq")
             if value is None:
                 raise SIPParseError("missing CSeq")
-            cached = parseCSeq(value)
+            cached = _CSEQS.get(value)
+            if cached is None:
+                cached = _remember(_CSEQS, value, parseCSeq(value))
             self._cache["cseq"] = cached
         return cached  # type: ignore[return-value]
 
@@ -583,7 +626,10 @@ class Message:
             value = self.header(key)
             if value is None:
                 raise SIPParseError("missing %s" % (displayName(key),))
-            tag = tagOf(value)
+            known = _TAGS.get(value)
+            if known is None:
+                known = _remember(_TAGS, value, tagOf(value) or "")
+            tag = known or None
         cache[cacheKey] = tag
         return tag
 
@@ -637,7 +683,7 @@ class Message:
         value = self.header("max-forwards")
         number = None
         if value is not None:
-            number = parseDeltaSeconds(value, "Max-Forwards")
+            number = _delta(value, "Max-Forwards")
             if number > 255:
                 raise SIPParseError("Max-Forwards too large")
         cache["max-forwards"] = number
@@ -988,7 +1034,7 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
             if key not in keys:
                 raise SIPParseError("missing %s" % (displayName(key),))
     if "content-length" in keys:
-        length = parseDeltaSeconds(msg.header("content-length") or "", "Content-Length")
+        length = _delta(msg.header("content-length") or "", "Content-Length")
         if length > len(body):
             raise SIPParseError("Content-Length larger than message")
         body = body[:length]
