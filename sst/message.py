@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from itertools import repeat
 from operator import itemgetter
-from typing import Callable, Iterator, Optional, TypeVar, Union
+from typing import Callable, Hashable, Iterator, Optional, TypeVar, Union
 
 from sst.headers import (
     CSeq,
@@ -153,6 +153,7 @@ def tagOf(value: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+_K = TypeVar("_K", bound=Hashable)
 _T = TypeVar("_T")
 
 #: Values decoded from header texts that recur from message to message (the CSeq, the
@@ -166,7 +167,7 @@ _TAGS: dict[str, str] = {}
 _MEMO_SIZE = 4096
 
 
-def _remember(memo: dict[str, _T], text: str, value: _T) -> _T:
+def _remember(memo: dict[_K, _T], text: _K, value: _T) -> _T:
     """
     Note in C{memo} that C{text} decodes to C{value}.
 
@@ -389,8 +390,7 @@ class Message:
         """
         @return: whether the option tag C{tag} is listed in C{name} (Supported, Require, ...).
         """
-        tag = tag.lower()
-        return any(v.lower() == tag for v in self.headerValues(name))
+        return tag.lower() in map(str.lower, self.headerValues(name))
 
     def appendHeader(self, key: str, value: str) -> None:
         """
@@ -500,7 +500,11 @@ class Message:
         """
         cache = self._cache
         if cache:
-            for name in _CACHE_KEYS.get(key, (key,)):
+            names = _CACHE_KEYS.get(key)
+            if names is None:
+                cache.pop(key, None)
+                return
+            for name in names:
                 cache.pop(name, None)
 
     def pushVia(self, via: Via, text: Optional[str] = None) -> None:
@@ -1022,8 +1026,18 @@ def _headerKey(line: str, colon: int) -> Optional[str]:
     return key
 
 
-def _validate(msg: Union[Request, Response], body: bytes) -> None:
-    keys = msg._keys
+#: The sequences of header keys that L{_checkKeys} passed: the messages of a kind (the
+#: INVITEs of one phone, the responses of one peer) have the same header lines in the same
+#: order, so their keys are checked once.
+_SHAPES: dict[tuple[str, ...], bool] = {}
+
+
+def _checkKeys(keys: list[str]) -> None:
+    """
+    Check that no single-valued header is repeated and that the required ones are there.
+
+    @raise SIPParseError: when one is repeated or missing.
+    """
     singles = list(filter(SINGLE_VALUED.__contains__, keys))
     if len(set(singles)) != len(singles):
         for key in singles:
@@ -1033,6 +1047,14 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
         for key in REQUIRED:
             if key not in keys:
                 raise SIPParseError("missing %s" % (displayName(key),))
+
+
+def _validate(msg: Union[Request, Response], body: bytes) -> None:
+    keys = msg._keys
+    shape = tuple(keys)
+    if shape not in _SHAPES:
+        _checkKeys(keys)
+        _remember(_SHAPES, shape, True)
     if "content-length" in keys:
         length = _delta(msg.header("content-length") or "", "Content-Length")
         if length > len(body):

@@ -1181,3 +1181,17 @@ class MemoTests(SynchronousTestCase):
         headers = replaceHeader(b"max-forwards", b"Max-Forwards: 7x")
         for _ in range(2):
             self.assertRaises(SIPParseError, parse, request(headers))
+
+    def test_shapeKnownThenRepeated(self) -> None:
+        """
+        A header block whose keys differ from one checked before, by one repeated
+        single-valued header or one missing required header, is refused.
+        """
+        parseRequest(request())
+        self.assertIn(tuple(parseRequest(request())._keys), message._SHAPES)
+        repeated = HEADERS + [b"CSeq: 314159 INVITE"]
+        self.assertRaises(SIPParseError, parse, request(repeated))
+        missing = replaceHeader(b"call-id", None)
+        self.assertRaises(SIPParseError, parse, request(missing))
+        parseRequest(request())
+        self.assertRaises(SIPParseError, parse, request(repeated))
