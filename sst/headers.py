@@ -470,7 +470,7 @@ def checkDisplayName(text: str) -> None:
     """
     lt = text.find("<")
     if lt > 0 and _TOKENS.fullmatch(text, 0, lt) is None:
-        _parseNameAddr(text)
+        parseNameAddr(text)
 
 
 #: Blank-separated tokens, or nothing.
