@@ -250,7 +250,7 @@ def valueOf(line: str) -> str:
     @return: the value of a header line: what follows its colon, without the blanks around
         it, with a folded line's continuations joined by single spaces.
     """
-    value = line[line.index(":") + 1 :]
+    value = line.partition(":")[2]
     if "\n" in value:
         # A folded line: each continuation joins with one space (RFC 3261 section 7.3.1).
         parts = value.split("\r\n")
@@ -323,7 +323,7 @@ class Message:
             line = self._lines[self._keys.index(key)]
         except ValueError:
             return None
-        value = line[line.index(":") + 1 :]
+        value = line.partition(":")[2]
         if "\n" in value:
             return valueOf(line)
         return value.strip(" \t")
@@ -929,9 +929,10 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
         raise SIPParseError("empty message")
     text = head.decode("latin-1")
     lines = text.split("\r\n")
-    breaks = len(lines) - 1
-    if text.count("\n") != breaks or text.count("\r") != breaks:
-        # A CR that does not end a line would let the next hop see a line we did not.
+    joined = "".join(lines)
+    if "\r" in joined or "\n" in joined:
+        # A CR or LF outside a CRLF. A CR that does not end a line would let the next hop
+        # see a line we did not.
         if text.count("\r") != text.count("\r\n"):
             raise SIPParseError("bare CR in header")
         lines = _LINE_SPLIT.split(text)
