@@ -189,6 +189,38 @@ def _delta(text: str, what: str) -> int:
     return number
 
 
+def _cseqOf(value: str) -> CSeq:
+    """
+    L{parseCSeq}, through L{_CSEQS}.
+    """
+    cseq = _CSEQS.get(value)
+    if cseq is None:
+        cseq = _remember(_CSEQS, value, parseCSeq(value))
+    return cseq
+
+
+def _topViaOf(value: str) -> Via:
+    """
+    @return: the first element of the Via value C{value}, decoded.
+    """
+    if "," in value:
+        elements = splitCommas(value)
+        if not elements:
+            raise SIPParseError("empty Via")
+        value = elements[0]
+    return parseVia(value)
+
+
+def _maxForwardsOf(value: str) -> int:
+    """
+    @return: the Max-Forwards value C{value}, decoded.
+    """
+    number = _delta(value, "Max-Forwards")
+    if number > 255:
+        raise SIPParseError("Max-Forwards too large")
+    return number
+
+
 #: What each header's decoded forms are cached under.
 _CACHE_KEYS = {
     "via": ("via", "topvia"),
@@ -573,13 +605,7 @@ class Message:
             value = self.header("via")
             if value is None:
                 raise SIPParseError("missing Via")
-            if "," in value:
-                elements = splitCommas(value)
-                if not elements:
-                    raise SIPParseError("empty Via")
-                value = elements[0]
-            cached = parseVia(value)
-            self._cache["topvia"] = cached
+            cached = self._cache["topvia"] = _topViaOf(value)
         return cached  # type: ignore[return-value]
 
     def cseq(self) -> CSeq:
@@ -591,10 +617,7 @@ class Message:
             value = self.header("cseq")
             if value is None:
                 raise SIPParseError("missing CSeq")
-            cached = _CSEQS.get(value)
-            if cached is None:
-                cached = _remember(_CSEQS, value, parseCSeq(value))
-            self._cache["cseq"] = cached
+            cached = self._cache["cseq"] = _cseqOf(value)
         return cached  # type: ignore[return-value]
 
     def _nameAddr(self, key: str) -> NameAddr:
@@ -685,11 +708,7 @@ class Message:
         if "max-forwards" in cache:
             return cache["max-forwards"]  # type: ignore[return-value]
         value = self.header("max-forwards")
-        number = None
-        if value is not None:
-            number = _delta(value, "Max-Forwards")
-            if number > 255:
-                raise SIPParseError("Max-Forwards too large")
+        number = None if value is None else _maxForwardsOf(value)
         cache["max-forwards"] = number
         return number
 
@@ -1056,13 +1075,17 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
     if shape not in _SHAPES:
         _checkKeys(keys)
         _remember(_SHAPES, shape, True)
+    lines = msg._lines
+    cache = msg._cache
     if "content-length" in keys:
-        length = _delta(msg.header("content-length") or "", "Content-Length")
+        length = _delta(valueOf(lines[keys.index("content-length")]), "Content-Length")
         if length > len(body):
             raise SIPParseError("Content-Length larger than message")
         body = body[:length]
     msg.body = body
-    cseq = msg.cseq()
+    # As the accessors do (CSeq and Via are there: _checkKeys says so), without their
+    # lookups of a cache that is still empty.
+    cseq = cache["cseq"] = _cseqOf(valueOf(lines[keys.index("cseq")]))
     if isinstance(msg, Request):
         if cseq.method != msg.method:
             raise SIPParseError("CSeq method does not match request method")
@@ -1073,5 +1096,6 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
     # Decode what the transaction layer needs on every message. From and To are decoded
     # when first asked for (the proxy checks them on dialog-creating requests); their tags
     # are read cheaply by L{Message.fromTag} and L{Message.toTag}.
-    msg.topVia()
-    msg.maxForwards()
+    cache["topvia"] = _topViaOf(valueOf(lines[keys.index("via")]))
+    cache["max-forwards"] = (_maxForwardsOf(valueOf(lines[keys.index("max-forwards")]))
+                             if "max-forwards" in keys else None)
