@@ -6,6 +6,14 @@ proxy's time goes per call, without SIPp or the kernel.
 
     python bench/profile_proxy.py --calls 5000            # time per call
     python bench/profile_proxy.py --calls 2000 --profile  # plus the top functions
+
+Instructions per call, with the scripted phones' own share (their messages are built and
+parsed in Python too) taken out: run each of these under
+C{valgrind --tool=callgrind} and take the differences of the totals, over 1000.
+
+    python bench/profile_proxy.py --calls 1000            # minus --calls 0: the whole call
+    python bench/profile_proxy.py --calls 1000 --scripting
+                                                          # minus --calls 1000: the phones
 """
 from __future__ import annotations
 
@@ -115,17 +123,59 @@ def oneCall(service: SIPService, wire: Wire, n: int) -> None:
     wire.sent.clear()
 
 
+def scripting(service: SIPService, wire: Wire, clock: Clock, first: int, calls: int) -> None:
+    """
+    Run C{calls} calls, keeping what the proxy forwarded to the UAS, then do again only what
+    L{oneCall} does besides feeding the proxy: build the UAC's requests and the UAS's
+    responses (parsing the forwarded requests), and pick the forwarded requests out.
+    """
+    layer = service.transport
+    kept: list[tuple[bytes, bytes, list[tuple[bytes, Address]]]] = []
+    for n in range(first, first + calls):
+        layer.dataReceived(INVITE.format(n=n).encode(), UAC)
+        forwarded = [d for d, a in wire.sent if a == UAS][-1]
+        layer.dataReceived(answer(forwarded, 180, "b%d" % n), UAS)
+        layer.dataReceived(answer(forwarded, 200, "b%d" % n), UAS)
+        layer.dataReceived(INDIALOG.format(method="ACK", n=n, step=2, cseq=1).encode(), UAC)
+        layer.dataReceived(INDIALOG.format(method="BYE", n=n, step=3, cseq=2).encode(), UAC)
+        bye = [d for d, a in wire.sent if a == UAS][-1]
+        kept.append((forwarded, bye, list(wire.sent)))
+        layer.dataReceived(answer(bye, 200, "b%d" % n), UAS)
+        wire.sent.clear()
+        clock.advance(1.0)
+    replay = Wire()
+    for n, (forwarded, bye, sent) in enumerate(kept, first):
+        INVITE.format(n=n).encode()
+        for data, address in sent[:2]:
+            replay.send(data, address)
+        [d for d, a in replay.sent if a == UAS][-1]
+        answer(forwarded, 180, "b%d" % n)
+        answer(forwarded, 200, "b%d" % n)
+        INDIALOG.format(method="ACK", n=n, step=2, cseq=1).encode()
+        INDIALOG.format(method="BYE", n=n, step=3, cseq=2).encode()
+        for data, address in sent[2:]:
+            replay.send(data, address)
+        [d for d, a in replay.sent if a == UAS][-1]
+        answer(bye, 200, "b%d" % n)
+        replay.sent.clear()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumtime)")
+    parser.add_argument("--scripting", action="store_true",
+                        help="after the calls, redo the scripted phones' part of them alone")
     parser.add_argument("extra", nargs="*", help="twistd sst options")
     args = parser.parse_args()
     service, wire, clock = build(args.extra)
     for n in range(200):
         oneCall(service, wire, n)  # warm up
         clock.advance(1.0)
+    if args.scripting:
+        scripting(service, wire, clock, 200, args.calls)
+        return 0
     profiler: Optional[Any] = cProfile.Profile() if args.profile else None
     start = time.process_time()
     if profiler is not None:

@@ -46,15 +46,18 @@ _IPV6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
 #: What keeps a parameter list or Via off the fast paths: blanks (and other white space),
 #: quotes, brackets.
 _NOT_PLAIN = re.compile(r"[\s\"\[\]<>]")
-#: The usual Via: C{SIP/2.0/UDP host[:port][;params]}, with a host name or IPv4 address.
-_PLAIN_VIA = re.compile(r"SIP/2\.0/([A-Za-z0-9\-.!%*_+`'~]+) ([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?(?:;(.*))?")
+#: The usual Via: C{SIP/2.0/UDP host[:port][;params]}, with a host name or IPv4 address, and
+#: parameters without a character of L{_NOT_PLAIN}.
+_PLAIN_VIA = re.compile(
+    r"SIP/2\.0/([A-Za-z0-9\-.!%*_+`'~]+) ([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?(?:;([^\s\"\[\]<>]*))?")
 #: The usual name-addr: an optional quoted display name (no escapes) or token, C{<uri>} with
 #: no blank, quote or bracket inside, and plain parameters.
 _PLAIN_NAME_ADDR = re.compile(
     r'("[^"\\\r\n]*"|[A-Za-z0-9\-.!%*_+`\'~]+)? ?<([^<>"\s]+)>(?:;([^\s"<>\[\]]+))?')
-#: The usual SIP URI: C{sip:[user@]host[:port][;params]}, no password, headers or IPv6.
+#: The usual SIP URI: C{sip:[user@]host[:port][;params]}, no password, headers or IPv6, and
+#: no character of L{_NOT_PLAIN} anywhere.
 _PLAIN_SIP_URI = re.compile(
-    r"sip:(?:([^:@;?]+)@)?([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?(?:;([^@?]*))?")
+    r"sip:(?:([^:@;?\s\"\[\]<>]+)@)?([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?(?:;([^@?\s\"\[\]<>]*))?")
 
 
 class SIPParseError(ValueError):
@@ -113,6 +116,9 @@ def splitCommas(value: str) -> list[str]:
     @raise SIPParseError: on an unterminated quoted string.
     """
     if '"' not in value and "<" not in value:
+        if "," not in value:
+            value = value.strip()
+            return [value] if value else []
         return [part.strip() for part in value.split(",") if part.strip()]
     parts: list[str] = []
     start = 0
@@ -348,7 +354,7 @@ def parseURI(text: str) -> URI:
         host or port.
     """
     plain = _PLAIN_SIP_URI.fullmatch(text)
-    if plain is not None and not _NOT_PLAIN.search(text):
+    if plain is not None:
         user, host, portText, paramText = plain.groups()
         port = None
         if portText is not None:
@@ -464,7 +470,7 @@ def checkDisplayName(text: str) -> None:
     """
     lt = text.find("<")
     if lt > 0 and _TOKENS.fullmatch(text, 0, lt) is None:
-        _parseNameAddr(text)
+        parseNameAddr(text)
 
 
 #: Blank-separated tokens, or nothing.
@@ -582,7 +588,7 @@ def parseVia(text: str) -> Via:
     @raise SIPParseError: on a bad protocol, host or parameter.
     """
     plain = _PLAIN_VIA.fullmatch(text)
-    if plain is not None and (plain.group(4) is None or not _NOT_PLAIN.search(plain.group(4))):
+    if plain is not None:
         transport, host, portText, paramText = plain.groups()
         port = None
         if portText is not None:

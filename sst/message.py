@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from itertools import repeat
 from operator import itemgetter
-from typing import Callable, Iterator, Optional, Union
+from typing import Callable, Hashable, Iterator, Optional, TypeVar, Union
 
 from sst.headers import (
     CSeq,
@@ -153,6 +153,74 @@ def tagOf(value: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+_K = TypeVar("_K", bound=Hashable)
+_T = TypeVar("_T")
+
+#: Values decoded from header texts that recur from message to message (the CSeq, the
+#: Max-Forwards and the Content-Length of the usual messages, the From and To of every
+#: message of a call), by text. Each is a pure function of its text and immutable, so one
+#: decoding serves every message carrying the same text; a memo is emptied when full.
+_CSEQS: dict[str, CSeq] = {}
+_DELTAS: dict[str, int] = {}
+#: The tag of each From or To text, C{""} for none.
+_TAGS: dict[str, str] = {}
+_MEMO_SIZE = 4096
+
+
+def _remember(memo: dict[_K, _T], text: _K, value: _T) -> _T:
+    """
+    Note in C{memo} that C{text} decodes to C{value}.
+
+    @return: C{value}.
+    """
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[text] = value
+    return value
+
+
+def _delta(text: str, what: str) -> int:
+    """
+    L{parseDeltaSeconds}, through L{_DELTAS}.
+    """
+    number = _DELTAS.get(text)
+    if number is None:
+        number = _remember(_DELTAS, text, parseDeltaSeconds(text, what))
+    return number
+
+
+def _cseqOf(value: str) -> CSeq:
+    """
+    L{parseCSeq}, through L{_CSEQS}.
+    """
+    cseq = _CSEQS.get(value)
+    if cseq is None:
+        cseq = _remember(_CSEQS, value, parseCSeq(value))
+    return cseq
+
+
+def _topViaOf(value: str) -> Via:
+    """
+    @return: the first element of the Via value C{value}, decoded.
+    """
+    if "," in value:
+        elements = splitCommas(value)
+        if not elements:
+            raise SIPParseError("empty Via")
+        value = elements[0]
+    return parseVia(value)
+
+
+def _maxForwardsOf(value: str) -> int:
+    """
+    @return: the Max-Forwards value C{value}, decoded.
+    """
+    number = _delta(value, "Max-Forwards")
+    if number > 255:
+        raise SIPParseError("Max-Forwards too large")
+    return number
+
+
 #: What each header's decoded forms are cached under.
 _CACHE_KEYS = {
     "via": ("via", "topvia"),
@@ -214,7 +282,7 @@ def valueOf(line: str) -> str:
     @return: the value of a header line: what follows its colon, without the blanks around
         it, with a folded line's continuations joined by single spaces.
     """
-    value = line[line.index(":") + 1 :]
+    value = line.partition(":")[2]
     if "\n" in value:
         # A folded line: each continuation joins with one space (RFC 3261 section 7.3.1).
         parts = value.split("\r\n")
@@ -283,14 +351,14 @@ class Message:
         @return: the value of the first header called C{name} (any form), or L{None}.
         """
         key = _KEYS.get(name) or canonicalName(name)
-        keys = self._keys
-        if key in keys:
-            line = self._lines[keys.index(key)]
-            value = line[line.index(":") + 1 :]
-            if "\n" in value:
-                return valueOf(line)
-            return value.strip(" \t")
-        return None
+        try:
+            line = self._lines[self._keys.index(key)]
+        except ValueError:
+            return None
+        value = line.partition(":")[2]
+        if "\n" in value:
+            return valueOf(line)
+        return value.strip(" \t")
 
     def headerValues(self, name: str) -> list[str]:
         """
@@ -336,7 +404,13 @@ class Message:
         @return: the value of each line called C{name}, comma lists left whole.
         """
         key = _KEYS.get(name) or canonicalName(name)
-        return [valueOf(line) for k, line in zip(self._keys, self._lines) if k == key]
+        keys = self._keys
+        count = keys.count(key)
+        if count == 0:
+            return []
+        if count == 1:
+            return [valueOf(self._lines[keys.index(key)])]
+        return [valueOf(line) for k, line in zip(keys, self._lines) if k == key]
 
     def hasHeader(self, name: str) -> bool:
         """
@@ -348,8 +422,7 @@ class Message:
         """
         @return: whether the option tag C{tag} is listed in C{name} (Supported, Require, ...).
         """
-        tag = tag.lower()
-        return any(v.lower() == tag for v in self.headerValues(name))
+        return tag.lower() in map(str.lower, self.headerValues(name))
 
     def appendHeader(self, key: str, value: str) -> None:
         """
@@ -459,7 +532,11 @@ class Message:
         """
         cache = self._cache
         if cache:
-            for name in _CACHE_KEYS.get(key, (key,)):
+            names = _CACHE_KEYS.get(key)
+            if names is None:
+                cache.pop(key, None)
+                return
+            for name in names:
                 cache.pop(name, None)
 
     def pushVia(self, via: Via, text: Optional[str] = None) -> None:
@@ -528,13 +605,7 @@ class Message:
             value = self.header("via")
             if value is None:
                 raise SIPParseError("missing Via")
-            if "," in value:
-                elements = splitCommas(value)
-                if not elements:
-                    raise SIPParseError("empty Via")
-                value = elements[0]
-            cached = parseVia(value)
-            self._cache["topvia"] = cached
+            cached = self._cache["topvia"] = _topViaOf(value)
         return cached  # type: ignore[return-value]
 
     def cseq(self) -> CSeq:
@@ -546,8 +617,7 @@ class Message:
             value = self.header("cseq")
             if value is None:
                 raise SIPParseError("missing CSeq")
-            cached = parseCSeq(value)
-            self._cache["cseq"] = cached
+            cached = self._cache["cseq"] = _cseqOf(value)
         return cached  # type: ignore[return-value]
 
     def _nameAddr(self, key: str) -> NameAddr:
@@ -583,7 +653,10 @@ class Message:
             value = self.header(key)
             if value is None:
                 raise SIPParseError("missing %s" % (displayName(key),))
-            tag = tagOf(value)
+            known = _TAGS.get(value)
+            if known is None:
+                known = _remember(_TAGS, value, tagOf(value) or "")
+            tag = known or None
         cache[cacheKey] = tag
         return tag
 
@@ -635,11 +708,7 @@ class Message:
         if "max-forwards" in cache:
             return cache["max-forwards"]  # type: ignore[return-value]
         value = self.header("max-forwards")
-        number = None
-        if value is not None:
-            number = parseDeltaSeconds(value, "Max-Forwards")
-            if number > 255:
-                raise SIPParseError("Max-Forwards too large")
+        number = None if value is None else _maxForwardsOf(value)
         cache["max-forwards"] = number
         return number
 
@@ -879,9 +948,10 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
         raise SIPParseError("empty message")
     text = head.decode("latin-1")
     lines = text.split("\r\n")
-    breaks = len(lines) - 1
-    if text.count("\n") != breaks or text.count("\r") != breaks:
-        # A CR that does not end a line would let the next hop see a line we did not.
+    joined = "".join(lines)
+    if "\r" in joined or "\n" in joined:
+        # A CR or LF outside a CRLF. A CR that does not end a line would let the next hop
+        # see a line we did not.
         if text.count("\r") != text.count("\r\n"):
             raise SIPParseError("bare CR in header")
         lines = _LINE_SPLIT.split(text)
@@ -976,8 +1046,18 @@ def _headerKey(line: str, colon: int) -> Optional[str]:
     return key
 
 
-def _validate(msg: Union[Request, Response], body: bytes) -> None:
-    keys = msg._keys
+#: The sequences of header keys that L{_checkKeys} passed: the messages of a kind (the
+#: INVITEs of one phone, the responses of one peer) have the same header lines in the same
+#: order, so their keys are checked once.
+_SHAPES: dict[tuple[str, ...], bool] = {}
+
+
+def _checkKeys(keys: list[str]) -> None:
+    """
+    Check that no single-valued header is repeated and that the required ones are there.
+
+    @raise SIPParseError: when one is repeated or missing.
+    """
     singles = list(filter(SINGLE_VALUED.__contains__, keys))
     if len(set(singles)) != len(singles):
         for key in singles:
@@ -987,13 +1067,25 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
         for key in REQUIRED:
             if key not in keys:
                 raise SIPParseError("missing %s" % (displayName(key),))
+
+
+def _validate(msg: Union[Request, Response], body: bytes) -> None:
+    keys = msg._keys
+    shape = tuple(keys)
+    if shape not in _SHAPES:
+        _checkKeys(keys)
+        _remember(_SHAPES, shape, True)
+    lines = msg._lines
+    cache = msg._cache
     if "content-length" in keys:
-        length = parseDeltaSeconds(msg.header("content-length") or "", "Content-Length")
+        length = _delta(valueOf(lines[keys.index("content-length")]), "Content-Length")
         if length > len(body):
             raise SIPParseError("Content-Length larger than message")
         body = body[:length]
     msg.body = body
-    cseq = msg.cseq()
+    # As the accessors do (CSeq and Via are there: _checkKeys says so), without their
+    # lookups of a cache that is still empty.
+    cseq = cache["cseq"] = _cseqOf(valueOf(lines[keys.index("cseq")]))
     if isinstance(msg, Request):
         if cseq.method != msg.method:
             raise SIPParseError("CSeq method does not match request method")
@@ -1004,5 +1096,6 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
     # Decode what the transaction layer needs on every message. From and To are decoded
     # when first asked for (the proxy checks them on dialog-creating requests); their tags
     # are read cheaply by L{Message.fromTag} and L{Message.toTag}.
-    msg.topVia()
-    msg.maxForwards()
+    cache["topvia"] = _topViaOf(valueOf(lines[keys.index("via")]))
+    cache["max-forwards"] = (_maxForwardsOf(valueOf(lines[keys.index("max-forwards")]))
+                             if "max-forwards" in keys else None)

@@ -245,8 +245,9 @@ class Proxy:
             server.respondWith(482)
             return
         # 5. Proxy-Require.
-        unsupported = [t for t in request.headerValues("proxy-require")
-                       if t.lower() not in SUPPORTED_PROXY_REQUIRE]
+        proxyRequire = request.headerValues("proxy-require")
+        unsupported = proxyRequire and [t for t in proxyRequire
+                                        if t.lower() not in SUPPORTED_PROXY_REQUIRE]
         if unsupported:
             response = _rejectResponse(request, 420)
             response.addHeader("Unsupported", ", ".join(unsupported))

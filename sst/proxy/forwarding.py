@@ -366,7 +366,7 @@ def _isNumeric(host: str) -> bool:
     if ":" in host:
         return True
     parts = host.split(".")
-    return len(parts) == 4 and all(p.isdigit() for p in parts)
+    return len(parts) == 4 and all(map(str.isdigit, parts))
 
 
 def _copy(request: Request) -> Request:

@@ -11,6 +11,7 @@ from hypothesis import given, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from sst.headers import CSeq, SessionExpires, SIPParseError
+from sst import message
 from sst.message import (
     COMPACT_FORMS,
     DEFAULT_MAX_SIZE,
@@ -1106,3 +1107,91 @@ class RobustnessTests(SynchronousTestCase):
                 parse(candidate)
             except SIPParseError:
                 pass
+
+
+class MemoTests(SynchronousTestCase):
+    """
+    The memos that decode a recurring header text once (L{sst.message._CSEQS},
+    L{sst.message._DELTAS}, L{sst.message._TAGS}) give each message what its own text says.
+    """
+
+    def test_sameTextSameValue(self) -> None:
+        """
+        Two messages with the same CSeq, Max-Forwards, Content-Length, From and To texts
+        decode them to equal values.
+        """
+        first, second = parseRequest(request()), parseRequest(request())
+        for msg in (first, second):
+            self.assertEqual(msg.cseq(), CSeq(314159, "INVITE"))
+            self.assertEqual(msg.maxForwards(), 70)
+            self.assertEqual(msg.body, BODY)
+            self.assertEqual(msg.fromTag, "1928301774")
+            self.assertIsNone(msg.toTag)
+
+    def test_otherTextOtherValue(self) -> None:
+        """
+        A message whose texts differ from those decoded before gets its own values, not the
+        remembered ones: the memos are keyed by the whole text.
+        """
+        parseRequest(request())
+        headers = replaceHeader(b"cseq", b"CSeq: 314160 INVITE")
+        headers = replaceHeader(b"max-forwards", b"Max-Forwards: 69", headers)
+        headers = replaceHeader(b"to", b"To: Bob <sip:bob@biloxi.example.com>;tag=b1", headers)
+        headers = replaceHeader(
+            b"from", b'From: "Alice" <sip:alice@atlanta.example.com>;tag=1928301775', headers)
+        msg = parseRequest(request(headers, body=BODY[:10]))
+        self.assertEqual(msg.cseq(), CSeq(314160, "INVITE"))
+        self.assertEqual(msg.maxForwards(), 69)
+        self.assertEqual(msg.body, BODY[:10])
+        self.assertEqual(msg.fromTag, "1928301775")
+        self.assertEqual(msg.toTag, "b1")
+        again = parseRequest(request())
+        self.assertEqual(again.cseq(), CSeq(314159, "INVITE"))
+        self.assertEqual(again.maxForwards(), 70)
+        self.assertEqual(again.fromTag, "1928301774")
+        self.assertIsNone(again.toTag)
+
+    def test_editedHeaderNotRemembered(self) -> None:
+        """
+        A header edited after parsing is decoded from its new text.
+        """
+        msg = parseRequest(request())
+        self.assertEqual(msg.toTag, None)
+        msg.setHeader("To", "Bob <sip:bob@biloxi.example.com>;tag=x9")
+        msg.setHeader("CSeq", "7 INVITE")
+        msg.setHeader("Max-Forwards", "3")
+        self.assertEqual(msg.toTag, "x9")
+        self.assertEqual(msg.cseq(), CSeq(7, "INVITE"))
+        self.assertEqual(msg.maxForwards(), 3)
+
+    def test_fullMemoEmptied(self) -> None:
+        """
+        A memo that reaches its size is emptied, and decoding goes on correctly.
+        """
+        for n in range(message._MEMO_SIZE + 10):
+            headers = replaceHeader(b"cseq", b"CSeq: %d INVITE" % (n + 1,))
+            msg = parseRequest(request(headers))
+            self.assertEqual(msg.cseq().number, n + 1)
+            self.assertLessEqual(len(message._CSEQS), message._MEMO_SIZE)
+
+    def test_badTextNotRemembered(self) -> None:
+        """
+        A text that does not decode raises every time.
+        """
+        headers = replaceHeader(b"max-forwards", b"Max-Forwards: 7x")
+        for _ in range(2):
+            self.assertRaises(SIPParseError, parse, request(headers))
+
+    def test_shapeKnownThenRepeated(self) -> None:
+        """
+        A header block whose keys differ from one checked before, by one repeated
+        single-valued header or one missing required header, is refused.
+        """
+        parseRequest(request())
+        self.assertIn(tuple(parseRequest(request())._keys), message._SHAPES)
+        repeated = HEADERS + [b"CSeq: 314159 INVITE"]
+        self.assertRaises(SIPParseError, parse, request(repeated))
+        missing = replaceHeader(b"call-id", None)
+        self.assertRaises(SIPParseError, parse, request(missing))
+        parseRequest(request())
+        self.assertRaises(SIPParseError, parse, request(repeated))
