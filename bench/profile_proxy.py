@@ -110,7 +110,12 @@ def build(extra: list[str]) -> tuple[SIPService, Wire, Clock]:
     return service, wire, clock
 
 
-def oneCall(service: SIPService, wire: Wire, n: int) -> None:
+#: What L{oneCall} keeps of a call for L{scripting}: the INVITE and the BYE forwarded to the
+#: UAS, and everything the proxy sent before the BYE's answer.
+Kept = list[tuple[bytes, bytes, list[tuple[bytes, Address]]]]
+
+
+def oneCall(service: SIPService, wire: Wire, n: int, kept: Optional[Kept] = None) -> None:
     layer = service.transport
     layer.dataReceived(INVITE.format(n=n).encode(), UAC)
     forwarded = [d for d, a in wire.sent if a == UAS][-1]
@@ -119,6 +124,8 @@ def oneCall(service: SIPService, wire: Wire, n: int) -> None:
     layer.dataReceived(INDIALOG.format(method="ACK", n=n, step=2, cseq=1).encode(), UAC)
     layer.dataReceived(INDIALOG.format(method="BYE", n=n, step=3, cseq=2).encode(), UAC)
     bye = [d for d, a in wire.sent if a == UAS][-1]
+    if kept is not None:
+        kept.append((forwarded, bye, list(wire.sent)))
     layer.dataReceived(answer(bye, 200, "b%d" % n), UAS)
     wire.sent.clear()
 
@@ -129,19 +136,9 @@ def scripting(service: SIPService, wire: Wire, clock: Clock, first: int, calls: 
     L{oneCall} does besides feeding the proxy: build the UAC's requests and the UAS's
     responses (parsing the forwarded requests), and pick the forwarded requests out.
     """
-    layer = service.transport
-    kept: list[tuple[bytes, bytes, list[tuple[bytes, Address]]]] = []
+    kept: Kept = []
     for n in range(first, first + calls):
-        layer.dataReceived(INVITE.format(n=n).encode(), UAC)
-        forwarded = [d for d, a in wire.sent if a == UAS][-1]
-        layer.dataReceived(answer(forwarded, 180, "b%d" % n), UAS)
-        layer.dataReceived(answer(forwarded, 200, "b%d" % n), UAS)
-        layer.dataReceived(INDIALOG.format(method="ACK", n=n, step=2, cseq=1).encode(), UAC)
-        layer.dataReceived(INDIALOG.format(method="BYE", n=n, step=3, cseq=2).encode(), UAC)
-        bye = [d for d, a in wire.sent if a == UAS][-1]
-        kept.append((forwarded, bye, list(wire.sent)))
-        layer.dataReceived(answer(bye, 200, "b%d" % n), UAS)
-        wire.sent.clear()
+        oneCall(service, wire, n, kept)
         clock.advance(1.0)
     replay = Wire()
     for n, (forwarded, bye, sent) in enumerate(kept, first):
