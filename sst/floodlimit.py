@@ -59,8 +59,8 @@ class FloodLimiter:
     """
     Counts requests per source host and blocks those over the limit.
 
-    @ivar banned: the blocked hosts, each with the time its block ends.
-    @ivar offenders: blocks started so far.
+    @ivar banned: the blocked hosts, each with the time its block ends (a block that has
+        ended is forgotten at the next turn of the window, or when its host sends again).
     """
 
     _log = Logger()
@@ -73,7 +73,6 @@ class FloodLimiter:
         self.clock = clock
         self.stats = stats
         self.banned: dict[str, float] = {}
-        self.offenders = 0
         self._current: dict[str, int] = {}
         self._previous: dict[str, int] = {}
         self._start = clock.seconds()
@@ -114,13 +113,20 @@ class FloodLimiter:
         if self._isExempt(host):
             return True
         self.banned[host] = now + limits.banTime
-        self.offenders += 1
         self.stats.increment("flood_offenders")
         self.stats.increment("flood_blocked")
         self._log.warn("Flood from {host}: about {count} requests in {window} s; blocked "
                        "for {ban} s", host=host, count=int(estimate), window=limits.window,
                        ban=limits.banTime)
         return False
+
+    def blockedNow(self) -> int:
+        """
+        @return: how many hosts are blocked at this moment (not counting blocks that have
+            ended but are not yet forgotten).
+        """
+        now = self.clock.seconds()
+        return sum(1 for until in self.banned.values() if until > now)
 
     def retryAfter(self, host: str) -> int:
         """

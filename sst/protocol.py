@@ -304,7 +304,10 @@ class TransportLayer:
             return
         try:
             request = parse(data, self.maxSize)
+        except SIPParseError:
+            return
         except Exception:
+            self._log.failure("Unexpected error parsing a message from {source}", source=source)
             return
         if not isinstance(request, Request) or request.method == "ACK":
             return

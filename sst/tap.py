@@ -549,7 +549,7 @@ class SIPService(service.Service):
             gauges["calls"] = len(self.b2bua.calls)
         limiter = self.transport.limiter
         if limiter is not None:
-            gauges["flood_blocked_sources"] = len(limiter.banned)
+            gauges["flood_blocked_sources"] = limiter.blockedNow()
         gauges.update(self.gcMonitor.snapshot())
         if self.gcTuning is not None:
             gauges["gc_freezes"] = self.gcTuning.freezes

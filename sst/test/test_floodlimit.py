@@ -200,6 +200,8 @@ class StackFloodTests(SynchronousTestCase):
         self.assertEqual(h.to(CALLER), [])
         self.assertEqual(h.stats.get("flood_blocked"), 3)
         self.assertEqual(h.service.gauges()["flood_blocked_sources"], 1)
+        h.clock.advance(60)
+        self.assertEqual(h.service.gauges()["flood_blocked_sources"], 0)
 
     def test_rejected503(self) -> None:
         """
