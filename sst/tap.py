@@ -30,6 +30,7 @@ from sst.message import DEFAULT_MAX_SIZE
 from sst.policies import findPolicies
 from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
 from sst.proxy.core import Proxy
+from sst.relay import IPNetwork
 from sst.routing import LazyResolver
 from sst.sessiontimer import PolicySettings
 from sst.stack import buildStack
@@ -79,6 +80,18 @@ def _positive(name: str, value: str, minimum: float = 0.0, integer: bool = False
     if number <= minimum:
         raise usage.UsageError("--%s must be greater than %s" % (name, minimum))
     return number
+
+
+def _network(name: str, value: str) -> IPNetwork:
+    """
+    Parse the CIDR network of option C{--name}.
+
+    @raise usage.UsageError: when C{value} is not one.
+    """
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError as e:
+        raise usage.UsageError("--%s wants a network such as 192.0.2.0/24: %s" % (name, e))
 
 
 class Options(usage.Options):
@@ -179,22 +192,13 @@ class Options(usage.Options):
         Forward requests for any domain from sources in this CIDR network (repeatable; default
         none: only our domains, Route headers and --next-hop are relayed).
         """
-        try:
-            network = ipaddress.ip_network(value.strip(), strict=False)
-        except ValueError as e:
-            raise usage.UsageError("--relay-network wants a network such as 192.0.2.0/24: %s" % (e,))
-        self["relay-network"].append(network)
+        self["relay-network"].append(_network("relay-network", value))
 
     def opt_trusted_network(self, value: str) -> None:
         """
         A source network that --flood-limit never blocks, in CIDR (repeatable).
         """
-        try:
-            network = ipaddress.ip_network(value.strip(), strict=False)
-        except ValueError as e:
-            raise usage.UsageError("--trusted-network wants a network such as 192.0.2.0/24: %s"
-                                   % (e,))
-        self["trusted-network"].append(network)
+        self["trusted-network"].append(_network("trusted-network", value))
 
     def opt_policy_option(self, value: str) -> None:
         """
@@ -386,11 +390,6 @@ class StartupError(SystemExit):
     sst cannot start (a busy port): its message is one line, and twistd exits with status
     1 after printing it, with no traceback.
     """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
 
 class SIPService(service.Service):
     """

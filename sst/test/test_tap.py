@@ -492,7 +492,7 @@ class StartupErrorTests(SynchronousTestCase):
         service = SIPService(parsed("--listen", "udp:127.0.0.1:5099", "--listen",
                                     "tcp:127.0.0.1:5099", "--state", "none"), reactor)
         failure = self.assertRaises(StartupError, service.startService)
-        self.assertEqual(failure.message,
+        self.assertEqual(failure.code,
                          "sst: cannot listen on tcp:127.0.0.1:5099: Address already in use")
         self.assertIsInstance(failure, SystemExit)
         self.assertEqual(service.ports, [])
