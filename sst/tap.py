@@ -391,6 +391,7 @@ class StartupError(SystemExit):
     1 after printing it, with no traceback.
     """
 
+
 class SIPService(service.Service):
     """
     The SIP stack: transport, transactions, dialogs, registrar and proxy, listening on the
