@@ -15,6 +15,7 @@ end with BYE, so a dialog that sst lost fails its call.
     python bench/load.py --calls 8000 --rate 1000
     python bench/load.py --mode b2bua --held 10000 --calls 3000 --rate 300
     python bench/load.py --no-kamailio --profile /tmp/sst.prof --calls 3000 --rate 300
+    python bench/load.py --held 10000 --calls 3000 --rate 300 -- --workers 2
 
 It prints, for each system: calls ok/failed in both groups, retransmissions (both callers
 and the callee), CPU per foreground call (the window of the foreground only), RSS per held
@@ -41,6 +42,7 @@ from harness import (  # noqa: E402
     BENCH_SCENARIOS,
     KAMAILIO_CFG,
     REPO,
+    children,
     cpuTimes,
     freePort,
     getJSON,
@@ -123,7 +125,8 @@ def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: st
     # The checkout under test, whatever is installed.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO] + [
         p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    return subprocess.Popen(command, cwd=workdir, env=env), False
+    # With --workers, the CPU is that of the parent and its workers.
+    return subprocess.Popen(command, cwd=workdir, env=env), "--workers" in args.extra
 
 
 def run(system: str, args: argparse.Namespace) -> Result:
@@ -141,10 +144,15 @@ def run(system: str, args: argparse.Namespace) -> Result:
     def cpu() -> tuple[float, float]:
         return treeCpuTimes(proc.pid) if tree else cpuTimes(proc.pid)
 
+    def rss() -> int:
+        if not tree or system == "kamailio":
+            return rssBytes(proc.pid)
+        return sum(rssBytes(p) for p in [proc.pid] + children(proc.pid))
+
     try:
         waitForPort(port)
         time.sleep(1.0)
-        rss0 = rssBytes(proc.pid)
+        rss0 = rss()
         ramp = args.held / args.held_rate if args.held else 0.0
         settle = 64 * 0.5 + 3  # the held calls' transactions end (Timer L/M = 64*T1)
         foreground = args.calls / args.rate
@@ -162,13 +170,13 @@ def run(system: str, args: argparse.Namespace) -> Result:
                 # linger 32 s after each call have reached their steady number: the slope is
                 # what a held dialog costs, without that working set.
                 time.sleep(40)
-                rssA = rssBytes(proc.pid)
+                rssA = rss()
                 time.sleep(ramp - 40)
-                result.rssMarginal = (rssBytes(proc.pid) - rssA) / ((ramp - 40) * args.held_rate)
+                result.rssMarginal = (rss() - rssA) / ((ramp - 40) * args.held_rate)
                 time.sleep(settle)
             else:
                 time.sleep(ramp + settle)
-            result.rssPerHeld = (rssBytes(proc.pid) - rss0) / args.held
+            result.rssPerHeld = (rss() - rss0) / args.held
         user0, sys0 = cpu()
         started = time.time()
         fg = sipp("timed_uac.xml", fgPort, target, workdir, "fg",

@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 
 from sst.address import Address
 from sst.floodlimit import FloodLimiter
+from sst.handoff import WorkerLink
 from sst.headers import SIPParseError, Via, readSentBy
 from sst.message import DEFAULT_MAX_SIZE, Request, Response, parse
 from sst.responses import makeResponse
@@ -102,6 +103,12 @@ class TransportLayer:
         self._connections: dict[tuple[str, int], SIPStreamProtocol] = {}
         self._pending: dict[tuple[str, int], list[tuple[bytes, Optional[ConnectFailed]]]] = {}
         self.listening: dict[str, Address] = {}
+        #: With C{--workers}: the link to the other workers, which own some of the messages
+        #: this worker receives and hold some of the TCP connections it answers on.
+        self.link: Optional[WorkerLink] = None
+        #: With C{--workers}: the worker that holds the TCP connection to each peer whose
+        #: messages another worker handed here.
+        self._remoteStreams: dict[tuple[str, int], int] = {}
 
     def listensAt(self, bound: Address) -> None:
         """
@@ -181,6 +188,11 @@ class TransportLayer:
         if conn is not None and conn.transport is not None:
             conn.transport.write(data)
             return
+        if self._remoteStreams:
+            holder = self._remoteStreams.get(key)
+            if holder is not None and self.link is not None:
+                self.link.sendThrough(holder, data, address)
+                return
         queue = self._pending.get(key)
         if queue is not None:
             queue.append((data, connectFailed))
@@ -214,6 +226,17 @@ class TransportLayer:
 
         d.addCallbacks(connected, failed)
 
+    def streamHeldBy(self, peer: tuple[str, int], worker: int) -> None:
+        """
+        Note that another worker holds the TCP connection to C{peer}: what goes to C{peer}
+        from here goes through that worker, unless this one has a connection of its own.
+        """
+        streams = self._remoteStreams
+        if streams.get(peer) != worker:
+            if len(streams) >= 65536:
+                streams.clear()
+            streams[peer] = worker
+
     def registerConnection(self, proto: SIPStreamProtocol, peer: tuple[str, int]) -> None:
         """
         Remember a TCP connection so responses and requests to C{peer} reuse it.
@@ -240,6 +263,20 @@ class TransportLayer:
         if limiter is not None and not data.startswith(b"SIP/") and not limiter.admit(source.host):
             self._flooded(data, source, limiter)
             return
+        link = self.link
+        if link is not None:
+            ownership = link.ownership
+            owner = ownership.ownerOfMessage(data)
+            if owner is not None and owner != ownership.index:
+                link.handOff(owner, data, source)
+                return
+        self.deliver(data, source)
+
+    def deliver(self, data: bytes, source: Address) -> None:
+        """
+        Parse one message this worker owns (or that no worker owns: it has no Call-ID) and
+        hand it up.  Never raises.
+        """
         try:
             message = parse(data, self.maxSize)
         except SIPParseError as e:

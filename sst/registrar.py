@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from typing import Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -126,6 +126,9 @@ class LocationService:
         self.maxBindings = maxBindings
         self._bindings: dict[str, dict[str, tuple[Binding, IDelayedCall]]] = {}
         self._count = 0
+        #: Told of each change made by L{bind}, L{unbind} and L{unbindAll}, as a list that
+        #: L{replay} applies (how workers share registrations), or L{None}.
+        self.listener: Optional[Callable[[list[Any]], None]] = None
 
     def __len__(self) -> int:
         """
@@ -169,6 +172,7 @@ class LocationService:
                 aor=aor,
                 expires=expires,
             )
+            self._changed(["bind", aor, contact, expires, callId, cseq])
             return binding
         if self._count >= self.maxBindings:
             raise LocationServiceFull(self.maxBindings)
@@ -179,6 +183,7 @@ class LocationService:
         self._log.info(
             "Bound {contact} to {aor} for {expires}s", contact=contact, aor=aor, expires=expires
         )
+        self._changed(["bind", aor, contact, expires, callId, cseq])
         return binding
 
     def unbind(self, aor: str, contact: str) -> bool:
@@ -190,6 +195,7 @@ class LocationService:
         entry = self._remove(aor, contact)
         if entry is None:
             return False
+        self._changed(["unbind", aor, contact])
         entry[1].cancel()
         self._log.info("Unbound {contact} from {aor}", contact=contact, aor=aor)
         return True
@@ -203,6 +209,7 @@ class LocationService:
         contacts = self._bindings.pop(aor, None)
         if contacts is None:
             return 0
+        self._changed(["unbindAll", aor])
         for binding, call in contacts.values():
             call.cancel()
         self._count -= len(contacts)
@@ -221,6 +228,41 @@ class LocationService:
         now = self.clock.seconds()
         return [b for b, _ in reversed(contacts.values()) if b.expiresAt > now]
 
+    def items(self) -> Iterator[tuple[str, Binding]]:
+        """
+        @return: every binding with its address-of-record.
+        """
+        for aor, contacts in list(self._bindings.items()):
+            for binding, _ in list(contacts.values()):
+                yield aor, binding
+
+    def replay(self, change: list[Any]) -> None:
+        """
+        Apply a change a L{listener} was told of elsewhere, without telling this one's.
+
+        @param change: C{["bind", aor, contact, expires, callId, cseq]},
+            C{["unbind", aor, contact]} or C{["unbindAll", aor]}.
+        @raise ValueError: on anything else.
+        """
+        listener, self.listener = self.listener, None
+        try:
+            operation, arguments = change[0], change[1:]
+            if operation == "bind" and len(arguments) == 5:
+                aor, contact, expires, callId, cseq = arguments
+                try:
+                    self.bind(str(aor), str(contact), int(expires), str(callId), int(cseq))
+                except LocationServiceFull:
+                    self._log.warn("Location service full: a shared binding of {aor} dropped",
+                                   aor=aor)
+            elif operation == "unbind" and len(arguments) == 2:
+                self.unbind(str(arguments[0]), str(arguments[1]))
+            elif operation == "unbindAll" and len(arguments) == 1:
+                self.unbindAll(str(arguments[0]))
+            else:
+                raise ValueError("not a location change: %r" % (change,))
+        finally:
+            self.listener = listener
+
     def clear(self) -> None:
         """
         Remove every binding and cancel every expiry (for shutting down).
@@ -230,6 +272,17 @@ class LocationService:
                 call.cancel()
         self._bindings.clear()
         self._count = 0
+
+    def _changed(self, change: list[Any]) -> None:
+        """
+        Tell the L{listener} of a change; its errors are logged, never raised.
+        """
+        if self.listener is None:
+            return
+        try:
+            self.listener(change)
+        except Exception:
+            self._log.failure("Sharing a location change failed")
 
     def _remove(self, aor: str, contact: str) -> Optional[tuple[Binding, IDelayedCall]]:
         """

@@ -19,6 +19,7 @@ from sst.floodlimit import floodLimiterFor
 from sst.interfaces import IRouter
 from sst.protocol import TransportLayer
 from sst.dialogcounter import DialogCounter
+from sst.ownership import SINGLE
 from sst.proxy.core import Proxy
 from sst.registrar import LocationService, Registrar
 from sst.routing import ChainRouter, DNSRouter, LocationRouter, StaticRouter
@@ -96,7 +97,8 @@ def buildStack(config: Mapping[str, Any], clock: IReactorTime, resolver: IResolv
         b2bua = B2BUA(timerService, transport, dialogs, router, policy, stats,
                       config["b2bua-settings"], registrar=registrar,
                       relayNetworks=relayNetworks, timers=config["timers"],
-                      resolve=resolverFor(dns), maxTransactions=config["max-transactions"])
+                      resolve=resolverFor(dns), maxTransactions=config["max-transactions"],
+                      ownership=config.get("ownership", SINGLE))
         dialogs.addObserver(DialogCounter(stats))
         return Stack(stats, timerService, transport, b2bua.ua.transactions, dialogs, locations,
                      registrar, resolver, dns, router, hook, ua=b2bua.ua, b2bua=b2bua)

@@ -45,6 +45,9 @@ COUNTERS = (
     "refreshes_failed",
     "b2bua_422_retried",
     "b2bua_422_given_up",
+    "handoffs_out",
+    "handoffs_in",
+    "handoff_dropped",
 )
 
 #: What each counter in L{COUNTERS} counts, for exports such as Prometheus C{HELP} lines.
@@ -70,6 +73,11 @@ DESCRIPTIONS: Mapping[str, str] = {
     "expiry_byes": "BYE requests sent because a session timer expired (--bye-on-expiry)",
     "relay_denied": "Requests refused (403) or ACKs dropped because sst does not relay for "
                     "that domain (see --relay-network)",
+    "handoffs_out": "SIP messages this worker received and handed to the worker that owns "
+                    "their Call-ID (--workers)",
+    "handoffs_in": "SIP messages another worker received and handed to this one (--workers)",
+    "handoff_dropped": "Messages to another worker lost because its inbox was full "
+                       "(--workers; SIP retransmits them)",
     "flood_offenders": "Sources blocked for sending more requests than --flood-limit allows",
     "flood_blocked": "Requests dropped or answered 503 because their source was blocked "
                      "(--flood-limit)",

@@ -30,7 +30,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -177,13 +177,18 @@ class DialogStore:
 
     _log = Logger()
 
-    def __init__(self, path: str, clock: IReactorTime, flushInterval: float = 1.0) -> None:
+    def __init__(self, path: str, clock: IReactorTime, flushInterval: float = 1.0,
+                 prompt: bool = False) -> None:
         """
         Open (or create) the file.
 
         @param path: the file.
         @param clock: paces the flushes.
         @param flushInterval: seconds between two flushes.
+        @param prompt: also flush at the end of each reactor turn that confirmed or
+            refreshed a dialog, so that a process killed at any time loses no confirmed
+            dialog (what C{--workers} promises: the supervisor restarts a dead worker from
+            the file).
         @raise sqlite3.Error: if the file cannot be opened as a database.
         """
         self.path = path
@@ -206,6 +211,9 @@ class DialogStore:
             raise
         self._loop = LoopingCall(self.flush)
         self._loop.clock = clock
+        self.clock = clock
+        self.prompt = prompt
+        self._soon: Optional[IDelayedCall] = None
 
     def start(self) -> None:
         """
@@ -221,7 +229,8 @@ class DialogStore:
         """
         return len(self._dirty) + len(self._removed)
 
-    def load(self, table: DialogTable) -> tuple[int, int]:
+    def load(self, table: DialogTable,
+             owns: Callable[[str], bool] = lambda callId: True) -> tuple[int, int]:
         """
         Put every saved dialog back into C{table} (see L{DialogTable.restore}).
 
@@ -231,6 +240,9 @@ class DialogStore:
 
         @param table: the table, which should not hold any of the saved
             dialogs yet.
+        @param owns: whether this process owns a dialog, by its Call-ID: with
+            C{--workers}, the workers share one file, and each loads (and
+            expires) only its own dialogs.
         @return: how many dialogs were restored and how many of them
             expired at once.
         """
@@ -238,6 +250,8 @@ class DialogStore:
         restored = expired = 0
         for row in db.execute(_SELECT).fetchall():
             dialogId = DialogId(*(str(part) for part in row[:3]))
+            if not owns(dialogId.callId):
+                continue
             try:
                 state, interval, refresher, createdAt, expiresAt = row[3:8]
                 if interval is not None and type(interval) is not int:
@@ -295,6 +309,9 @@ class DialogStore:
         """
         if self._loop.running:
             self._loop.stop()
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
         if self._db is None:
             return
         try:
@@ -333,6 +350,8 @@ class DialogStore:
         @param dialog: the dialog.
         """
         self._dirty[dialog.id] = dialog
+        if self.prompt:
+            self._flushSoon()
 
     def dialogRefreshed(self, dialog: Dialog) -> None:
         """
@@ -342,6 +361,20 @@ class DialogStore:
         @param dialog: the dialog.
         """
         self._dirty[dialog.id] = dialog
+        if self.prompt:
+            self._flushSoon()
+
+    def _flushSoon(self) -> None:
+        """
+        Flush at the end of this reactor turn (once, however many changes it makes).
+        """
+        if self._soon is None and self._db is not None:
+            self._soon = self.clock.callLater(0, self._flushNow)
+
+    def _flushNow(self) -> None:
+        self._soon = None
+        if self._db is not None:
+            self.flush()
 
     def dialogExpired(self, dialog: Dialog) -> None:
         """

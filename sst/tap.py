@@ -5,7 +5,9 @@ C{twistd sst}: the command line and the service tree.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import socket
 import sys
 from importlib import metadata
 from typing import IO, Any, Optional, Sequence
@@ -24,9 +26,11 @@ from sst.address import Address
 from sst.b2bua.settings import B2BUASettings, REFRESH_METHODS, REFRESHERS
 from sst.floodlimit import FLOOD_ACTIONS, FloodLimits
 from sst.gctuning import CollectorTuning, GCPauseMonitor
+from sst.handoff import WorkerLink
 from sst.headers import SIPParseError, parseURI
 from sst.interfaces import ISessionTimerPolicy
 from sst.message import DEFAULT_MAX_SIZE
+from sst.ownership import SINGLE, Ownership
 from sst.policies import findPolicies
 from sst.protocol import SIPDatagramProtocol, SIPStreamFactory, TransportLayer
 from sst.proxy.core import Proxy
@@ -37,6 +41,7 @@ from sst.stack import buildStack
 from sst.store import DialogStore, checkStatePath
 from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.web import makeResource
+from sst.workerspec import WorkerSpec
 
 __all__ = ["Options", "makeService", "SIPService", "StartupError", "parseListen", "sstVersion"]
 
@@ -131,6 +136,8 @@ class Options(usage.Options):
         ["flood-ban", None, "60", "How long a source over --flood-limit stays blocked, in seconds."],
         ["flood-action", None, "drop", "What a blocked source's requests get: drop, or 503 "
          "(with Retry-After)."],
+        ["workers", None, "1", "Worker processes sharing the load, each owning the calls "
+         "whose Call-ID hashes to it; 'auto' for one per CPU (see doc/operations.md)."],
         ["refresh-method", None, "auto", "b2bua: refresh with update, invite, or auto (UPDATE when "
          "the peer allows it)."],
     ]
@@ -165,6 +172,8 @@ class Options(usage.Options):
         Parse the command line; on a bad option, remember it, so that twistd prints the
         error with a pointer to C{--help} rather than the whole usage before it.
         """
+        #: The options as given: what C{--workers} hands each worker to parse again.
+        self.argv = list(sys.argv[1:] if options is None else options)
         try:
             super().parseOptions(options)  # type: ignore[no-untyped-call]
         except usage.UsageError:
@@ -241,6 +250,7 @@ class Options(usage.Options):
         self._b2buaOptions()
         self._stateOptions()
         self._floodOptions()
+        self._workerOptions()
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
@@ -264,6 +274,20 @@ class Options(usage.Options):
         limit = int(_positive("flood-limit", self["flood-limit"], integer=True))
         self["flood-limits"] = FloodLimits(limit, window, ban, self["flood-action"],
                                            tuple(self["trusted-network"]))
+
+    def _workerOptions(self) -> None:
+        """
+        Check C{--workers} into a number (C{auto}: the CPUs this process may use).
+        """
+        text = self["workers"]
+        if text == "auto":
+            self["workers"] = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                  else (os.cpu_count() or 1))
+            return
+        workers = int(_positive("workers", text, integer=True))
+        if workers > 64:
+            raise usage.UsageError("--workers must be at most 64, not %d" % (workers,))
+        self["workers"] = workers
 
     def _stateOptions(self) -> None:
         """
@@ -401,15 +425,21 @@ class SIPService(service.Service):
     _log = Logger()
 
     def __init__(self, config: Options, reactor: Any, resolver: Optional[IResolver] = None,
-                 transport: Optional[TransportLayer] = None) -> None:
+                 transport: Optional[TransportLayer] = None,
+                 worker: Optional[WorkerSpec] = None) -> None:
         """
         @param config: the parsed options.
         @param reactor: the reactor (or a test's clock) the stack runs on.
         @param resolver: the DNS resolver; by default the system's, read on first use.
         @param transport: the transport layer (see L{buildStack}); by default one over
             C{reactor}.
+        @param worker: with C{--workers}, what the parent handed this worker: it adopts the
+            sockets the parent bound instead of listening, and links to the other workers.
         """
         self.config = config
+        self.worker = worker
+        self.ownership = SINGLE if worker is None else Ownership(worker.index, worker.workers)
+        config["ownership"] = self.ownership
         self.reactor = reactor
         #: The resolver this service made, and stops when it stops.
         self._ownResolver: Optional[LazyResolver] = None
@@ -441,14 +471,19 @@ class SIPService(service.Service):
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
-        for address in self.config["listen"]:
-            port = self._listen(address)
+        worker = self.worker
+        listen = ([(address, -1) for address in self.config["listen"]] if worker is None
+                  else worker.listen)
+        for address, fd in listen:
+            port = self._listen(address) if fd < 0 else self._adopt(address, fd)
             bound = Address(address.transport, address.host, getattr(port.getHost(), "port"))
             self.ports.append(port)
             self.transport.listensAt(bound)
             self.addLocalAddress(bound.host, bound.port)
             self._log.info("Listening on {transport}:{hostport}", transport=bound.transport,
                            hostport=bound.hostport())
+        if worker is not None:
+            self._link(worker)
         self._openStore()
         # Last, once everything start-up builds exists: the tuning freezes it all.  The monitor
         # comes after, so that the long start-up collection is not reported as a pause.
@@ -480,6 +515,31 @@ class SIPService(service.Service):
                                                           address.hostport(), reason)
             raise StartupError(message)
 
+    def _adopt(self, address: Address, fd: int) -> IListeningPort:
+        """
+        Take over a socket the parent bound to C{address} for this worker.
+        """
+        family = socket.AF_INET6 if address.family == "6" else socket.AF_INET
+        try:
+            if address.transport == "udp":
+                return self.reactor.adoptDatagramPort(  # type: ignore[no-any-return]
+                    fd, family, SIPDatagramProtocol(self.transport, address.family))
+            return self.reactor.adoptStreamPort(  # type: ignore[no-any-return]
+                fd, family, SIPStreamFactory(self.transport))
+        finally:
+            os.close(fd)  # The reactor holds its own duplicate.
+
+    def _link(self, worker: WorkerSpec) -> None:
+        """
+        Link this worker to the others: hand-offs in and out, shared registrations.
+        """
+        inbox = socket.socket(fileno=worker.inbox)
+        outboxes = [socket.socket(fileno=fd) for fd in worker.outboxes]
+        link = WorkerLink(self.ownership, inbox, outboxes, self.reactor, self.stats,
+                          self.config["max-size"])
+        self.transport.link = link
+        link.start(self.transport, self.locations)
+
     def _openStore(self) -> None:
         """
         Open the C{--state} store, restore its dialogs and keep it up to date.
@@ -487,15 +547,17 @@ class SIPService(service.Service):
         path = self.config.get("state")
         if path is None or self._proxy is None:
             return
-        self.store = DialogStore(path, self.reactor)
+        self.store = DialogStore(path, self.reactor, prompt=self.worker is not None)
         self.dialogs.addObserver(self.store)
-        restored, expired = self.store.load(self.dialogs)
+        restored, expired = self.store.load(self.dialogs, self.ownership.owns)
         self.store.start()
         self._log.info("Restored {restored} dialogs from {path} ({expired} expired while down)",
                        restored=restored, expired=expired, path=path)
 
     def stopService(self) -> Any:
         super().stopService()  # type: ignore[no-untyped-call]
+        if self.transport.link is not None:
+            self.transport.link.stop()
         self.gcMonitor.uninstall()
         if self.gcTuning is not None:
             self.gcTuning.stop()
@@ -571,6 +633,9 @@ def makeService(config: Options, reactor: Optional[Any] = None) -> service.Multi
 
         reactor = globalReactor
     top = service.MultiService()  # type: ignore[no-untyped-call]
+    if config["workers"] > 1:
+        _workerServices(config, reactor, top)
+        return top
     sip = SIPService(config, reactor)
     sip.setName("sip")  # type: ignore[no-untyped-call]
     sip.setServiceParent(top)  # type: ignore[no-untyped-call]
@@ -582,3 +647,23 @@ def makeService(config: Options, reactor: Optional[Any] = None) -> service.Multi
         http.setName("http")  # type: ignore[no-untyped-call]
         http.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
+
+
+def _workerServices(config: Options, reactor: Any, top: service.MultiService) -> None:
+    """
+    The services of C{--workers N}: the pool of workers, and the management API that
+    gathers theirs.
+    """
+    from sst.workers import WorkerPool
+
+    pool = WorkerPool(config, reactor, config["workers"])
+    pool.setName("workers")  # type: ignore[no-untyped-call]
+    pool.setServiceParent(top)  # type: ignore[no-untyped-call]
+    if config["http"] is not None:
+        from sst.workerweb import makeAggregateResource
+
+        resource = makeAggregateResource(pool.managementSockets, reactor,
+                                         token=config["http-token"])
+        http = strports.service(config["http"], Site(resource), reactor=reactor)  # type: ignore[no-untyped-call]
+        http.setName("http")  # type: ignore[no-untyped-call]
+        http.setServiceParent(top)  # type: ignore[no-untyped-call]

@@ -33,6 +33,7 @@ from sst.headers import SIPParseError
 from sst.interfaces import IRouter, ISessionTimerPolicy
 from sst.protocol import TransportLayer
 from sst.registrar import Registrar
+from sst.ownership import SINGLE, Ownership
 from sst.relay import IPNetwork, RelayRule
 from sst.responses import makeResponse
 from sst.routing import StaticRouter
@@ -80,7 +81,7 @@ class B2BUA(DialogObserverBase):
                  relayNetworks: Sequence[IPNetwork] = (),
                  timers: TimerConfig = TimerConfig(),
                  resolve: Resolver = numericResolver,
-                 maxTransactions: int = 100000) -> None:
+                 maxTransactions: int = 100000, ownership: Ownership = SINGLE) -> None:
         """
         @param clock: the time source of every timer.
         @param transport: what sends and receives messages; the B2BUA's own UA core (L{ua},
@@ -96,10 +97,12 @@ class B2BUA(DialogObserverBase):
         @param timers: the RFC 3261 timers of the transactions.
         @param resolve: turns a next-hop URI into addresses.
         @param maxTransactions: live transactions above which new INVITEs get 503.
+        @param ownership: with C{--workers}, this worker's place (see L{UserAgent}).
         """
         self.clock = asTimerService(clock)
         self.ua = UserAgent(transport, self.clock, self, timers, resolve=resolve,
-                            uniform=uniform, maxTransactions=maxTransactions)
+                            uniform=uniform, maxTransactions=maxTransactions,
+                            ownership=ownership)
         self.dialogs = dialogs
         self.router = router
         self.policy = policy

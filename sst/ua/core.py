@@ -9,7 +9,6 @@ and sends requests on the transaction layer.
 from __future__ import annotations
 
 import random
-import secrets
 from typing import Callable, Optional
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
@@ -26,6 +25,7 @@ from sst.protocol import TransportLayer
 from sst.responses import makeResponse
 from sst.routing import DNSRouter
 from sst.timers import TimerConfig
+from sst.ownership import SINGLE, Ownership
 from sst.transaction import (
     ClientTransaction,
     IClientTransactionUser,
@@ -97,7 +97,8 @@ class UserAgent:
 
     def __init__(self, transport: TransportLayer, clock: IReactorTime, user: IUAUser,
                  timers: TimerConfig = TimerConfig(), resolve: Resolver = numericResolver,
-                 uniform: Uniform = random.uniform, maxTransactions: int = 100000) -> None:
+                 uniform: Uniform = random.uniform, maxTransactions: int = 100000,
+                 ownership: Ownership = SINGLE) -> None:
         """
         @param transport: what sends and receives messages; the UA's own transaction layer
             (L{transactions}, with the UA as its user) is built on it.
@@ -107,7 +108,10 @@ class UserAgent:
         @param resolve: see L{resolve}.
         @param uniform: see L{uniform}.
         @param maxTransactions: live transactions above which new INVITEs get 503.
+        @param ownership: with C{--workers}, this worker's place: the Call-IDs it makes hash
+            to it.
         """
+        self.ownership = ownership
         self.transactions = TransactionLayer(transport, clock, timers, self,
                                              maxTransactions=maxTransactions)
         self.clock = self.transactions.clock
@@ -147,10 +151,10 @@ class UserAgent:
 
     def newCallId(self) -> str:
         """
-        @return: a new, globally unique Call-ID.
+        @return: a new, globally unique Call-ID, which this worker owns.
         """
         local = self.transactions.transport.localAddress("udp")
-        return "%s@%s" % (secrets.token_hex(10), local.host)
+        return self.ownership.newCallId(local.host)
 
     # -- sending -------------------------------------------------------------------------
 
