@@ -46,14 +46,24 @@ STOP_TIMEOUT = 10.0
 
 def bindShared(address: Address, count: int) -> list[socket.socket]:
     """
-    Bind C{count} sockets to C{address} with C{SO_REUSEPORT} (the first one picks the port
-    when C{address.port} is 0); TCP ones listen.
+    Bind C{count} sockets to C{address} with C{SO_REUSEPORT} (a port 0 is chosen once, for
+    all of them); TCP ones listen.  The address is first bound alone, without
+    C{SO_REUSEPORT}, so that an address another process listens on is refused even when that
+    process shares it with C{SO_REUSEPORT}.
 
     @raise OSError: when one cannot be bound.
     """
     family = socket.AF_INET6 if address.family == "6" else socket.AF_INET
     kind = socket.SOCK_DGRAM if address.transport == "udp" else socket.SOCK_STREAM
-    port = address.port
+    # First without SO_REUSEPORT: another process's group on the address (another sst, say)
+    # would otherwise let ours join it and share its traffic.
+    with socket.socket(family, kind) as probe:
+        if kind == socket.SOCK_STREAM:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        probe.bind((address.host, address.port))
+        port = probe.getsockname()[1]
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):

@@ -731,3 +731,76 @@ class RegistrarTests(SynchronousTestCase):
         self.clock.advance(60)
         self.assertEqual(len(self.locations), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class SharedLocationTests(SynchronousTestCase):
+    """
+    L{LocationService.listener} hears every change, and L{LocationService.replay} applies it
+    to another location service (how workers share registrations).
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.here = LocationService(self.clock)
+        self.there = LocationService(self.clock)
+        self.changes: list[list[object]] = []
+        self.here.listener = self.changes.append
+
+    def contacts(self, locations: LocationService, aor: str) -> list[str]:
+        return [b.contact for b in locations.lookup(aor)]
+
+    def test_bindReplayed(self) -> None:
+        self.here.bind("sip:bob@example.com", "sip:bob@192.0.2.1", 600, "c1", 1)
+        self.assertEqual(self.changes,
+                         [["bind", "sip:bob@example.com", "sip:bob@192.0.2.1", 600, "c1", 1]])
+        for change in self.changes:
+            self.there.replay(change)
+        self.assertEqual(self.contacts(self.there, "sip:bob@example.com"), ["sip:bob@192.0.2.1"])
+        binding = self.there.lookup("sip:bob@example.com")[0]
+        self.assertEqual((binding.expiresAt, binding.callId, binding.cseq), (600.0, "c1", 1))
+
+    def test_unbindReplayed(self) -> None:
+        self.here.bind("sip:bob@example.com", "sip:bob@192.0.2.1", 600, "c1", 1)
+        self.here.bind("sip:bob@example.com", "sip:bob@192.0.2.2", 600, "c1", 1)
+        self.here.unbind("sip:bob@example.com", "sip:bob@192.0.2.1")
+        self.here.bind("sip:al@example.com", "sip:al@192.0.2.3", 600, "c2", 1)
+        self.here.unbindAll("sip:al@example.com")
+        for change in self.changes:
+            self.there.replay(change)
+        self.assertEqual(self.contacts(self.there, "sip:bob@example.com"), ["sip:bob@192.0.2.2"])
+        self.assertEqual(len(self.there), 1)
+
+    def test_replayNotEchoed(self) -> None:
+        """
+        A replayed change is not told to the listener of the service it is applied to (it
+        would go back and forth between workers).
+        """
+        echoes: list[list[object]] = []
+        self.there.listener = echoes.append
+        self.there.replay(["bind", "sip:bob@example.com", "sip:bob@192.0.2.1", 600, "c1", 1])
+        self.assertEqual(echoes, [])
+        self.there.bind("sip:al@example.com", "sip:al@192.0.2.3", 600, "c2", 1)
+        self.assertEqual(len(echoes), 1)
+
+    def test_badChange(self) -> None:
+        self.assertRaises(ValueError, self.there.replay, ["rebind", "x"])
+        self.assertRaises(ValueError, self.there.replay, ["bind", "x"])
+
+    def test_listenerErrorLogged(self) -> None:
+        """
+        A listener that fails does not undo or fail the change.
+        """
+        def fail(change: list[object]) -> None:
+            raise RuntimeError("gone")
+
+        self.here.listener = fail
+        self.here.bind("sip:bob@example.com", "sip:bob@192.0.2.1", 600, "c1", 1)
+        self.assertEqual(len(self.here), 1)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_items(self) -> None:
+        self.here.bind("sip:bob@example.com", "sip:bob@192.0.2.1", 600, "c1", 1)
+        self.here.bind("sip:al@example.com", "sip:al@192.0.2.3", 600, "c2", 1)
+        self.assertEqual(sorted((aor, b.contact) for aor, b in self.here.items()),
+                         [("sip:al@example.com", "sip:al@192.0.2.3"),
+                          ("sip:bob@example.com", "sip:bob@192.0.2.1")])

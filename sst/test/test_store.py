@@ -563,3 +563,66 @@ class ServiceTests(SynchronousTestCase):
         harness.call()
         self.assertEqual(len(harness.dialogs), 1)
         self.assertFalse(os.path.exists(path))
+
+
+class WorkerStoreTests(StoreTestCase):
+    """
+    With C{--workers}, the workers share one file: each loads its own dialogs, and writes
+    confirmations and refreshes at the end of the reactor turn.
+    """
+
+    def test_promptFlush(self) -> None:
+        """
+        With C{prompt}, a confirmation or a refresh is written at the end of the turn (the
+        clock's next step, however small), once for all the changes of the turn; a dialog
+        only created waits for the periodic flush.
+        """
+        clock = Clock()
+        table = DialogTable(clock)
+        store = DialogStore(self.path, clock, prompt=True)
+        self.addCleanup(store.close)
+        table.addObserver(store)
+        store.start()
+        table.create(TIMED, lifetime=300)
+        clock.advance(0)
+        self.assertEqual(rows(self.path), {})
+        table.confirm(TIMED)
+        table.create(UNTIMED, confirmed=True, lifetime=300)
+        self.assertEqual(rows(self.path), {})
+        clock.advance(0)
+        self.assertEqual(set(rows(self.path)), {TIMED, UNTIMED})
+        self.assertEqual(store.flushes, 1)
+        table.refresh(TIMED, 200, 90, "uac")
+        clock.advance(0)
+        self.assertEqual(rows(self.path)[TIMED][1:3], (90, "uac"))
+        self.assertEqual(store.flushes, 2)
+
+    def test_withoutPromptWaits(self) -> None:
+        """
+        Without C{prompt} (one process), a confirmation waits for the periodic flush.
+        """
+        clock = Clock()
+        table, store, _ = self.openTable(clock)
+        table.create(TIMED, confirmed=True, lifetime=300)
+        clock.advance(0)
+        self.assertEqual(rows(self.path), {})
+
+    def test_loadOwnOnly(self) -> None:
+        """
+        C{load} restores only the dialogs whose Call-ID the process owns, and expires (and
+        deletes) only those.
+        """
+        clock = Clock()
+        table, store, _ = self.openTable(clock)
+        table.create(TIMED, confirmed=True, lifetime=300)
+        table.create(UNTIMED, confirmed=True, lifetime=300)
+        table.create(EXPIRING, confirmed=True, lifetime=5)
+        store.close()
+        later = Clock()
+        later.advance(100)
+        mine = {TIMED.callId, EXPIRING.callId}
+        restored, second, _ = self.openTable(later)
+        self.assertEqual(second.load(restored, lambda callId: callId in mine), (2, 1))
+        self.assertEqual([d.id for d in restored], [TIMED])
+        second.close()
+        self.assertEqual(set(rows(self.path)), {TIMED, UNTIMED})

@@ -4,6 +4,7 @@ Tests for L{sst.tap}: the command line and the service tree of C{twistd sst}.
 """
 from __future__ import annotations
 
+import errno
 import io
 import ipaddress
 import os
@@ -525,3 +526,41 @@ class StartupErrorTests(SynchronousTestCase):
         output = result.stdout + result.stderr
         self.assertLessEqual(len(output.splitlines()), 4, output)
         self.assertIn("Min-SE must be at least 90", output)
+
+
+class WorkersStartupErrorTests(SynchronousTestCase):
+    """
+    With C{--workers}, the parent binds: what goes wrong is the same one line.
+    """
+
+    def test_twistdBusyPort(self) -> None:
+        """
+        A port taken by another process gives the one line and exit status 1, with no
+        traceback.
+        """
+        taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = _twistd("--workers", "2", "--listen", "udp:127.0.0.1:%d" % (port,),
+                         "--http", "none", "--state", "none")
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        output = result.stdout + result.stderr
+        self.assertEqual(output.count("sst: cannot listen on udp:127.0.0.1:%d: Address "
+                                      "already in use" % (port,)), 1, output)
+        self.assertNotIn("Traceback", output)
+
+    def test_sharedGroupRefused(self) -> None:
+        """
+        A port that another process's C{SO_REUSEPORT} group listens on is refused too, not
+        joined.
+        """
+        from sst.address import Address
+        from sst.workers import bindShared
+
+        group = bindShared(Address("udp", "127.0.0.1", 0), 2)
+        self.addCleanup(lambda: [s.close() for s in group])
+        port = group[0].getsockname()[1]
+        self.assertEqual([s.getsockname()[1] for s in group], [port, port])
+        error = self.assertRaises(OSError, bindShared, Address("udp", "127.0.0.1", port), 2)
+        self.assertEqual(error.errno, errno.EADDRINUSE)

@@ -609,3 +609,23 @@ class GlareBackoffTests(SynchronousTestCase):
         other = [glareBackoff(False, rng.uniform) for _ in range(200)]
         self.assertTrue(all(2.1 <= d <= 4.0 for d in owner))
         self.assertTrue(all(0.0 <= d <= 2.0 for d in other))
+
+
+class OwnedCallIdTests(SynchronousTestCase):
+    """
+    With C{--workers}, the Call-IDs a UA core makes hash to its worker.
+    """
+
+    def test_newCallIdOwned(self) -> None:
+        from sst.ownership import Ownership, ownerOf
+
+        clock = Clock()
+        transport = RecordingTransport(clock, Stats(), lambda *args: None)
+        transport.listensAt(ME)
+        for index in range(3):
+            ua = UserAgent(transport, clock, Recorder(), TimerConfig(),
+                           ownership=Ownership(index, 3))
+            for _ in range(10):
+                callId = ua.newCallId()
+                self.assertTrue(callId.endswith("@" + ME.host))
+                self.assertEqual(ownerOf(callId.encode("latin-1"), 3), index)

@@ -69,6 +69,33 @@ class WorkerSpecTests(TestCase):
         self.assertRaises(ValueError, WorkerSpec.fromJSON, "[")
 
 
+class LineObserverTests(TestCase):
+    """
+    A worker logs one line per event, for the parent to relay.
+    """
+
+    def test_lines(self) -> None:
+        import io
+
+        from twisted.logger import Logger
+
+        from sst.worker import lineObserver
+
+        stream = io.StringIO()
+        log = Logger(namespace="sst.x", observer=lineObserver(stream))
+        log.info("hello {who}", who="there")
+        log.debug("not shown")
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            log.failure("broken")
+        lines = stream.getvalue().splitlines()
+        self.assertEqual(lines[0], "info sst.x: hello there")
+        self.assertEqual(lines[1], "critical sst.x: broken")
+        self.assertIn("ZeroDivisionError", lines[-1])
+        self.assertTrue(all(line.startswith("critical sst.x: ") for line in lines[1:]))
+
+
 def _children(pid: int) -> dict[int, int]:
     """
     @return: the worker processes of the parent C{pid}, by worker index.
@@ -301,7 +328,7 @@ class WorkersSippTCPTests(WorkersSippTests):
     transport = "tcp"
 
     def test_killedWorker(self) -> Deferred[None]:
-        raise NotImplementedError()
+        return super().test_killedWorker()
 
     test_killedWorker.skip = (  # type: ignore[attr-defined]
         "over TCP the killed worker may hold the caller's connection, which dies with it; "
