@@ -559,7 +559,8 @@ class WorkersStartupErrorTests(SynchronousTestCase):
         from sst.workers import bindShared
 
         group = bindShared(Address("udp", "127.0.0.1", 0), 2)
-        self.addCleanup(lambda: [s.close() for s in group])
+        for sock in group:
+            self.addCleanup(sock.close)
         port = group[0].getsockname()[1]
         self.assertEqual([s.getsockname()[1] for s in group], [port, port])
         error = self.assertRaises(OSError, bindShared, Address("udp", "127.0.0.1", port), 2)
