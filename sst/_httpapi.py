@@ -27,6 +27,7 @@ __all__ = [
     "errorAnswer",
     "bearerAuthorized",
     "parseLimit",
+    "refuseDelete",
     "metricName",
     "MethodDispatch",
     "NotFound",
@@ -95,6 +96,24 @@ def bearerAuthorized(request: Request, token: bytes) -> bool:
     if scheme.lower() != b"bearer":
         return False
     return hmac.compare_digest(credentials.strip(), token)
+
+
+def refuseDelete(request: Request, token: Optional[bytes]) -> Optional[bytes]:
+    """
+    Check that C{request} may end a dialog.
+
+    @param token: the configured bearer token, or L{None} to refuse every
+        C{DELETE}.
+    @return: the answer that refuses C{request}: 403 without a configured
+        token, 401 with a Bearer challenge when C{request} lacks it; or
+        L{None} when C{request} presents it.
+    """
+    if token is None:
+        return errorAnswer(request, 403, "no management token configured")
+    if not bearerAuthorized(request, token):
+        request.responseHeaders.setRawHeaders(b"www-authenticate", [b'Bearer realm="sst"'])
+        return errorAnswer(request, 401, "missing or wrong bearer token")
+    return None
 
 
 def parseLimit(request: Request) -> int:

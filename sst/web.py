@@ -45,11 +45,11 @@ from sst._httpapi import (
     MethodDispatch,
     NotFound,
     Root,
-    bearerAuthorized,
     errorAnswer,
     jsonAnswer,
     metricName,
     parseLimit,
+    refuseDelete,
     respond,
 )
 from sst.dialogs import Dialog, DialogId, DialogTable
@@ -180,14 +180,6 @@ class _Operations:
         except ValueError:
             return None
         return self.dialogs.get(dialogId)
-
-    def authorized(self, request: Request) -> bool:
-        """
-        @return: whether C{request} carries C{Authorization: Bearer <token>}
-            with the configured token.
-        """
-        assert self.token is not None
-        return bearerAuthorized(request, self.token)
 
     def metrics(self) -> Iterator[Metric]:
         """
@@ -351,13 +343,9 @@ class _DialogItem(_Endpoint):
 
     def _delete(self, request: Request) -> bytes:
         operations = self.operations
-        if operations.token is None:
-            return errorAnswer(request, 403, "no management token configured")
-        if not operations.authorized(request):
-            request.responseHeaders.setRawHeaders(
-                b"www-authenticate", [b'Bearer realm="sst"']
-            )
-            return errorAnswer(request, 401, "missing or wrong bearer token")
+        refusal = refuseDelete(request, operations.token)
+        if refusal is not None:
+            return refusal
         dialog = operations.find(self._segment)
         if dialog is None:
             return errorAnswer(request, 404, "no such dialog")
