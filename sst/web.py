@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import itertools
-import json
 import re
-from typing import Callable, Iterable, Iterator, Mapping, Optional
-from urllib.parse import parse_qs, urlsplit
+from typing import Callable, Iterable, Iterator, Optional
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import (
@@ -39,10 +36,22 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 
+from sst._httpapi import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MethodDispatch,
+    NotFound,
+    Root,
+    errorAnswer,
+    jsonAnswer,
+    metricName,
+    parseLimit,
+    refuseDelete,
+    respond,
+)
 from sst.dialogs import Dialog, DialogId, DialogTable
 from sst.stats import DESCRIPTIONS, Stats
 
@@ -54,19 +63,8 @@ __all__ = [
     "MAX_LIMIT",
 ]
 
-#: How many dialogs C{GET /dialogs} lists without C{?limit}.
-DEFAULT_LIMIT = 1000
-
-#: The largest C{?limit} C{GET /dialogs} accepts.
-MAX_LIMIT = 100000
-
-_JSON = b"application/json"
 _BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
-_DIGITS = re.compile(rb"[0-9]{1,9}")
 _TOKEN = re.compile(rb"[\x21-\x7e]+")
-_NOT_METRIC_CHARACTER = re.compile(r"[^a-zA-Z0-9_:]")
-
-_Handler = Callable[[Request], bytes]
 
 
 def encodeDialogId(dialogId: DialogId) -> str:
@@ -106,13 +104,6 @@ def decodeDialogId(text: str | bytes) -> DialogId:
     if len(parts) != 3:
         raise ValueError("dialog id does not hold a Call-ID and two tags")
     return DialogId(*parts)
-
-
-def _metricName(name: str) -> str:
-    """
-    @return: C{name} made a valid Prometheus metric name, prefixed C{sst_}.
-    """
-    return "sst_" + _NOT_METRIC_CHARACTER.sub("_", name)
 
 
 class _Operations:
@@ -190,20 +181,6 @@ class _Operations:
             return None
         return self.dialogs.get(dialogId)
 
-    def authorized(self, request: Request) -> bool:
-        """
-        @return: whether C{request} carries C{Authorization: Bearer <token>}
-            with the configured token.
-        """
-        assert self.token is not None
-        header = request.getHeader(b"authorization")
-        if header is None:
-            return False
-        scheme, _, credentials = header.strip().partition(b" ")
-        if scheme.lower() != b"bearer":
-            return False
-        return hmac.compare_digest(credentials.strip(), self.token)
-
     def metrics(self) -> Iterator[Metric]:
         """
         Read the live stats and table for a scrape.  With stats disabled,
@@ -236,7 +213,7 @@ class _Operations:
         if not self.stats.enabled:
             return
         for name, value in sorted(self.stats.snapshot().items()):
-            base = _metricName(name).removesuffix("_total")
+            base = metricName(name).removesuffix("_total")
             if claim(base, base + "_total"):
                 yield CounterMetricFamily(
                     base, DESCRIPTIONS.get(name, f"sst counter {name}"), value=value
@@ -246,10 +223,10 @@ class _Operations:
                 extraValue, (int, float)
             ):
                 continue
-            metricName = _metricName(name)
-            if claim(metricName):
+            gaugeName = metricName(name)
+            if claim(gaugeName):
                 yield GaugeMetricFamily(
-                    metricName, f"sst service value {name}", value=extraValue
+                    gaugeName, f"sst service value {name}", value=extraValue
                 )
 
 
@@ -268,125 +245,14 @@ class _Collector(Collector):
         return list(self._operations.metrics())
 
 
-def _respond(
-    request: Request, code: int, body: bytes, contentType: bytes = _JSON
-) -> bytes:
+class _Endpoint(MethodDispatch):
     """
-    Set the status and headers of a response.
-
-    @return: C{body}, or nothing for a C{HEAD} request (whose
-        C{Content-Length} is still C{body}'s).
+    An endpoint of the API, over the live objects it reports on.
     """
-    request.setResponseCode(code)
-    headers = request.responseHeaders
-    headers.setRawHeaders(b"content-type", [contentType])
-    headers.setRawHeaders(b"cache-control", [b"no-store"])
-    if request.method == b"HEAD":
-        headers.setRawHeaders(b"content-length", [b"%d" % (len(body),)])
-        return b""
-    return body
-
-
-def _json(request: Request, code: int, document: object) -> bytes:
-    """
-    Answer with C{document} as JSON.
-
-    @raise ValueError: if C{document} holds NaN or an infinity.
-    @raise TypeError: if C{document} holds what JSON cannot represent.
-    """
-    body = json.dumps(document, sort_keys=True, allow_nan=False).encode("ascii")
-    return _respond(request, code, body + b"\n")
-
-
-def _error(request: Request, code: int, message: str) -> bytes:
-    """
-    Answer with the JSON error C{{"error": message}}.
-    """
-    return _json(request, code, {"error": message})
-
-
-class _Endpoint(Resource):
-    """
-    A leaf resource that dispatches on the method through a table of
-    handlers, answers 404 to a longer path and 405 to another method, and
-    turns any exception into a logged 500.
-
-    @ivar handlers: the handler for each method; C{HEAD} uses C{GET}'s.
-    """
-
-    isLeaf = True
-    _log = Logger()
 
     def __init__(self, operations: _Operations) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()
         self.operations = operations
-        self.handlers: Mapping[bytes, _Handler] = {}
-
-    def render(self, request: Request) -> bytes:
-        """
-        Answer C{request}.  Never raises.
-        """
-        try:
-            if request.postpath not in ([], [b""]):
-                return _error(request, 404, "not found")
-            method = b"GET" if request.method == b"HEAD" else request.method
-            handler = self.handlers.get(method)
-            if handler is None:
-                allowed = sorted(self.handlers)
-                if b"GET" in self.handlers:
-                    allowed.append(b"HEAD")
-                request.responseHeaders.setRawHeaders(b"allow", [b", ".join(allowed)])
-                return _error(request, 405, "method not allowed")
-            return handler(request)
-        except Exception:
-            self._log.failure(
-                "Operations API failed on {method} {uri}",
-                method=request.method,
-                uri=request.uri,
-            )
-            try:
-                return _error(request, 500, "internal error")
-            except Exception:
-                self._log.failure("Operations API could not report an error")
-                return b""
-
-
-class _NotFound(_Endpoint):
-    """
-    Answers 404 to everything.
-    """
-
-    def render(self, request: Request) -> bytes:
-        """
-        Answer 404.
-        """
-        try:
-            return _error(request, 404, "not found")
-        except Exception:
-            self._log.failure("Operations API could not report an error")
-            return b""
-
-
-class _Root(Resource):
-    """
-    The root: C{/stats}, C{/dialogs} and C{/metrics}; 404 elsewhere.
-    """
-
-    def __init__(self, operations: _Operations) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._notFound = _NotFound(operations)
-
-    def getChild(self, path: bytes, request: Request) -> IResource:
-        """
-        @return: a 404 for any path but the known children.
-        """
-        return self._notFound
-
-    def render(self, request: Request) -> bytes:
-        """
-        Answer 404: the root itself is no endpoint.
-        """
-        return self._notFound.render(request)
 
 
 class _Stats(_Endpoint):
@@ -399,7 +265,7 @@ class _Stats(_Endpoint):
         self.handlers = {b"GET": self._get}
 
     def _get(self, request: Request) -> bytes:
-        return _json(request, 200, self.operations.statsDocument())
+        return jsonAnswer(request, 200, self.operations.statsDocument())
 
 
 class _Metrics(_Endpoint):
@@ -415,7 +281,7 @@ class _Metrics(_Endpoint):
 
     def _get(self, request: Request) -> bytes:
         body = generate_latest(self.registry)
-        return _respond(request, 200, body, CONTENT_TYPE_LATEST.encode("ascii"))
+        return respond(request, 200, body, CONTENT_TYPE_LATEST.encode("ascii"))
 
 
 class _Dialogs(_Endpoint):
@@ -428,7 +294,7 @@ class _Dialogs(_Endpoint):
     def __init__(self, operations: _Operations) -> None:
         super().__init__(operations)
         self.handlers = {b"GET": self._get}
-        self._notFound = _NotFound(operations)
+        self._notFound = NotFound()
 
     def getChild(self, path: bytes, request: Request) -> IResource:
         """
@@ -442,16 +308,10 @@ class _Dialogs(_Endpoint):
         return _DialogItem(self.operations, path)
 
     def _get(self, request: Request) -> bytes:
-        query = parse_qs(urlsplit(request.uri).query, keep_blank_values=True)
-        limit = DEFAULT_LIMIT
-        values = query.get(b"limit")
-        if values:
-            text = values[-1]
-            if _DIGITS.fullmatch(text) is None or int(text) > MAX_LIMIT:
-                return _error(
-                    request, 400, f"limit must be an integer from 0 to {MAX_LIMIT}"
-                )
-            limit = int(text)
+        try:
+            limit = parseLimit(request)
+        except ValueError as e:
+            return errorAnswer(request, 400, str(e))
         operations = self.operations
         now = operations.clock.seconds()
         listed = [
@@ -461,7 +321,7 @@ class _Dialogs(_Endpoint):
         request.responseHeaders.setRawHeaders(
             b"x-total-count", [b"%d" % (len(operations.dialogs),)]
         )
-        return _json(request, 200, listed)
+        return jsonAnswer(request, 200, listed)
 
 
 class _DialogItem(_Endpoint):
@@ -477,22 +337,18 @@ class _DialogItem(_Endpoint):
     def _get(self, request: Request) -> bytes:
         dialog = self.operations.find(self._segment)
         if dialog is None:
-            return _error(request, 404, "no such dialog")
+            return errorAnswer(request, 404, "no such dialog")
         now = self.operations.clock.seconds()
-        return _json(request, 200, self.operations.describe(dialog, now))
+        return jsonAnswer(request, 200, self.operations.describe(dialog, now))
 
     def _delete(self, request: Request) -> bytes:
         operations = self.operations
-        if operations.token is None:
-            return _error(request, 403, "no management token configured")
-        if not operations.authorized(request):
-            request.responseHeaders.setRawHeaders(
-                b"www-authenticate", [b'Bearer realm="sst"']
-            )
-            return _error(request, 401, "missing or wrong bearer token")
+        refusal = refuseDelete(request, operations.token)
+        if refusal is not None:
+            return refusal
         dialog = operations.find(self._segment)
         if dialog is None:
-            return _error(request, 404, "no such dialog")
+            return errorAnswer(request, 404, "no such dialog")
         document = operations.describe(dialog, operations.clock.seconds())
         self._log.info(
             "Operations API ends dialog {callId} ({fromTag}/{toTag})",
@@ -504,7 +360,7 @@ class _DialogItem(_Endpoint):
             operations.dialogs.terminate(dialog.id, "admin")
         else:
             operations.onDelete(dialog)
-        return _json(request, 200, {"terminated": document})
+        return jsonAnswer(request, 200, {"terminated": document})
 
 
 def makeResource(
@@ -537,7 +393,7 @@ def makeResource(
     if token is not None and _TOKEN.fullmatch(token) is None:
         raise ValueError("The management token must be one or more visible ASCII characters")
     operations = _Operations(stats, dialogs, clock, token, extra, onDelete)
-    root = _Root(operations)
+    root = Root()
     root.putChild(b"stats", _Stats(operations))
     root.putChild(b"dialogs", _Dialogs(operations))
     root.putChild(b"metrics", _Metrics(operations))
