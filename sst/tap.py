@@ -663,7 +663,7 @@ def _workerServices(config: Options, reactor: Any, top: service.MultiService) ->
         from sst.workerweb import makeAggregateResource
 
         resource = makeAggregateResource(pool.managementSockets, reactor,
-                                         token=config["http-token"])
+                                         token=config["http-token"], extra=pool.gauges)
         http = strports.service(config["http"], Site(resource), reactor=reactor)  # type: ignore[no-untyped-call]
         http.setName("http")  # type: ignore[no-untyped-call]
         http.setServiceParent(top)  # type: ignore[no-untyped-call]

@@ -227,12 +227,12 @@ class WorkerPool(service.Service):
                        index=index, reason=reason.getErrorMessage(), delay=delay)
         self._pendingStarts[index] = self.reactor.callLater(delay, self._start, index)
 
-    def gauges(self) -> dict[str, object]:
+    def gauges(self) -> dict[str, int]:
         """
-        @return: the parent's own figures for the management API.
+        @return: the parent's own figures for the management API: the worker processes
+            running, and how many times one was started again.
         """
-        return {"workers": self.count, "workers_running": len(self._processes),
-                "worker_restarts": self.restarts}
+        return {"workers_running": len(self._processes), "worker_restarts": self.restarts}
 
     # -- stopping ----------------------------------------------------------------------
 

@@ -218,8 +218,12 @@ class _Workers:
 
     _log = Logger()
 
-    def __init__(self, sockets: Sequence[str], reactor: Any, timeout: float) -> None:
+    def __init__(self, sockets: Sequence[str], reactor: Any, timeout: float,
+                 extra: Optional[Callable[[], Mapping[str, int]]] = None) -> None:
         self.sockets = list(sockets)
+        #: The parent's own figures (such as C{worker_restarts}), added to C{/stats} and
+        #: C{/metrics}.
+        self.extra = extra
         self._reactor = reactor
         self._timeout = timeout
         self._agents: list[IAgent] = [
@@ -343,6 +347,8 @@ class _Stats(_AsyncEndpoint):
             merged = mergeStats(documents)
             merged["workers"] = len(answers)
             merged["workers_up"] = len(documents)
+            if self.workers.extra is not None:
+                merged.update(self.workers.extra())
             return jsonAnswer(request, 200, merged)
 
         return self.later(request, self.workers.fetchAll(b"/stats").addCallback(merge))
@@ -371,6 +377,10 @@ class _Metrics(_AsyncEndpoint):
                     _WORKERS_UP, "Worker processes that answered this scrape", value=up
                 )
             )
+            if self.workers.extra is not None:
+                for name, value in sorted(self.workers.extra().items()):
+                    families.append(GaugeMetricFamily(metricName(name), "The parent's " + name,
+                                                      value=value))
             body = generate_latest(_Families(families))
             return respond(request, 200, body, _METRICS_TYPE)
 
@@ -497,6 +507,7 @@ def makeAggregateResource(
     reactor: Any,
     token: Optional[bytes] = None,
     timeout: float = 2.0,
+    extra: Optional[Callable[[], Mapping[str, int]]] = None,
 ) -> Resource:
     """
     Build the operations API that shows the workers together.
@@ -508,12 +519,14 @@ def makeAggregateResource(
         L{None}.  Only used to answer a C{DELETE} of a malformed id as a
         worker would; the workers check the token of every other C{DELETE}.
     @param timeout: how many seconds to wait for a worker's whole answer.
+    @param extra: called at each C{/stats} and C{/metrics} request for the parent's own
+        figures (C{worker_restarts}, C{workers_running}), added as they are.
     @return: the root resource.
     @raise ValueError: without sockets.
     """
     if not sockets:
         raise ValueError("need at least one worker socket")
-    workers = _Workers(sockets, reactor, timeout)
+    workers = _Workers(sockets, reactor, timeout, extra)
     root = Root()
     root.putChild(b"stats", _Stats(workers))
     root.putChild(b"dialogs", _Dialogs(workers, token))

@@ -193,12 +193,14 @@ class AggregateTestCase(TestCase):
         self.addCleanup(port.stopListening)
         return hanging
 
-    def serve(self, token: Optional[bytes] = TOKEN) -> None:
+    def serve(self, token: Optional[bytes] = TOKEN,
+              extra: Optional[Callable[[], dict[str, int]]] = None) -> None:
         """
-        Serve a new aggregate, with C{token}, from now on.
+        Serve a new aggregate, with C{token} (and the parent's C{extra}), from now on.
         """
         resource = makeAggregateResource(
-            self.sockets, ClockedReactor(self.reactor, self.timeouts), token, timeout=2.0
+            self.sockets, ClockedReactor(self.reactor, self.timeouts), token, timeout=2.0,
+            extra=extra
         )
         port = self.reactor.listenTCP(0, Site(resource), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
@@ -331,6 +333,20 @@ class StatsTests(AggregateTestCase):
         yield self.replace(1, enabled=False)
         document = yield self.requestJSON("GET", "/stats")
         self.assertIs(document["enabled"], False)
+
+    @inlineCallbacks
+    def test_parentFigures(self) -> _Yield:
+        """
+        The parent's own figures (C{extra}) are added to C{/stats} and C{/metrics} as they
+        are, read at each request.
+        """
+        restarts = [0]
+        self.serve(extra=lambda: {"worker_restarts": restarts[0], "workers_running": 3})
+        restarts[0] = 2
+        document = yield self.requestJSON("GET", "/stats")
+        self.assertEqual((document["worker_restarts"], document["workers_running"]), (2, 3))
+        samples = yield self.scrape()
+        self.assertEqual(samples["sst_worker_restarts"], 2)
 
     @inlineCallbacks
     def test_workerDown(self) -> _Yield:
