@@ -21,6 +21,7 @@ from twisted.names.client import createResolver
 from twisted.python import usage
 
 from sst.address import Address
+from sst.auth.options import AUTH_FLAGS, AUTH_PARAMETERS, authSettingsFrom
 from sst.b2bua.settings import B2BUASettings, REFRESH_METHODS, REFRESHERS
 from sst.floodlimit import FLOOD_ACTIONS, FloodLimits
 from sst.gctuning import CollectorTuning, GCPauseMonitor
@@ -133,7 +134,7 @@ class Options(usage.Options):
          "(with Retry-After)."],
         ["refresh-method", None, "auto", "b2bua: refresh with update, invite, or auto (UPDATE when "
          "the peer allows it)."],
-    ]
+    ] + AUTH_PARAMETERS
 
     optFlags = [
         ["no-reject-too-small", None, "Forward a too-small Session-Expires instead of answering 422 "
@@ -145,7 +146,7 @@ class Options(usage.Options):
         ["help-policies", None, "List the session-timer policy plugins and exit."],
         ["no-gc-tuning", None, "Leave CPython's garbage collector as it is: no freezing of "
          "long-lived objects, default thresholds (the gc_* pause metrics remain)."],
-    ]
+    ] + AUTH_FLAGS
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -156,6 +157,7 @@ class Options(usage.Options):
         self["policy-option"] = {}
         self["relay-network"] = []
         self["trusted-network"] = []
+        self["auth-checker-option"] = {}
 
     #: Set when parsing failed: the usage twistd prints before the error is then one line.
     _parseFailed = False
@@ -196,7 +198,8 @@ class Options(usage.Options):
 
     def opt_trusted_network(self, value: str) -> None:
         """
-        A source network that --flood-limit never blocks, in CIDR (repeatable).
+        A source network that --flood-limit never blocks and authentication never
+        challenges, in CIDR (repeatable).
         """
         self["trusted-network"].append(_network("trusted-network", value))
 
@@ -208,6 +211,15 @@ class Options(usage.Options):
         if not eq or not key.strip():
             raise usage.UsageError("--policy-option wants KEY=VALUE, not %r" % (value,))
         self["policy-option"][key.strip()] = val.strip()
+
+    def opt_auth_checker_option(self, value: str) -> None:
+        """
+        KEY=VALUE handed to the --auth-checker plugin (repeatable).
+        """
+        key, eq, val = value.partition("=")
+        if not eq or not key.strip():
+            raise usage.UsageError("--auth-checker-option wants KEY=VALUE, not %r" % (value,))
+        self["auth-checker-option"][key.strip()] = val.strip()
 
     def opt_listen(self, value: str) -> None:
         """
@@ -241,6 +253,7 @@ class Options(usage.Options):
         self._b2buaOptions()
         self._stateOptions()
         self._floodOptions()
+        self["auth"] = authSettingsFrom(self, self["listen"], self["trusted-network"])
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
