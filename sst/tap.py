@@ -198,8 +198,7 @@ class Options(usage.Options):
 
     def opt_trusted_network(self, value: str) -> None:
         """
-        A source network that --flood-limit never blocks and authentication never
-        challenges, in CIDR (repeatable).
+        A source network (CIDR, repeatable) never blocked by --flood-limit nor challenged.
         """
         self["trusted-network"].append(_network("trusted-network", value))
 

@@ -24,6 +24,9 @@ from sst.interfaces import IDigestResponse
 
 __all__ = ["AUTH_PARAMETERS", "AUTH_FLAGS", "authSettingsFrom", "isLoopback"]
 
+#: C{--auth-algorithms} by default: all of them, where available.
+_DEFAULT_ALGORITHMS = ",".join(ALGORITHMS)
+
 #: The C{optParameters} rows of the C{--auth-*} options.
 AUTH_PARAMETERS = [
     ["auth-file", None, None, "Digest authentication: users and their H(A1) hashes, one "
@@ -35,7 +38,7 @@ AUTH_PARAMETERS = [
     ["auth-nonce-lifetime", None, "300", "Seconds a digest nonce stays valid."],
     ["auth-realm", None, None, "The realm of every challenge (default: the domain of the "
      "From, or of the To of a REGISTER)."],
-    ["auth-algorithms", None, ",".join(ALGORITHMS), "Digest algorithms offered, strongest "
+    ["auth-algorithms", None, _DEFAULT_ALGORITHMS, "Digest algorithms offered, strongest "
      "first (SHA-512-256, SHA-256, MD5)."],
 ]
 
@@ -60,8 +63,15 @@ def isLoopback(address: Address) -> bool:
 
 
 def _algorithms(text: str) -> tuple[str, ...]:
-    names = [name.strip().upper() for name in text.split(",") if name.strip()]
+    """
+    @return: the algorithms of C{--auth-algorithms}, strongest first; by default every one
+        this Python's OpenSSL has (SHA-512/256 needs OpenSSL 1.1.1).
+    @raise usage.UsageError: for an unknown algorithm, or one asked for that is missing.
+    """
     available = availableAlgorithms()
+    if text == _DEFAULT_ALGORITHMS:
+        return tuple(available)
+    names = [name.strip().upper() for name in text.split(",") if name.strip()]
     for name in names:
         if name not in ALGORITHMS:
             raise usage.UsageError("--auth-algorithms: unknown algorithm %r (known: %s)"

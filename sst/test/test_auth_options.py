@@ -112,6 +112,19 @@ class OptionsTests(SynchronousTestCase):
         ]:
             self.assertUsage(message, *args, "--state", "none")
 
+    def test_algorithmMissing(self) -> None:
+        """
+        Where OpenSSL lacks SHA-512/256, the default offers the others; asking for it is a
+        usage error.
+        """
+        import sst.auth.options
+
+        self.patch(sst.auth.options, "availableAlgorithms", lambda: ["SHA-256", "MD5"])
+        self.assertEqual(parsed("--auth-file", self.users, "--state", "none")["auth"].algorithms,
+                         ("SHA-256", "MD5"))
+        self.assertUsage("SHA-512-256 is not available", "--auth-file", self.users,
+                         "--auth-algorithms", "SHA-512-256,MD5", "--state", "none")
+
     def test_checkerOptions(self) -> None:
         """
         C{--auth-checker-option KEY=VALUE} collects options for the plugin.
