@@ -349,6 +349,16 @@ class CheckerTests(SynchronousTestCase):
         self.assertEqual(type(unknown.value), UnauthorizedLogin)
         self.assertEqual(str(wrong.value), str(unknown.value))
 
+    def test_otherCredentials(self) -> None:
+        """
+        Credentials that are not L{IDigestResponse} are not handled.
+        """
+        from twisted.cred.credentials import UsernamePassword
+        from twisted.cred.error import UnhandledCredentials
+
+        self.failureResultOf(self.checker.requestAvatarId(UsernamePassword(b"alice", b"secret")),
+                             UnhandledCredentials)
+
     def test_missingHash(self) -> None:
         """
         An algorithm whose hash is left empty never succeeds.

@@ -271,6 +271,37 @@ class ProxyAuthTests(SynchronousTestCase):
         self.assertEqual(self.h.to(CALLEE), [])
         self.assertEqual(self.h.stats.get("auth_failures"), 1)
 
+    def test_badNc(self) -> None:
+        """
+        An C{nc} that is not 8 hex digits makes the credentials unusable (a fresh
+        challenge), even when the response was computed with it.
+        """
+        response = self.challenged()
+        challenge = challenges(response)[-1]
+        ha1 = calcHA1("MD5", "alice", REALM, ALICE[1])
+        digest = calcResponse("MD5", ha1, "INVITE", INVITE_URI, challenge.nonce, "xyz", "c", "auth")
+        self.invite('Proxy-Authorization: Digest username="alice", realm="%s", nonce="%s", '
+                    'uri="%s", response="%s", algorithm=MD5, cnonce="c", qop=auth, nc=xyz'
+                    % (REALM, challenge.nonce, INVITE_URI, digest))
+        self.assertEqual(finals(self.h)[-1].code, 407)
+        self.assertEqual(self.h.stats.get("internal_errors"), 0)
+
+    def test_realmOption(self) -> None:
+        """
+        With C{--auth-realm}, every challenge has that realm, and users of that realm
+        authenticate.
+        """
+        path = str(self.mktemp())
+        with open(path, "w") as f:
+            f.write(formatEntry(entryFor("alice@127.0.0.1", "Acme", ALICE[1])) + "\n")
+        h = ProxyHarness(["--auth-file", path, "--state", "none", "--auth-realm", "Acme"])
+        h.fromCaller(h.invite())
+        response = finals(h)[-1]
+        self.assertEqual({c.realm for c in challenges(response)}, {"Acme"})
+        h.fromCaller(h.invite("Proxy-Authorization: " + answer(response, "INVITE", INVITE_URI),
+                              branch="z9hG4bK-2", cseq=2))
+        self.assertEqual(h.lastRequestTo(CALLEE).method, "INVITE")
+
     def test_algorithmNotOffered(self) -> None:
         """
         With C{--auth-algorithms MD5}, only MD5 is offered, and right SHA-256 credentials
@@ -429,6 +460,13 @@ class AsynchronousCheckerTests(SynchronousTestCase):
         """
         self.assertEqual(self.h.to(CALLEE), [])
         self.checker.pending[0].callback("alice@127.0.0.1")
+        self.assertEqual(self.h.lastRequestTo(CALLEE).method, "INVITE")
+
+    def test_bytesIdentity(self) -> None:
+        """
+        A checker may fire with the identity as bytes.
+        """
+        self.checker.pending[0].callback(b"alice@127.0.0.1")
         self.assertEqual(self.h.lastRequestTo(CALLEE).method, "INVITE")
 
     def test_refused(self) -> None:
