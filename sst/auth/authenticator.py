@@ -38,7 +38,13 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from sst.address import Address
-from sst.auth.digest import DigestCredentials, DigestSyntaxError, challengeValue, parseCredentials
+from sst.auth.digest import (
+    ALGORITHMS,
+    DigestCredentials,
+    DigestSyntaxError,
+    challengeValue,
+    parseCredentials,
+)
 from sst.auth.checkers import DigestResponse
 from sst.auth.nonces import NonceService, NonceState
 from sst.headers import URI
@@ -72,7 +78,7 @@ class AuthSettings:
     checker: ICredentialsChecker
     nonceKey: bytes
     nonceLifetime: float = 300.0
-    algorithms: tuple[str, ...] = ("SHA-512-256", "SHA-256", "MD5")
+    algorithms: tuple[str, ...] = tuple(ALGORITHMS)
     realm: Optional[str] = None
     trusted: tuple[IPNetwork, ...] = ()
 
@@ -127,7 +133,7 @@ class Authenticator:
 
     def __init__(self, checker: ICredentialsChecker, nonces: NonceService, stats: Stats,
                  isOurs: Callable[[str], bool], trusted: Sequence[IPNetwork] = (),
-                 algorithms: Sequence[str] = ("SHA-512-256", "SHA-256", "MD5"),
+                 algorithms: Sequence[str] = tuple(ALGORITHMS),
                  realm: Optional[str] = None) -> None:
         """
         @param isOurs: whether a host (lower case) is one of our domains or addresses.
@@ -181,9 +187,10 @@ class Authenticator:
             return _now(self._challenge(code, realm))
         checked: Deferred[Any] = maybeDeferred(self.checker.requestAvatarId,
                                                DigestResponse(credentials, request.method))
-        d: Deferred[Optional[Rejection]] = checked.addCallbacks(self._checked, self._refused,
-                       callbackArgs=(request, credentials, state, aorURI, code, name, realm),
-                       errbackArgs=(code, realm))
+        d: Deferred[Optional[Rejection]] = checked.addCallbacks(
+            self._checked, self._refused,
+            callbackArgs=(request, credentials, state, aorURI, code, name, realm),
+            errbackArgs=(code, realm))
         return d
 
     # -- steps ---------------------------------------------------------------------------
