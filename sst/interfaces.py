@@ -2,7 +2,9 @@
 """
 The interfaces that plugins and deployments implement: the session-timer policy
 (L{ISessionTimerPolicy}) and its plugin factory (L{ISessionTimerPolicyFactory}), and the
-router of initial requests (L{IRouter}).
+router of initial requests (L{IRouter}), and for digest authentication the credentials
+a checker verifies (L{IDigestResponse}) and the checker plugin factory
+(L{IAuthCheckerFactory}).
 
 An interface that a layer calls upward lives beside that layer instead (as
 L{ISessionTimerHook<sst.proxy.hook.ISessionTimerHook>} beside the proxy core, and
@@ -11,11 +13,13 @@ L{IDialogObserver<sst.dialogs.IDialogObserver>} beside the dialog table).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
+from twisted.cred.credentials import IUsernameDigestHash
 from zope.interface import Attribute, Interface
 
 if TYPE_CHECKING:
+    from twisted.cred.checkers import ICredentialsChecker
     from twisted.internet.defer import Deferred
 
     from sst.message import Request
@@ -115,4 +119,47 @@ class ISessionTimerPolicyFactory(Interface):
 
         @raise ValueError: with a clear message when an option is missing or bad; it is
             reported as a usage error at start-up.
+        """
+
+
+class IDigestResponse(IUsernameDigestHash):
+    """
+    Digest credentials that a SIP request carried (RFC 3261 section 22.4, RFC 8760), for a
+    C{twisted.cred} checker that knows C{H(A1)} rather than the password.
+
+    L{checkHash} takes the C{H(A1)} of L{algorithm}: C{H(username ":" realm ":" password)}
+    hashed with that algorithm, in lower-case hex.
+    """
+
+    realm = Attribute("The realm the credentials are for, as the client sent it.")
+    algorithm = Attribute("C{MD5}, C{SHA-256} or C{SHA-512-256}: the hash of L{checkHash}.")
+
+    def checkPassword(password: str) -> bool:
+        """
+        For checkers that hold clear passwords: whether the response was made with
+        C{password}.
+        """
+
+
+class IAuthCheckerFactory(Interface):
+    """
+    A credentials-checker plugin for digest authentication, found with
+    L{twisted.plugin.getPlugins} in the L{sst.plugins} package and chosen with
+    C{twistd sst --auth-checker NAME}.
+    """
+
+    name = Attribute("The name given to C{--auth-checker}.")
+    description = Attribute("One line for C{--help} and error messages.")
+
+    def checkerFor(options: Mapping[str, Any]) -> ICredentialsChecker:
+        """
+        Make the checker from the parsed command line (C{--auth-file},
+        C{--auth-checker-option KEY=VALUE} in C{options["auth-checker-option"]}). Its
+        C{requestAvatarId} is given L{IDigestResponse} credentials and fires with the
+        authenticated identity, C{user@domain}, or fails with
+        L{UnauthorizedLogin<twisted.cred.error.UnauthorizedLogin>} whether the user is
+        unknown or the response wrong.
+
+        @raise ValueError: with a clear message when an option is missing or bad, or the
+            users cannot be read; it is reported as a usage error at start-up.
         """

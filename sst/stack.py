@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, IResolver
 
+from sst.auth.authenticator import authenticatorFor
 from sst.b2bua.core import B2BUA
 from sst.dialogs import DialogTable
 from sst.floodlimit import floodLimiterFor
@@ -93,18 +94,21 @@ def buildStack(config: Mapping[str, Any], clock: IReactorTime, resolver: IResolv
     hook = SessionTimerHook(policy, stats, maxSE=config.get("max-se"))
     dialogs.addObserver(ExpiryCounter(stats))
     relayNetworks = config.get("relay-network", [])
+    authenticator = authenticatorFor(config.get("auth"), timerService, stats,
+                                     registrar.servesDomain)
     if config.get("mode", "proxy") == "b2bua":
         b2bua = B2BUA(timerService, transport, dialogs, router, policy, stats,
                       config["b2bua-settings"], registrar=registrar,
                       relayNetworks=relayNetworks, timers=config["timers"],
                       resolve=resolverFor(dns), maxTransactions=config["max-transactions"],
-                      ownership=config.get("ownership", SINGLE))
+                      ownership=config.get("ownership", SINGLE),
+                      authenticator=authenticator)
         dialogs.addObserver(DialogCounter(stats))
         return Stack(stats, timerService, transport, b2bua.ua.transactions, dialogs, locations,
                      registrar, resolver, dns, router, hook, ua=b2bua.ua, b2bua=b2bua)
     proxy = Proxy(timerService, transport, dialogs, router, stats, hook=hook, registrar=registrar,
                   uriRouter=dns, relayNetworks=relayNetworks, timers=config["timers"],
                   maxTransactions=config["max-transactions"],
-                  byeOnExpiry=bool(config.get("bye-on-expiry")))
+                  byeOnExpiry=bool(config.get("bye-on-expiry")), authenticator=authenticator)
     return Stack(stats, timerService, transport, proxy.transactions, dialogs, locations, registrar,
                  resolver, dns, router, hook, proxy=proxy)

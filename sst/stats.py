@@ -48,6 +48,12 @@ COUNTERS = (
     "handoffs_out",
     "handoffs_in",
     "handoff_dropped",
+    "auth_challenges",
+    "auth_ok",
+    "auth_failures",
+    "auth_stale",
+    "auth_replays",
+    "auth_forbidden",
 )
 
 #: What each counter in L{COUNTERS} counts, for exports such as Prometheus C{HELP} lines.
@@ -87,6 +93,16 @@ DESCRIPTIONS: Mapping[str, str] = {
     "refreshes_failed": "Session refreshes the B2BUA sent that failed (the call was ended)",
     "b2bua_422_retried": "B-leg INVITEs the B2BUA retried after a 422 with a larger Min-SE",
     "b2bua_422_given_up": "B-leg INVITEs the B2BUA gave up on after repeated 422s",
+    "auth_challenges": "Digest challenges sent (401 or 407), stale ones included",
+    "auth_ok": "Requests whose digest credentials were accepted",
+    "auth_failures": "Digest credentials refused: unknown user, wrong response, forged "
+                     "nonce or unusable credentials (answered with a new challenge)",
+    "auth_stale": "Correct digest credentials with an expired nonce (challenged with "
+                  "stale=true)",
+    "auth_replays": "Digest credentials whose nc was not above the last one seen with their "
+                    "nonce (challenged with stale=true)",
+    "auth_forbidden": "Requests answered 403 because the authenticated user is not the "
+                      "address of record they speak for, or that is not in our domains",
 }
 
 

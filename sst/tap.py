@@ -23,6 +23,7 @@ from twisted.names.client import createResolver
 from twisted.python import usage
 
 from sst.address import Address
+from sst.auth.options import AUTH_FLAGS, AUTH_PARAMETERS, authSettingsFrom
 from sst.b2bua.settings import B2BUASettings, REFRESH_METHODS, REFRESHERS
 from sst.floodlimit import FLOOD_ACTIONS, FloodLimits
 from sst.gctuning import CollectorTuning, GCPauseMonitor
@@ -140,7 +141,7 @@ class Options(usage.Options):
          "whose Call-ID hashes to it; 'auto' for one per CPU (see doc/operations.md)."],
         ["refresh-method", None, "auto", "b2bua: refresh with update, invite, or auto (UPDATE when "
          "the peer allows it)."],
-    ]
+    ] + AUTH_PARAMETERS
 
     optFlags = [
         ["no-reject-too-small", None, "Forward a too-small Session-Expires instead of answering 422 "
@@ -152,7 +153,7 @@ class Options(usage.Options):
         ["help-policies", None, "List the session-timer policy plugins and exit."],
         ["no-gc-tuning", None, "Leave CPython's garbage collector as it is: no freezing of "
          "long-lived objects, default thresholds (the gc_* pause metrics remain)."],
-    ]
+    ] + AUTH_FLAGS
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -163,6 +164,7 @@ class Options(usage.Options):
         self["policy-option"] = {}
         self["relay-network"] = []
         self["trusted-network"] = []
+        self["auth-checker-option"] = {}
 
     #: Set when parsing failed: the usage twistd prints before the error is then one line.
     _parseFailed = False
@@ -205,7 +207,7 @@ class Options(usage.Options):
 
     def opt_trusted_network(self, value: str) -> None:
         """
-        A source network that --flood-limit never blocks, in CIDR (repeatable).
+        A source network (CIDR, repeatable) never blocked by --flood-limit nor challenged.
         """
         self["trusted-network"].append(_network("trusted-network", value))
 
@@ -217,6 +219,15 @@ class Options(usage.Options):
         if not eq or not key.strip():
             raise usage.UsageError("--policy-option wants KEY=VALUE, not %r" % (value,))
         self["policy-option"][key.strip()] = val.strip()
+
+    def opt_auth_checker_option(self, value: str) -> None:
+        """
+        KEY=VALUE handed to the --auth-checker plugin (repeatable).
+        """
+        key, eq, val = value.partition("=")
+        if not eq or not key.strip():
+            raise usage.UsageError("--auth-checker-option wants KEY=VALUE, not %r" % (value,))
+        self["auth-checker-option"][key.strip()] = val.strip()
 
     def opt_listen(self, value: str) -> None:
         """
@@ -251,6 +262,7 @@ class Options(usage.Options):
         self._stateOptions()
         self._floodOptions()
         self._workerOptions()
+        self["auth"] = authSettingsFrom(self, self["listen"], self["trusted-network"])
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)

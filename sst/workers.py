@@ -142,6 +142,7 @@ class WorkerPool(service.Service):
         self._startedAt: dict[int, float] = {}
         self._delays: dict[int, float] = {}
         self._pendingStarts: dict[int, IDelayedCall] = {}
+        self._argv: list[str] = list(config.argv)
 
     # -- starting ----------------------------------------------------------------------
 
@@ -165,16 +166,32 @@ class WorkerPool(service.Service):
                            transport=bound.transport, hostport=bound.hostport(),
                            count=self.count)
         self._inboxes = [inboxPair() for _ in range(self.count)]
+        self._argv = self._workerArgv()
         super().startService()  # type: ignore[no-untyped-call]
         for index in range(self.count):
             self._start(index)
+
+    def _workerArgv(self) -> list[str]:
+        """
+        @return: the options each worker parses: the parent's, plus, with authentication on
+            and no C{--auth-nonce-key}, a key file made now, so that a nonce one worker
+            gave is good at every worker (and across a worker's restart).
+        """
+        argv = list(self.config.argv)
+        if self.config.get("auth") is not None and self.config.get("auth-nonce-key") is None:
+            path = os.path.join(self.runDir, "nonce.key")
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as f:
+                f.write(os.urandom(32))
+            argv += ["--auth-nonce-key", path]
+        return argv
 
     def specFor(self, index: int) -> WorkerSpec:
         """
         @return: what worker C{index} is told at start-up.
         """
         return WorkerSpec(
-            index, self.count, list(self.config.argv),
+            index, self.count, list(self._argv),
             [(bound, sockets[index].fileno()) for bound, sockets in self._listening],
             self._inboxes[index][0].fileno(),
             [writer.fileno() for _, writer in self._inboxes],

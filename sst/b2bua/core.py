@@ -20,8 +20,10 @@ from typing import Callable, Optional, Sequence
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from sst.auth.authenticator import Authenticator, Rejection
 from sst.b2bua.answers import InDialogAnswers
 from sst.b2bua.call import Call, Leg
 from sst.b2bua.refresh import Refreshes
@@ -81,7 +83,8 @@ class B2BUA(DialogObserverBase):
                  relayNetworks: Sequence[IPNetwork] = (),
                  timers: TimerConfig = TimerConfig(),
                  resolve: Resolver = numericResolver,
-                 maxTransactions: int = 100000, ownership: Ownership = SINGLE) -> None:
+                 maxTransactions: int = 100000, ownership: Ownership = SINGLE,
+                 authenticator: Optional[Authenticator] = None) -> None:
         """
         @param clock: the time source of every timer.
         @param transport: what sends and receives messages; the B2BUA's own UA core (L{ua},
@@ -98,6 +101,8 @@ class B2BUA(DialogObserverBase):
         @param resolve: turns a next-hop URI into addresses.
         @param maxTransactions: live transactions above which new INVITEs get 503.
         @param ownership: with C{--workers}, this worker's place (see L{UserAgent}).
+        @param authenticator: challenges new calls and REGISTERs (digest authentication),
+            if any.
         """
         self.clock = asTimerService(clock)
         self.ua = UserAgent(transport, self.clock, self, timers, resolve=resolve,
@@ -109,6 +114,8 @@ class B2BUA(DialogObserverBase):
         self.stats = stats
         self.settings = settings
         self.registrar = registrar
+        #: Digest authentication, or L{None} (nothing is challenged).
+        self.authenticator = authenticator
         self.relay = RelayRule(relayNetworks, self._isOurs, isinstance(router, StaticRouter))
         self.uniform = uniform
         self.calls: dict[str, Call] = {}
@@ -127,6 +134,12 @@ class B2BUA(DialogObserverBase):
         uri = request.requestURI()
         if (request.method == "REGISTER" and self.registrar is not None and uri.isSIP
                 and (self.registrar.servesDomain(uri.host) or self.ua.isLocal(uri))):
+            authenticator = self.authenticator
+            if authenticator is not None and authenticator.applies(request):
+                d = authenticator.authenticate(request, register=True)
+                d.addCallback(self._registerAuthenticated, server)
+                d.addErrback(self._authenticationFailed, server)
+                return
             server.respond(self.registrar.handleRegister(request))
         elif request.method in ("BYE", "UPDATE", "INFO", "NOTIFY"):
             server.respondWith(481)
@@ -137,8 +150,45 @@ class B2BUA(DialogObserverBase):
 
     def inviteReceived(self, invite: IncomingInvite) -> None:
         """
-        A new call: check it, settle the A-leg's session timer, route the B-leg.
+        A new call: authenticate it (when on), check it, settle the A-leg's session timer,
+        route the B-leg.
         """
+        authenticator = self.authenticator
+        if authenticator is not None and authenticator.applies(invite.request):
+            try:
+                d = authenticator.authenticate(invite.request, register=False)
+            except SIPParseError as e:
+                self.stats.increment("parse_errors")
+                invite.reject(e.status, e.phrase)
+                return
+            d.addCallback(self._inviteAuthenticated, invite)
+            d.addErrback(self._authenticationFailed, invite.server)
+            return
+        self._setUp(invite)
+
+    def _inviteAuthenticated(self, rejection: Optional[Rejection], invite: IncomingInvite) -> None:
+        # A call cancelled meanwhile is done: rejecting it does nothing, and the set-up
+        # drops it.
+        if rejection is not None:
+            invite.reject(rejection.code, headers=rejection.headers)
+            return
+        self._setUp(invite)
+
+    def _registerAuthenticated(self, rejection: Optional[Rejection],
+                               server: ServerTransaction) -> None:
+        if rejection is not None:
+            server.respond(rejection.responseTo(server.request, self.ua.transactions.newTag()))
+            return
+        assert self.registrar is not None
+        server.respond(self.registrar.handleRegister(server.request))
+
+    def _authenticationFailed(self, failure: Failure, server: ServerTransaction) -> None:
+        self.stats.increment("internal_errors")
+        self._log.failure("Authentication failed for {request}", failure, request=server.request)
+        if server.finalCode == 0 and server.state != "terminated":
+            server.respondWith(500)
+
+    def _setUp(self, invite: IncomingInvite) -> None:
         try:
             self.setup.invite(invite, invite.request)
         except SIPParseError as e:

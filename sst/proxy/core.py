@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sst.address import Address, addressForURI
+from sst.auth.authenticator import Authenticator, Rejection
 from sst.dialogcounter import DialogCounter
 from sst.dialogs import Dialog, DialogTable
 from sst.expiry import ByeOnExpiry
@@ -76,6 +77,7 @@ class Proxy:
         timers: TimerConfig = TimerConfig(),
         maxTransactions: int = 100000,
         byeOnExpiry: bool = False,
+        authenticator: Optional[Authenticator] = None,
     ) -> None:
         """
         @param clock: the time source of every timer.
@@ -92,6 +94,8 @@ class Proxy:
         @param maxTransactions: live transactions above which new INVITEs get 503.
         @param byeOnExpiry: send BYE to both parties of an expired timed dialog
             (C{--bye-on-expiry}; see L{ByeOnExpiry}).
+        @param authenticator: challenges and checks requests outside dialogs (digest
+            authentication), if any.
         """
         self.clock = asTimerService(clock)
         self.transactions = TransactionLayer(transport, self.clock, timers, self,
@@ -103,6 +107,8 @@ class Proxy:
         self.stats = stats
         self.hook: ISessionTimerHook = hook if hook is not None else NoSessionTimers()
         self.registrar = registrar
+        #: Digest authentication, or L{None} (nothing is challenged).
+        self.authenticator = authenticator
         self.relay = RelayRule(relayNetworks, self._isOurs, isinstance(router, StaticRouter))
         self.localAddresses: set[tuple[str, int]] = set()
         self.localHosts: set[str] = set()
@@ -206,6 +212,9 @@ class Proxy:
         context = invite.context
         if isinstance(context, ResponseContext):
             self.responses.cancelContext(context)
+        elif isinstance(context, _Authenticating):
+            # Its credentials are still being checked: answered now, it will not be routed.
+            invite.respondWith(487)
         # Otherwise the INVITE was answered here (section 9.2: the CANCEL has no effect).
 
     def strayResponse(self, response: Response) -> None:
@@ -265,10 +274,55 @@ class Proxy:
                             uri=request.uri, source=request.source)
             server.respondWith(403, "Relaying denied")
             return
-        if (method == "REGISTER" and self.registrar is not None and not request.hasHeader("route")
-                and uri.isSIP and (self.registrar.servesDomain(uri.host) or self.isLocal(uri))):
+        forRegistrar = (method == "REGISTER" and self.registrar is not None
+                        and not request.hasHeader("route") and uri.isSIP
+                        and (self.registrar.servesDomain(uri.host) or self.isLocal(uri)))
+        authenticator = self.authenticator
+        if authenticator is not None and authenticator.applies(request):
+            server.context = _AUTHENTICATING
+            d = authenticator.authenticate(request, forRegistrar)
+            d.addCallback(self._authenticated, server, forRegistrar, loopHash)
+            d.addErrback(self._authenticationFailed, server)
+            return
+        self._admitted(server, request, forRegistrar, loopHash)
+
+    def _authenticated(self, rejection: Optional[Rejection], server: ServerTransaction,
+                       forRegistrar: bool, loopHash: str) -> None:
+        """
+        The credentials were checked: answer the L{Rejection}, or go on (unless a CANCEL
+        answered the request meanwhile).
+        """
+        if server.finalCode != 0 or server.state == "terminated":
+            return
+        server.context = None
+        request = server.request
+        if rejection is not None:
+            server.respond(rejection.responseTo(request, self.transactions.newTag()))
+            return
+        try:
+            self._admitted(server, request, forRegistrar, loopHash)
+        except SIPParseError as e:
+            self.stats.increment("parse_errors")
+            server.respondWith(e.status, e.phrase)
+
+    def _authenticationFailed(self, failure: Failure, server: ServerTransaction) -> None:
+        self.stats.increment("internal_errors")
+        self._log.failure("Authentication failed for {request}", failure, request=server.request)
+        if server.finalCode == 0 and server.state != "terminated":
+            server.respondWith(500)
+
+    def _admitted(self, server: ServerTransaction, request: Request, forRegistrar: bool,
+                  loopHash: str) -> None:
+        """
+        A request that passed the checks (and authentication, when on): to the registrar,
+        or on its way.
+        """
+        if forRegistrar:
+            assert self.registrar is not None
             server.respond(self.registrar.handleRegister(request))
             return
+        method = request.method
+        inDialog = request.toTag is not None
         dialog: Optional[Dialog] = None
         if inDialog:
             dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag or "")
@@ -481,3 +535,15 @@ class Proxy:
         d = self._resolve(uri, keepURI=True)
         d.addCallback(lambda targets: self.forwarder.sendAck(request, targets, maxForwards))
         d.addErrback(lambda f: self._log.failure("ACK routing failed", f))
+
+
+class _Authenticating:
+    """
+    The context of a server transaction whose request's credentials are being checked: a
+    CANCEL meanwhile answers it with 487.
+    """
+
+    __slots__ = ()
+
+
+_AUTHENTICATING = _Authenticating()

@@ -53,6 +53,50 @@ class WorkersOptionTests(TestCase):
             self.assertRaises(usage.UsageError, self.parse, "--workers", value)
 
 
+class WorkerArgvTests(TestCase):
+    """
+    What the workers are told to parse.
+    """
+
+    def pool(self, *args: str) -> Any:
+        from sst.workers import WorkerPool
+
+        options = Options()
+        options.parseOptions(list(args))
+        pool = WorkerPool(options, None, 2)
+        self.addCleanup(pool._closeSockets)
+        return pool
+
+    def test_sharedNonceKey(self) -> None:
+        """
+        With authentication on and no C{--auth-nonce-key}, the workers get one key file the
+        parent made (so that a nonce from one worker is good at the other), readable by its
+        owner only.
+        """
+        from sst.auth.checkers import formatEntry
+        from sst.auth.passwd import entryFor
+
+        users = self.mktemp()
+        with open(users, "w") as f:
+            f.write(formatEntry(entryFor("alice@example.com", None, "pw")) + "\n")
+        pool = self.pool("--auth-file", users, "--state", "none")
+        argv = pool._workerArgv()
+        self.assertEqual(argv[:4], ["--auth-file", users, "--state", "none"])
+        self.assertEqual(argv[4], "--auth-nonce-key")
+        self.assertEqual(os.stat(argv[5]).st_mode & 0o777, 0o600)
+        with open(argv[5], "rb") as f:
+            self.assertEqual(len(f.read()), 32)
+        worker = Options()
+        worker.parseOptions(argv)
+        self.assertIsNotNone(worker["auth"])
+
+    def test_givenKeyOrNoAuth(self) -> None:
+        """
+        Without authentication, or with a key given, the options pass unchanged.
+        """
+        self.assertEqual(self.pool("--state", "none")._workerArgv(), ["--state", "none"])
+
+
 class WorkerSpecTests(TestCase):
     """
     L{WorkerSpec} goes to the worker as JSON.
