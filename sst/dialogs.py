@@ -13,11 +13,11 @@ from __future__ import annotations
 import enum
 from typing import Any, Callable, Iterator
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-from sst.timerservice import asTimerService
+from sst.timerservice import Timer, asTimerService
 from sst.values import DialogId
 
 __all__ = [
@@ -101,7 +101,7 @@ class Dialog:
         self.refresher = refresher
         self.expiresAt = expiresAt
         self.extra: dict[str, Any] | None = None
-        self._expiry: IDelayedCall | None = None
+        self._expiry: Timer | None = None
 
     @property
     def timed(self) -> bool:
@@ -571,8 +571,8 @@ class DialogTable:
         if dialog is None:
             return False
         expiry = dialog._expiry
-        if expiry is not None and expiry.active():
-            expiry.cancel()
+        if expiry is not None:
+            expiry.stop()
         self._remove(dialog)
         self._notify(
             "dialogTerminated", dialog, lambda o: o.dialogTerminated(dialog, reason)

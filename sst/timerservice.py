@@ -80,8 +80,17 @@ class Timer:
         @raise AlreadyCancelled: if it was cancelled already.
         @raise AlreadyCalled: if it has fired.
         """
-        self._check()
+        if self._seq < 0:
+            self._check()
         self._service._cancel(self)
+
+    def stop(self) -> None:
+        """
+        Stop the timer from firing if it is pending; nothing happens once it has fired or
+        been cancelled (what C{if t.active(): t.cancel()} does, in one call).
+        """
+        if self._seq >= 0:
+            self._service._cancel(self)
 
     def reset(self, secondsFromNow: float) -> None:
         """
@@ -198,12 +207,20 @@ class TimerService:
 
         @return: the timer, to cancel or move.
         """
-        self._seq += 1
+        self._seq = seq = self._seq + 1
         now = self._clock.seconds()
         when = now + delay
-        timer = Timer(self, when, self._seq, callable, args, kw or None)
+        timer = Timer(self, when, seq, callable, args, kw or None)
         self._live += 1
-        self._place(timer, when, now)
+        step = self.granularity
+        if when <= now + step:
+            # Due within a step: in the heap at once (what _place does, without its call).
+            heappush(self._heap, (when, seq, timer))
+            self.pushes += 1
+            if when < self._armedAt and not self._running:
+                self._arm(when)
+        else:
+            self._place(timer, when, now)
         return timer
 
     def stop(self) -> None:
@@ -267,7 +284,8 @@ class TimerService:
         return True
 
     def _cancel(self, timer: Timer) -> None:
-        self._unbucket(timer)
+        if timer._bucket != _NO_BUCKET:
+            self._unbucket(timer)
         timer._seq = _CANCELLED
         timer._fn = None
         timer._args = ()
@@ -275,7 +293,7 @@ class TimerService:
         self._live -= 1
         if self._live == 0 and not self._running:
             self._clear()
-        else:
+        elif len(self._heap) > self.compactFloor:
             self._maybeCompact()
 
     def _move(self, timer: Timer, when: float) -> None:
