@@ -1077,25 +1077,51 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
         _remember(_SHAPES, shape, True)
     lines = msg._lines
     cache = msg._cache
+    # The values are read as L{valueOf} does, without its call for an unfolded line.
     if "content-length" in keys:
-        length = _delta(valueOf(lines[keys.index("content-length")]), "Content-Length")
+        line = lines[keys.index("content-length")]
+        value = line.partition(":")[2]
+        value = valueOf(line) if "\n" in value else value.strip(" \t")
+        length = _DELTAS.get(value)
+        if length is None:
+            length = _delta(value, "Content-Length")
         if length > len(body):
             raise SIPParseError("Content-Length larger than message")
         body = body[:length]
     msg.body = body
     # As the accessors do (CSeq and Via are there: _checkKeys says so), without their
     # lookups of a cache that is still empty.
-    cseq = cache["cseq"] = _cseqOf(valueOf(lines[keys.index("cseq")]))
+    line = lines[keys.index("cseq")]
+    value = line.partition(":")[2]
+    value = valueOf(line) if "\n" in value else value.strip(" \t")
+    cseq = _CSEQS.get(value)
+    if cseq is None:
+        cseq = _cseqOf(value)
+    cache["cseq"] = cseq
     if isinstance(msg, Request):
         if cseq.method != msg.method:
             raise SIPParseError("CSeq method does not match request method")
-        if msg.requestURI().headers:
+        uri = msg.uri
+        parsed = parseURI(uri)
+        msg._ruri = (uri, parsed)
+        if parsed.headers:
             # RFC 3261 section 19.1.1: headers are not allowed in a Request-URI, and a proxy
             # must not forward them (RFC 4475 section 3.1.2.11).
             raise SIPParseError("headers in Request-URI")
     # Decode what the transaction layer needs on every message. From and To are decoded
     # when first asked for (the proxy checks them on dialog-creating requests); their tags
     # are read cheaply by L{Message.fromTag} and L{Message.toTag}.
-    cache["topvia"] = _topViaOf(valueOf(lines[keys.index("via")]))
-    cache["max-forwards"] = (_maxForwardsOf(valueOf(lines[keys.index("max-forwards")]))
-                             if "max-forwards" in keys else None)
+    line = lines[keys.index("via")]
+    value = line.partition(":")[2]
+    value = valueOf(line) if "\n" in value else value.strip(" \t")
+    cache["topvia"] = parseVia(value) if "," not in value else _topViaOf(value)
+    if "max-forwards" in keys:
+        line = lines[keys.index("max-forwards")]
+        value = line.partition(":")[2]
+        value = valueOf(line) if "\n" in value else value.strip(" \t")
+        number = _DELTAS.get(value)
+        if number is None or number > 255:
+            number = _maxForwardsOf(value)
+        cache["max-forwards"] = number
+    else:
+        cache["max-forwards"] = None
