@@ -317,9 +317,15 @@ class Message:
         self.source: object = None
         self._cache: dict[str, object] = {}
         if headers:
-            for h in headers:
-                self._keys.append(h.key)
-                self._lines.append(h.text())
+            self._addHeaders(headers)
+
+    def _addHeaders(self, headers: list[Header]) -> None:
+        """
+        Append C{headers}, as the constructor's C{headers} argument does.
+        """
+        for h in headers:
+            self._keys.append(h.key)
+            self._lines.append(h.text())
 
     @property
     def headers(self) -> list[Header]:
@@ -796,7 +802,16 @@ class Request(Message):
     def __init__(
         self, method: str, uri: str, headers: Optional[list[Header]] = None, body: bytes = b""
     ) -> None:
-        super().__init__(headers, body)
+        # What Message.__init__ does, without its call: a request is made for every one
+        # parsed and every one forwarded.
+        self._lines = []
+        self._keys = []
+        self.body = body
+        self.receivedAt = 0.0
+        self.source = None
+        self._cache = {}
+        if headers:
+            self._addHeaders(headers)
         self.method = method
         self.uri = uri
         self._ruri: Optional[tuple[str, URI]] = None
@@ -832,7 +847,15 @@ class Response(Message):
     def __init__(
         self, code: int, phrase: str = "", headers: Optional[list[Header]] = None, body: bytes = b""
     ) -> None:
-        super().__init__(headers, body)
+        # As in Request.__init__.
+        self._lines = []
+        self._keys = []
+        self.body = body
+        self.receivedAt = 0.0
+        self.source = None
+        self._cache = {}
+        if headers:
+            self._addHeaders(headers)
         self.code = code
         self.phrase = phrase if phrase else REASON_PHRASES.get(code, "")
 
