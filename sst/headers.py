@@ -455,9 +455,26 @@ def parseNameAddr(text: str) -> NameAddr:
     plain = _PLAIN_NAME_ADDR.fullmatch(text)
     if plain is not None:
         display, uri, paramText = plain.groups()
-        return NameAddr(parseURI(uri), display or "",
-                        _plainParams(paramText) if paramText is not None else {})
+        nameAddr = NameAddr(parseURI(uri), display or "",
+                            _plainParams(paramText) if paramText is not None else {})
+        if display is not None and display[0] == '"':
+            _noteQuoted(text)
+        return nameAddr
     return _parseNameAddr(text)
+
+
+#: Name-addrs with a quoted display name that L{parseNameAddr} took, for
+#: L{checkDisplayName}: the From (or To) of every request of a dialog is the same text.
+_QUOTED_OK: dict[str, None] = {}
+
+
+def _noteQuoted(text: str) -> None:
+    """
+    Note that C{text}, a name-addr with a quoted display name, parses.
+    """
+    if len(_QUOTED_OK) >= 4096:
+        _QUOTED_OK.clear()
+    _QUOTED_OK[text] = None
 
 
 def checkDisplayName(text: str) -> None:
@@ -469,7 +486,7 @@ def checkDisplayName(text: str) -> None:
     @raise SIPParseError: when L{parseNameAddr} would refuse the display name.
     """
     lt = text.find("<")
-    if lt > 0 and _TOKENS.fullmatch(text, 0, lt) is None:
+    if lt > 0 and _TOKENS.fullmatch(text, 0, lt) is None and text not in _QUOTED_OK:
         parseNameAddr(text)
 
 
