@@ -570,9 +570,9 @@ class Message:
         i = keys.index("via")
         if text is None:
             text = str(via)
-        value = valueOf(self._lines[i])
+        value = self._lines[i].partition(":")[2]
         if "," in value:
-            values = splitCommas(value)
+            values = splitCommas(valueOf(self._lines[i]))
             values[0] = text
             value = ", ".join(values)
         else:

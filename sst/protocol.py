@@ -234,8 +234,8 @@ class TransportLayer:
         Parse one message and hand it up. Never raises.
         """
         self.stats.increment("bytes_in", len(data))
-        if not data.strip(b"\r\n"):
-            return  # keep-alive
+        if data[:1] in b"\r\n" and not data.strip(b"\r\n"):
+            return  # keep-alive (or nothing at all)
         limiter = self.limiter
         if limiter is not None and not data.startswith(b"SIP/") and not limiter.admit(source.host):
             self._flooded(data, source, limiter)
