@@ -345,6 +345,26 @@ def _parseHostPort(text: str) -> tuple[str, Optional[int]]:
     return host, int(portText)
 
 
+#: The ports of the fast paths, by their text (one to five ASCII digits, as the patterns
+#: say), once seen: the same few recur in every message.
+_PORTS: dict[str, int] = {}
+
+
+def _portOf(text: str) -> int:
+    """
+    @param text: one to five ASCII digits.
+    @return: the port they write, remembered in L{_PORTS}.
+    @raise SIPParseError: above 65535.
+    """
+    port = int(text)
+    if port > 65535:
+        raise SIPParseError("bad port %r" % (text,))
+    if len(_PORTS) >= 4096:
+        _PORTS.clear()
+    _PORTS[text] = port
+    return port
+
+
 def parseURI(text: str) -> URI:
     """
     Parse an absolute URI. C{sip}/C{sips} URIs are split into their parts, C{tel} into number
@@ -358,9 +378,9 @@ def parseURI(text: str) -> URI:
         user, host, portText, paramText = plain.groups()
         port = None
         if portText is not None:
-            port = int(portText)
-            if port > 65535:
-                raise SIPParseError("bad port %r" % (portText,))
+            port = _PORTS.get(portText)
+            if port is None:
+                port = _portOf(portText)
         return URI("sip", user, None, host.lower(), port,
                    _plainParams(paramText) if paramText is not None else {})
     return _parseURI(text)
@@ -609,10 +629,10 @@ def parseVia(text: str) -> Via:
         transport, host, portText, paramText = plain.groups()
         port = None
         if portText is not None:
-            port = int(portText)
-            if port > 65535:
-                raise SIPParseError("bad port %r" % (portText,))
-        return Via(transport.upper(), host, port,
+            port = _PORTS.get(portText)
+            if port is None:
+                port = _portOf(portText)
+        return Via(transport if transport.isupper() else transport.upper(), host, port,
                    _plainParams(paramText) if paramText is not None else {})
     return _parseVia(text)
 

@@ -866,6 +866,10 @@ class Response(Message):
         return "<Response %d %s>" % (self.code, self.phrase)
 
 
+#: The status codes a status line may carry, by their text.
+_STATUS_CODES = {str(code): code for code in range(100, 700)}
+
+
 def _parseStartLine(line: str) -> tuple[Union[Request, Response], Optional[SIPParseError]]:
     """
     @return: the message the start line begins and, for a request whose only fault is its
@@ -874,11 +878,9 @@ def _parseStartLine(line: str) -> tuple[Union[Request, Response], Optional[SIPPa
     """
     if line[:8] == "SIP/2.0 ":
         # The usual status line.
-        codeText = line[8:11]
-        if codeText.isdigit() and codeText.isascii() and line[11:12] in (" ", ""):
-            code = int(codeText)
-            if 100 <= code <= 699:
-                return Response(code, line[12:], []), None
+        code = _STATUS_CODES.get(line[8:11])
+        if code is not None and line[11:12] in (" ", ""):
+            return Response(code, line[12:], []), None
     elif line[-8:] == " SIP/2.0":
         # The usual request line.
         method, space, uri = line[:-8].partition(" ")
