@@ -11,7 +11,7 @@ tags, and the session-timer policy decides the lifetime.
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -367,7 +367,7 @@ class DialogTable:
         )
         dialog._expiry = self._clock.callLater(lifetime, self._expire, dialog)
         self._add(dialog)
-        self._notify("dialogCreated", dialog, lambda o: o.dialogCreated(dialog))
+        self._notify("dialogCreated", dialog)
         if confirmed:
             self.confirm(dialogId)
         return dialog
@@ -518,9 +518,7 @@ class DialogTable:
             return False
         if dialog.state is DialogState.EARLY:
             dialog.state = DialogState.CONFIRMED
-            self._notify(
-                "dialogConfirmed", dialog, lambda o: o.dialogConfirmed(dialog)
-            )
+            self._notify("dialogConfirmed", dialog)
         return True
 
     def refresh(
@@ -555,7 +553,7 @@ class DialogTable:
         dialog.expiresAt = self._clock.seconds() + lifetime
         dialog.interval = interval
         dialog.refresher = refresher
-        self._notify("dialogRefreshed", dialog, lambda o: o.dialogRefreshed(dialog))
+        self._notify("dialogRefreshed", dialog)
         return True
 
     def terminate(self, dialogId: DialogId, reason: str = "bye") -> bool:
@@ -574,9 +572,7 @@ class DialogTable:
         if expiry is not None:
             expiry.stop()
         self._remove(dialog)
-        self._notify(
-            "dialogTerminated", dialog, lambda o: o.dialogTerminated(dialog, reason)
-        )
+        self._notify("dialogTerminated", dialog, reason)
         return True
 
     def _expire(self, dialog: Dialog) -> None:
@@ -594,7 +590,7 @@ class DialogTable:
             callId=dialog.id.callId,
             interval=dialog.interval,
         )
-        self._notify("dialogExpired", dialog, lambda o: o.dialogExpired(dialog))
+        self._notify("dialogExpired", dialog)
 
     def _remove(self, dialog: Dialog) -> None:
         """
@@ -615,22 +611,17 @@ class DialogTable:
         dialog.state = DialogState.TERMINATED
         dialog._expiry = None
 
-    def _notify(
-        self,
-        event: str,
-        dialog: Dialog,
-        deliver: Callable[[IDialogObserver], object],
-    ) -> None:
+    def _notify(self, event: str, dialog: Dialog, *args: str) -> None:
         """
         Deliver an event to each observer, logging what they raise.
 
-        @param event: the event's name, for the log.
-        @param dialog: the dialog concerned, for the log.
-        @param deliver: calls the event's method on an observer.
+        @param event: the event's name: the L{IDialogObserver} method called.
+        @param dialog: the dialog concerned, the method's first argument.
+        @param args: the method's other arguments.
         """
         for observer in tuple(self._observers):
             try:
-                deliver(observer)
+                getattr(observer, event)(dialog, *args)
             except Exception:
                 self._log.failure(
                     "Dialog observer {observer!r} failed on {event} for {callId}",

@@ -770,7 +770,10 @@ class Message:
             i = keys.index("content-length")
             line = self._lines[i]
             lines += self._lines
-            if valueOf(line) != str(len(body)):
+            value = line.partition(":")[2]
+            if "\n" in value:
+                value = valueOf(line)
+            if value.strip(" \t") != str(len(body)):
                 lines[i + 1] = "Content-Length: %d" % (len(body),)
         else:
             length = "Content-Length: %d" % (len(body),)
@@ -820,7 +823,7 @@ class Request(Message):
         return "%s %s SIP/2.0" % (self.method, self.uri)
 
     def shrink(self) -> None:
-        super().shrink()
+        self._cache = {}
         self._ruri = None
 
     def requestURI(self) -> URI:

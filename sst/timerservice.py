@@ -99,9 +99,11 @@ class Timer:
         @raise AlreadyCancelled: if it was cancelled.
         @raise AlreadyCalled: if it has fired.
         """
-        self._check()
+        if self._seq < 0:
+            self._check()
         service = self._service
-        service._move(self, service._clock.seconds() + secondsFromNow)
+        now = service._clock.seconds()
+        service._move(self, now + secondsFromNow, now)
 
     def delay(self, secondsLater: float) -> None:
         """
@@ -296,10 +298,16 @@ class TimerService:
         elif len(self._heap) > self.compactFloor:
             self._maybeCompact()
 
-    def _move(self, timer: Timer, when: float) -> None:
-        if self._unbucket(timer):
+    def _move(self, timer: Timer, when: float, now: Optional[float] = None) -> None:
+        """
+        Move a pending timer to C{when}.
+
+        @param now: the clock's time, when the caller has just read it.
+        """
+        if timer._bucket != _NO_BUCKET:
+            self._unbucket(timer)
             timer._when = when
-            self._place(timer, when, self._clock.seconds())
+            self._place(timer, when, self._clock.seconds() if now is None else now)
             return
         if when >= timer._when:
             # Its entry stays; it is placed again at the new time when it surfaces.
@@ -308,7 +316,7 @@ class TimerService:
         self._seq += 1
         timer._seq = self._seq
         timer._when = when
-        self._place(timer, when, self._clock.seconds())
+        self._place(timer, when, self._clock.seconds() if now is None else now)
         self._maybeCompact()
 
     def _maybeCompact(self) -> None:
