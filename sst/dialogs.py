@@ -454,9 +454,11 @@ class DialogTable:
             C{tag2} (a request from the caller), else the one with the tags
             the other way round (a request from the callee), else L{None}.
         """
-        dialog = self._dialogs.get(DialogId(callId, tag1, tag2))
+        # A DialogId is a tuple: a plain one finds it, without building one.
+        dialogs: dict[tuple[str, str, str], Dialog] = self._dialogs  # type: ignore[assignment]
+        dialog = dialogs.get((callId, tag1, tag2))
         if dialog is None:
-            dialog = self._dialogs.get(DialogId(callId, tag2, tag1))
+            dialog = dialogs.get((callId, tag2, tag1))
         return dialog
 
     def dialogsForCall(self, callId: str) -> list[Dialog]:
