@@ -162,7 +162,7 @@ class TransportLayer:
                 if not proto.sendDatagram(data, (host, address.port)):
                     self.stats.increment("send_errors")
                     return
-            self.stats.increment("bytes_out", len(data))
+            self.stats.counters["bytes_out"] += len(data)
         except Exception:
             self.stats.increment("send_errors")
             self._log.failure("Sending to {address} failed", address=address)
@@ -233,7 +233,8 @@ class TransportLayer:
         """
         Parse one message and hand it up. Never raises.
         """
-        self.stats.increment("bytes_in", len(data))
+        counters = self.stats.counters
+        counters["bytes_in"] += len(data)
         if data[:1] in b"\r\n" and not data.strip(b"\r\n"):
             return  # keep-alive (or nothing at all)
         limiter = self.limiter
@@ -252,7 +253,7 @@ class TransportLayer:
         message.receivedAt = self.clock.seconds()
         message.source = source
         if isinstance(message, Request):
-            self.stats.increment("requests_in")
+            counters["requests_in"] += 1
             try:
                 self._fixVia(message, source)
             except SIPParseError as e:
@@ -260,7 +261,7 @@ class TransportLayer:
                 self._parseError(e, source)
                 return
         else:
-            self.stats.increment("responses_in")
+            counters["responses_in"] += 1
         if self.receiver is None:
             return
         try:

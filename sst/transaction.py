@@ -215,7 +215,7 @@ class ServerTransaction(_Timed):
         code = response.code
         # A 2xx to an INVITE is never resent by the transaction (RFC 6026): it is not kept.
         self.lastResponse = None if self.isInvite and 200 <= code < 300 else data
-        self.layer.transport.stats.increment("responses_out")
+        self.layer.transport.stats.counters["responses_out"] += 1
         self.layer.transport.send(data, self.address)
         if code < 200:
             if self.state == TRYING:
@@ -350,7 +350,7 @@ class ClientTransaction(_Timed):
         """
         Send the request and arm the retransmission and time-out timers.
         """
-        self.layer.transport.stats.increment("requests_out")
+        self.layer.transport.stats.counters["requests_out"] += 1
         if self.fallback is None:
             self.layer.transport.send(self.data, self.target)
         else:
