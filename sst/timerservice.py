@@ -214,15 +214,24 @@ class TimerService:
         when = now + delay
         timer = Timer(self, when, seq, callable, args, kw or None)
         self._live += 1
+        # What _place does, without its call.
         step = self.granularity
-        if when <= now + step:
-            # Due within a step: in the heap at once (what _place does, without its call).
+        index = int(when // step)
+        if index * step <= now + step:
             heappush(self._heap, (when, seq, timer))
             self.pushes += 1
-            if when < self._armedAt and not self._running:
-                self._arm(when)
+            wake = when
         else:
-            self._place(timer, when, now)
+            bucket = self._buckets.get(index)
+            if bucket is None:
+                bucket = self._buckets[index] = {}
+                heappush(self._bucketOrder, index)
+            bucket[timer] = None
+            timer._bucket = index
+            self._bucketed += 1
+            wake = (index - 1) * step
+        if wake < self._armedAt and not self._running:
+            self._arm(wake)
         return timer
 
     def stop(self) -> None:
