@@ -377,7 +377,11 @@ class Message:
             return []
         lines = self._lines
         if count == 1:
-            return splitCommas(valueOf(lines[keys.index(key)]))
+            line = lines[keys.index(key)]
+            value = line.partition(":")[2]
+            if "\n" in value:
+                value = valueOf(line)
+            return splitCommas(value)
         values: list[str] = []
         for k, line in zip(keys, lines):
             if k == key:
@@ -443,9 +447,10 @@ class Message:
         """
         Add a header line, at the end of the header block or before all others.
         """
-        key = canonicalName(name)
-        self._invalidate(key)
-        line = "%s: %s" % (displayName(key), value)
+        key = _KEYS.get(name) or canonicalName(name)
+        if self._cache:
+            self._invalidate(key)
+        line = "%s: %s" % (_DISPLAY_NAMES.get(key) or displayName(key), value)
         if first:
             self._keys.insert(0, key)
             self._lines.insert(0, line)
@@ -457,9 +462,10 @@ class Message:
         """
         Add a header line before the first existing header of the same name (or at the end).
         """
-        key = canonicalName(name)
-        self._invalidate(key)
-        line = "%s: %s" % (displayName(key), value)
+        key = _KEYS.get(name) or canonicalName(name)
+        if self._cache:
+            self._invalidate(key)
+        line = "%s: %s" % (_DISPLAY_NAMES.get(key) or displayName(key), value)
         keys = self._keys
         if key in keys:
             i = keys.index(key)
@@ -473,9 +479,10 @@ class Message:
         """
         Replace every header called C{name} by one line with C{value}, keeping its position.
         """
-        key = canonicalName(name)
-        self._invalidate(key)
-        line = "%s: %s" % (displayName(key), value)
+        key = _KEYS.get(name) or canonicalName(name)
+        if self._cache:
+            self._invalidate(key)
+        line = "%s: %s" % (_DISPLAY_NAMES.get(key) or displayName(key), value)
         keys = self._keys
         if key not in keys:
             keys.append(key)
@@ -519,8 +526,10 @@ class Message:
             return None
         i = keys.index(key)
         line = self._lines[i]
-        value = valueOf(line)
-        self._invalidate(key)
+        value = line.partition(":")[2]
+        value = valueOf(line) if "\n" in value else value.strip(" \t")
+        if self._cache:
+            self._invalidate(key)
         if "," in value:
             values = splitCommas(value)
             if len(values) > 1:
@@ -656,9 +665,13 @@ class Message:
         if isinstance(parsed, NameAddr):
             tag = parsed.tag
         else:
-            value = self.header(key)
-            if value is None:
-                raise SIPParseError("missing %s" % (displayName(key),))
+            # What header() does, without its call.
+            try:
+                line = self._lines[self._keys.index(key)]
+            except ValueError:
+                raise SIPParseError("missing %s" % (displayName(key),)) from None
+            value = line.partition(":")[2]
+            value = valueOf(line) if "\n" in value else value.strip(" \t")
             known = _TAGS.get(value)
             if known is None:
                 known = _remember(_TAGS, value, tagOf(value) or "")
@@ -694,10 +707,13 @@ class Message:
         cache = self._cache
         value = cache.get("call-id")
         if value is None:
-            value = self.header("call-id")
-            if value is None:
-                raise SIPParseError("missing Call-ID")
-            cache["call-id"] = value
+            # What header() does, without its call.
+            try:
+                line = self._lines[self._keys.index("call-id")]
+            except ValueError:
+                raise SIPParseError("missing Call-ID") from None
+            value = line.partition(":")[2]
+            value = cache["call-id"] = valueOf(line) if "\n" in value else value.strip(" \t")
         return value  # type: ignore[return-value]
 
     def nameAddrs(self, name: str) -> list[NameAddr]:
@@ -789,7 +805,8 @@ class Message:
             if not seen:
                 lines.append(length)
         lines.append("\r\n")
-        return "\r\n".join(lines).encode("latin-1") + body
+        data = "\r\n".join(lines).encode("latin-1")
+        return data + body if body else data
 
 
 class Request(Message):
