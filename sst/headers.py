@@ -115,11 +115,13 @@ def splitCommas(value: str) -> list[str]:
 
     @raise SIPParseError: on an unterminated quoted string.
     """
-    if '"' not in value and "<" not in value:
+    if '"' not in value:
         if "," not in value:
+            # One element, brackets or not (the usual Route, Record-Route and Contact).
             value = value.strip()
             return [value] if value else []
-        return [part.strip() for part in value.split(",") if part.strip()]
+        if "<" not in value:
+            return [part.strip() for part in value.split(",") if part.strip()]
     parts: list[str] = []
     start = 0
     inQuote = False
