@@ -409,6 +409,21 @@ class Message:
             self._lines.append(other._lines[keys.index(key)])
         return True
 
+    def copyFirstLines(self, other: "Message", keys: tuple[str, ...]) -> None:
+        """
+        Append, for each key of C{keys} in turn, the first line of C{other} with that key,
+        as it is written there (what L{copyLines} does for each, in one call); keys that
+        C{other} lacks are skipped.
+
+        @param keys: keys, in canonical form.
+        """
+        theirs = other._keys
+        lines = other._lines
+        for key in keys:
+            if key in theirs:
+                self._keys.append(key)
+                self._lines.append(lines[theirs.index(key)])
+
     def lineValues(self, name: str) -> list[str]:
         """
         @return: the value of each line called C{name}, comma lists left whole.

@@ -364,6 +364,10 @@ class TransportLayer:
             request.replaceTopVia(fixed)
 
 
+#: The valid C{rport} values seen, by their text (the ports peers send from).
+_RPORTS: dict[str, int] = {}
+
+
 def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional[int],
                      source: Address) -> Address:
     """
@@ -375,8 +379,17 @@ def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional
     rport = params.get("rport")
     target = params.get("received") or host
     if rport:
-        valid = rport.isascii() and rport.isdigit() and len(rport) <= 5 and 0 < int(rport) < 65536
-        return Address("udp", target, int(rport) if valid else source.port)
+        port = _RPORTS.get(rport)
+        if port is None:
+            valid = (rport.isascii() and rport.isdigit() and len(rport) <= 5
+                     and 0 < int(rport) < 65536)
+            if not valid:
+                return Address("udp", target, source.port)
+            port = int(rport)
+            if len(_RPORTS) >= 65536:
+                _RPORTS.clear()
+            _RPORTS[rport] = port
+        return Address("udp", target, port)
     return Address("udp", target, port if port is not None else 5060)
 
 

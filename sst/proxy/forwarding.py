@@ -320,6 +320,8 @@ class Forwarder:
         if self._ourLoopVia(request.topVia(), marker):
             return True
         values = request.headerValues("via")
+        if len(values) < 2:
+            return False
         return any(self._ourLoopVia(parseVia(value), marker) for value in values[1:])
 
     def _ourLoopVia(self, via: Via, marker: str) -> bool:

@@ -522,6 +522,19 @@ class EditingTests(SynchronousTestCase):
         data = request()
         self.assertEqual(parse(data).toBytes(), data)
 
+    def test_copyFirstLines(self) -> None:
+        """
+        L{Message.copyFirstLines} appends the first line of each key in the order given,
+        written as in the source, and skips the keys the source lacks.
+        """
+        headers = replaceHeader(b"call-id", b"i  :   abc@d  ")
+        source = parse(request(headers))
+        copy = Response(200)
+        copy.copyFirstLines(source, ("cseq", "subject", "call-id"))
+        self.assertEqual(copy._keys, ["cseq", "call-id"])
+        self.assertEqual(copy._lines[1], "i  :   abc@d  ")
+        self.assertEqual(copy.callId, "abc@d")
+
     def test_roundTripOddSpelling(self) -> None:
         """
         Untouched headers keep their spelling, compact form and spacing.
