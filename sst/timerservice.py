@@ -30,6 +30,9 @@ _CANCELLED: Final[int] = -2
 #: A timer's C{_bucket} while it is not in a bucket (it is in the heap, or not pending).
 _NO_BUCKET: Final[int] = -1
 
+#: Makes a L{Timer} without running its constructor (L{TimerService.callLater} sets it up).
+_newTimer = object.__new__
+
 
 @implementer(IDelayedCall)
 class Timer:
@@ -56,7 +59,7 @@ class Timer:
         self._service = service
         self._when = when
         self._seq = seq
-        self._bucket = _NO_BUCKET
+        self._bucket: float = _NO_BUCKET
         self._fn: Optional[Callable[..., object]] = fn
         self._args = args
         self._kw = kw
@@ -168,8 +171,10 @@ class TimerService:
         """
         self._clock = clock
         self._heap: list[tuple[float, int, Timer]] = []
-        self._buckets: dict[int, dict[Timer, None]] = {}
-        self._bucketOrder: list[int] = []
+        # A bucket's number is the float C{when // granularity} (a whole number), not
+        # converted to an int: it only keys the buckets and orders them.
+        self._buckets: dict[float, dict[Timer, None]] = {}
+        self._bucketOrder: list[float] = []
         self._bucketed = 0
         self._seq = 0
         self._live = 0
@@ -212,11 +217,19 @@ class TimerService:
         self._seq = seq = self._seq + 1
         now = self._clock.seconds()
         when = now + delay
-        timer = Timer(self, when, seq, callable, args, kw or None)
+        # What Timer.__init__ does, without its call.
+        timer = _newTimer(Timer)
+        timer._service = self
+        timer._when = when
+        timer._seq = seq
+        timer._bucket = _NO_BUCKET
+        timer._fn = callable
+        timer._args = args
+        timer._kw = kw or None
         self._live += 1
         # What _place does, without its call.
         step = self.granularity
-        index = int(when // step)
+        index = when // step
         if index * step <= now + step:
             heappush(self._heap, (when, seq, timer))
             self.pushes += 1
@@ -260,7 +273,7 @@ class TimerService:
         its bucket; have the reactor call come in time for it.
         """
         step = self.granularity
-        index = int(when // step)
+        index = when // step
         if index * step <= now + step:
             heappush(self._heap, (when, timer._seq, timer))
             self.pushes += 1
