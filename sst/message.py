@@ -1020,7 +1020,8 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
     # The usual header block: every line "Name: value" with a name seen before (a folded,
     # empty or bad line has no such name).  The names are mapped to keys without a Python
     # loop.
-    rest = lines[1:]
+    del lines[0]
+    rest = lines
     fastKeys = list(map(_NAMES.get, map(_BEFORE, map(str.partition, rest, repeat(":")))))
     if None not in fastKeys:
         msg._lines = rest

@@ -308,8 +308,14 @@ class TimerService:
         return True
 
     def _cancel(self, timer: Timer) -> None:
-        if timer._bucket != _NO_BUCKET:
-            self._unbucket(timer)
+        index = timer._bucket
+        if index != _NO_BUCKET:
+            # What _unbucket does, without its call.
+            bucket = self._buckets.get(index)
+            if bucket is not None:
+                bucket.pop(timer, None)
+            timer._bucket = _NO_BUCKET
+            self._bucketed -= 1
         timer._seq = _CANCELLED
         timer._fn = None
         timer._args = ()

@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 from zope.interface import Interface, implementer
 
 from sst.address import Address
+from sst.headers import Via
 from sst.message import Request, Response
 from sst.protocol import TransportLayer, responseAddress
 from sst.responses import makeResponse
@@ -86,8 +87,11 @@ class IClientTransactionUser(Interface):
         """
 
 
-def _key(branch: Optional[str], request: Request, method: str) -> tuple[str, ...]:
-    via = request.topVia()
+def _key(branch: Optional[str], via: Via, request: Request, method: str) -> tuple[str, ...]:
+    """
+    @param branch: the branch of C{via}, the request's top Via.
+    @return: what identifies the server transaction of C{request} for C{method}.
+    """
     if branch and branch.startswith(MAGIC_COOKIE):
         return (branch, via.sentBy(), method)
     # RFC 2543 fallback (RFC 3261 section 17.2.3 last paragraph, RFC 4475 section 3.2.1).
@@ -598,9 +602,10 @@ class TransactionLayer:
 
     def _requestReceived(self, request: Request) -> None:
         method = request.method
-        branch = request.topVia().branch
+        via = request.topVia()
+        branch = via.branch
         if method == "ACK":
-            invite = self.servers.get(_key(branch, request, "INVITE"))
+            invite = self.servers.get(_key(branch, via, request, "INVITE"))
             if invite is not None and invite.state in (COMPLETED, CONFIRMED):
                 invite.ackReceived()
                 return
@@ -609,7 +614,7 @@ class TransactionLayer:
             if self.user is not None:
                 self.user.ackReceived(request)
             return
-        key = _key(branch, request, method)
+        key = _key(branch, via, request, method)
         existing = self.servers.get(key)
         if existing is not None:
             existing.requestRetransmitted()
@@ -621,7 +626,7 @@ class TransactionLayer:
         transaction = ServerTransaction(self, request, key)
         self.servers[key] = transaction
         if method == "CANCEL":
-            invite = self.servers.get(_key(branch, request, "INVITE"))
+            invite = self.servers.get(_key(branch, via, request, "INVITE"))
             self.user.cancelReceived(transaction, invite)
         else:
             self.user.requestReceived(transaction)
