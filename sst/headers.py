@@ -743,6 +743,9 @@ def parseSessionExpires(text: str, allowZero: bool = False) -> SessionExpires:
     @raise SIPParseError: on a zero (unless allowed), overflowing or non-numeric
         interval, or a refresher other than C{uac}/C{uas}.
     """
+    known = _SESSION_EXPIRES.get(text)
+    if known is not None:
+        return known
     delta, semi, paramText = text.partition(";")
     seconds = parseDeltaSeconds(delta, "Session-Expires")
     if seconds == 0 and not allowZero:
@@ -753,7 +756,18 @@ def parseSessionExpires(text: str, allowZero: bool = False) -> SessionExpires:
         if refresher is None or refresher.lower() not in ("uac", "uas"):
             raise SIPParseError("bad refresher %r" % (refresher,))
         refresher = refresher.lower()
-    return SessionExpires(seconds, refresher)
+    parsed = SessionExpires(seconds, refresher)
+    if seconds:
+        # Valid whatever allowZero says.
+        if len(_SESSION_EXPIRES) >= 4096:
+            _SESSION_EXPIRES.clear()
+        _SESSION_EXPIRES[text] = parsed
+    return parsed
+
+
+#: The Session-Expires values with a non-zero interval parsed so far, by their text: a
+#: proxy reads the same few on every call (immutable, so shared).
+_SESSION_EXPIRES: dict[str, SessionExpires] = {}
 
 
 def parseMinSE(text: str) -> int:
