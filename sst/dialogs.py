@@ -480,6 +480,13 @@ class DialogTable:
         @param callId: the Call-ID.
         @return: the call's C{EARLY} dialogs, oldest first.
         """
+        known = self._byCall.get(callId)
+        if known is None:
+            return []
+        if isinstance(known, DialogId):
+            # The usual call: one dialog.
+            dialog = self._dialogs[known]
+            return [dialog] if dialog.state is DialogState.EARLY else []
         return [
             dialog
             for dialog in self.dialogsForCall(callId)

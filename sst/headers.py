@@ -613,8 +613,11 @@ class Via:
         """
         @return: C{host[:port]} as in the Via.
         """
-        host = "[%s]" % (self.host,) if ":" in self.host else self.host
-        return host if self.port is None else "%s:%d" % (host, self.port)
+        host = self.host
+        if ":" in host:
+            host = "[%s]" % (host,)
+        port = self.port
+        return host if port is None else "%s:%d" % (host, port)
 
     def __str__(self) -> str:
         return "SIP/2.0/%s %s%s" % (self.transport, self.sentBy(), formatParams(self.params))
