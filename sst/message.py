@@ -606,6 +606,29 @@ class Message:
         cache.pop("via", None)
         cache["topvia"] = via
 
+    def extendTopVia(self, via: Via, suffix: str) -> bool:
+        """
+        Append C{suffix} to the top Via when its line holds that one element and it ends
+        with an empty C{rport} (the usual Via of a request, to which the transport adds
+        the values of C{rport} and C{received}), keeping C{via}, the result, decoded.
+
+        @return: whether the line was like that and was extended; if not, nothing changed.
+        """
+        keys = self._keys
+        if "via" not in keys:
+            return False
+        i = keys.index("via")
+        line = self._lines[i]
+        value = line.partition(":")[2]
+        value = valueOf(line) if "\n" in value else value.strip(" \t")
+        if "," in value or not value.endswith(";rport"):
+            return False
+        self._lines[i] = "Via: " + value + suffix
+        cache = self._cache
+        cache.pop("via", None)
+        cache["topvia"] = via
+        return True
+
     def iterHeaders(self) -> Iterator[tuple[str, str]]:
         """
         @return: (key, value) pairs in order.

@@ -356,11 +356,8 @@ class TransportLayer:
         fixed = Via(via.transport, via.host, via.port, params)
         # The usual Via ends with an empty rport and is alone on its line: add the values to
         # its text as it came, rather than writing it anew.
-        text = request.header("via")
-        if (rport and text is not None and text.endswith(";rport") and "," not in text
-                and "received" not in via.params):
-            request.replaceTopVia(fixed, "%s=%d;received=%s" % (text, source.port, source.host))
-        else:
+        if not (rport and "received" not in via.params and request.extendTopVia(
+                fixed, "=%d;received=%s" % (source.port, source.host))):
             request.replaceTopVia(fixed)
 
 
