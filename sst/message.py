@@ -819,29 +819,34 @@ class Message:
         """
         keys = self._keys
         body = self.body
-        lines = [self.startLine()]
         if keys.count("content-length") == 1:
+            # The usual message: its lines joined as they are (copied only to rewrite a
+            # wrong Content-Length), between the start line and the empty line.
+            lines = self._lines
             i = keys.index("content-length")
-            line = self._lines[i]
-            lines += self._lines
+            line = lines[i]
             value = line.partition(":")[2]
             if "\n" in value:
                 value = valueOf(line)
             if value.strip(" \t") != str(len(body)):
-                lines[i + 1] = "Content-Length: %d" % (len(body),)
-        else:
-            length = "Content-Length: %d" % (len(body),)
-            seen = False
-            for k, line in zip(keys, self._lines):
-                if k == "content-length":
-                    if seen:
-                        continue
-                    seen = True
-                    if valueOf(line) != str(len(body)):
-                        line = length
-                lines.append(line)
-            if not seen:
-                lines.append(length)
+                lines = lines[:]
+                lines[i] = "Content-Length: %d" % (len(body),)
+            text = "%s\r\n%s\r\n\r\n" % (self.startLine(), "\r\n".join(lines))
+            data = text.encode("latin-1")
+            return data + body if body else data
+        lines = [self.startLine()]
+        length = "Content-Length: %d" % (len(body),)
+        seen = False
+        for k, line in zip(keys, self._lines):
+            if k == "content-length":
+                if seen:
+                    continue
+                seen = True
+                if valueOf(line) != str(len(body)):
+                    line = length
+            lines.append(line)
+        if not seen:
+            lines.append(length)
         lines.append("\r\n")
         data = "\r\n".join(lines).encode("latin-1")
         return data + body if body else data
