@@ -11,13 +11,13 @@ tags, and the session-timer policy decides the lifetime.
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-from sst.timerservice import asTimerService
+from sst.timerservice import Timer, asTimerService
 from sst.values import DialogId
 
 __all__ = [
@@ -101,7 +101,7 @@ class Dialog:
         self.refresher = refresher
         self.expiresAt = expiresAt
         self.extra: dict[str, Any] | None = None
-        self._expiry: IDelayedCall | None = None
+        self._expiry: Timer | None = None
 
     @property
     def timed(self) -> bool:
@@ -367,7 +367,7 @@ class DialogTable:
         )
         dialog._expiry = self._clock.callLater(lifetime, self._expire, dialog)
         self._add(dialog)
-        self._notify("dialogCreated", dialog, lambda o: o.dialogCreated(dialog))
+        self._notify("dialogCreated", dialog)
         if confirmed:
             self.confirm(dialogId)
         return dialog
@@ -454,9 +454,11 @@ class DialogTable:
             C{tag2} (a request from the caller), else the one with the tags
             the other way round (a request from the callee), else L{None}.
         """
-        dialog = self._dialogs.get(DialogId(callId, tag1, tag2))
+        # A DialogId is a tuple: a plain one finds it, without building one.
+        dialogs: dict[tuple[str, str, str], Dialog] = self._dialogs  # type: ignore[assignment]
+        dialog = dialogs.get((callId, tag1, tag2))
         if dialog is None:
-            dialog = self._dialogs.get(DialogId(callId, tag2, tag1))
+            dialog = dialogs.get((callId, tag2, tag1))
         return dialog
 
     def dialogsForCall(self, callId: str) -> list[Dialog]:
@@ -478,6 +480,13 @@ class DialogTable:
         @param callId: the Call-ID.
         @return: the call's C{EARLY} dialogs, oldest first.
         """
+        known = self._byCall.get(callId)
+        if known is None:
+            return []
+        if isinstance(known, DialogId):
+            # The usual call: one dialog.
+            dialog = self._dialogs[known]
+            return [dialog] if dialog.state is DialogState.EARLY else []
         return [
             dialog
             for dialog in self.dialogsForCall(callId)
@@ -518,9 +527,7 @@ class DialogTable:
             return False
         if dialog.state is DialogState.EARLY:
             dialog.state = DialogState.CONFIRMED
-            self._notify(
-                "dialogConfirmed", dialog, lambda o: o.dialogConfirmed(dialog)
-            )
+            self._notify("dialogConfirmed", dialog)
         return True
 
     def refresh(
@@ -555,7 +562,7 @@ class DialogTable:
         dialog.expiresAt = self._clock.seconds() + lifetime
         dialog.interval = interval
         dialog.refresher = refresher
-        self._notify("dialogRefreshed", dialog, lambda o: o.dialogRefreshed(dialog))
+        self._notify("dialogRefreshed", dialog)
         return True
 
     def terminate(self, dialogId: DialogId, reason: str = "bye") -> bool:
@@ -571,12 +578,10 @@ class DialogTable:
         if dialog is None:
             return False
         expiry = dialog._expiry
-        if expiry is not None and expiry.active():
-            expiry.cancel()
+        if expiry is not None:
+            expiry.stop()
         self._remove(dialog)
-        self._notify(
-            "dialogTerminated", dialog, lambda o: o.dialogTerminated(dialog, reason)
-        )
+        self._notify("dialogTerminated", dialog, reason)
         return True
 
     def _expire(self, dialog: Dialog) -> None:
@@ -594,7 +599,7 @@ class DialogTable:
             callId=dialog.id.callId,
             interval=dialog.interval,
         )
-        self._notify("dialogExpired", dialog, lambda o: o.dialogExpired(dialog))
+        self._notify("dialogExpired", dialog)
 
     def _remove(self, dialog: Dialog) -> None:
         """
@@ -615,22 +620,17 @@ class DialogTable:
         dialog.state = DialogState.TERMINATED
         dialog._expiry = None
 
-    def _notify(
-        self,
-        event: str,
-        dialog: Dialog,
-        deliver: Callable[[IDialogObserver], object],
-    ) -> None:
+    def _notify(self, event: str, dialog: Dialog, *args: str) -> None:
         """
         Deliver an event to each observer, logging what they raise.
 
-        @param event: the event's name, for the log.
-        @param dialog: the dialog concerned, for the log.
-        @param deliver: calls the event's method on an observer.
+        @param event: the event's name: the L{IDialogObserver} method called.
+        @param dialog: the dialog concerned, the method's first argument.
+        @param args: the method's other arguments.
         """
         for observer in tuple(self._observers):
             try:
-                deliver(observer)
+                getattr(observer, event)(dialog, *args)
             except Exception:
                 self._log.failure(
                     "Dialog observer {observer!r} failed on {event} for {callId}",

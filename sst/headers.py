@@ -115,11 +115,13 @@ def splitCommas(value: str) -> list[str]:
 
     @raise SIPParseError: on an unterminated quoted string.
     """
-    if '"' not in value and "<" not in value:
+    if '"' not in value:
         if "," not in value:
+            # One element, brackets or not (the usual Route, Record-Route and Contact).
             value = value.strip()
             return [value] if value else []
-        return [part.strip() for part in value.split(",") if part.strip()]
+        if "<" not in value:
+            return [part.strip() for part in value.split(",") if part.strip()]
     parts: list[str] = []
     start = 0
     inQuote = False
@@ -345,6 +347,26 @@ def _parseHostPort(text: str) -> tuple[str, Optional[int]]:
     return host, int(portText)
 
 
+#: The ports of the fast paths, by their text (one to five ASCII digits, as the patterns
+#: say), once seen: the same few recur in every message.
+_PORTS: dict[str, int] = {}
+
+
+def _portOf(text: str) -> int:
+    """
+    @param text: one to five ASCII digits.
+    @return: the port they write, remembered in L{_PORTS}.
+    @raise SIPParseError: above 65535.
+    """
+    port = int(text)
+    if port > 65535:
+        raise SIPParseError("bad port %r" % (text,))
+    if len(_PORTS) >= 4096:
+        _PORTS.clear()
+    _PORTS[text] = port
+    return port
+
+
 def parseURI(text: str) -> URI:
     """
     Parse an absolute URI. C{sip}/C{sips} URIs are split into their parts, C{tel} into number
@@ -358,9 +380,9 @@ def parseURI(text: str) -> URI:
         user, host, portText, paramText = plain.groups()
         port = None
         if portText is not None:
-            port = int(portText)
-            if port > 65535:
-                raise SIPParseError("bad port %r" % (portText,))
+            port = _PORTS.get(portText)
+            if port is None:
+                port = _portOf(portText)
         return URI("sip", user, None, host.lower(), port,
                    _plainParams(paramText) if paramText is not None else {})
     return _parseURI(text)
@@ -455,9 +477,26 @@ def parseNameAddr(text: str) -> NameAddr:
     plain = _PLAIN_NAME_ADDR.fullmatch(text)
     if plain is not None:
         display, uri, paramText = plain.groups()
-        return NameAddr(parseURI(uri), display or "",
-                        _plainParams(paramText) if paramText is not None else {})
+        nameAddr = NameAddr(parseURI(uri), display or "",
+                            _plainParams(paramText) if paramText is not None else {})
+        if display is not None and display[0] == '"':
+            _noteQuoted(text)
+        return nameAddr
     return _parseNameAddr(text)
+
+
+#: Name-addrs with a quoted display name that L{parseNameAddr} took, for
+#: L{checkDisplayName}: the From (or To) of every request of a dialog is the same text.
+_QUOTED_OK: dict[str, None] = {}
+
+
+def _noteQuoted(text: str) -> None:
+    """
+    Note that C{text}, a name-addr with a quoted display name, parses.
+    """
+    if len(_QUOTED_OK) >= 4096:
+        _QUOTED_OK.clear()
+    _QUOTED_OK[text] = None
 
 
 def checkDisplayName(text: str) -> None:
@@ -469,7 +508,7 @@ def checkDisplayName(text: str) -> None:
     @raise SIPParseError: when L{parseNameAddr} would refuse the display name.
     """
     lt = text.find("<")
-    if lt > 0 and _TOKENS.fullmatch(text, 0, lt) is None:
+    if lt > 0 and _TOKENS.fullmatch(text, 0, lt) is None and text not in _QUOTED_OK:
         parseNameAddr(text)
 
 
@@ -574,8 +613,11 @@ class Via:
         """
         @return: C{host[:port]} as in the Via.
         """
-        host = "[%s]" % (self.host,) if ":" in self.host else self.host
-        return host if self.port is None else "%s:%d" % (host, self.port)
+        host = self.host
+        if ":" in host:
+            host = "[%s]" % (host,)
+        port = self.port
+        return host if port is None else "%s:%d" % (host, port)
 
     def __str__(self) -> str:
         return "SIP/2.0/%s %s%s" % (self.transport, self.sentBy(), formatParams(self.params))
@@ -592,10 +634,10 @@ def parseVia(text: str) -> Via:
         transport, host, portText, paramText = plain.groups()
         port = None
         if portText is not None:
-            port = int(portText)
-            if port > 65535:
-                raise SIPParseError("bad port %r" % (portText,))
-        return Via(transport.upper(), host, port,
+            port = _PORTS.get(portText)
+            if port is None:
+                port = _portOf(portText)
+        return Via(transport if transport.isupper() else transport.upper(), host, port,
                    _plainParams(paramText) if paramText is not None else {})
     return _parseVia(text)
 
@@ -704,6 +746,9 @@ def parseSessionExpires(text: str, allowZero: bool = False) -> SessionExpires:
     @raise SIPParseError: on a zero (unless allowed), overflowing or non-numeric
         interval, or a refresher other than C{uac}/C{uas}.
     """
+    known = _SESSION_EXPIRES.get(text)
+    if known is not None:
+        return known
     delta, semi, paramText = text.partition(";")
     seconds = parseDeltaSeconds(delta, "Session-Expires")
     if seconds == 0 and not allowZero:
@@ -714,7 +759,18 @@ def parseSessionExpires(text: str, allowZero: bool = False) -> SessionExpires:
         if refresher is None or refresher.lower() not in ("uac", "uas"):
             raise SIPParseError("bad refresher %r" % (refresher,))
         refresher = refresher.lower()
-    return SessionExpires(seconds, refresher)
+    parsed = SessionExpires(seconds, refresher)
+    if seconds:
+        # Valid whatever allowZero says.
+        if len(_SESSION_EXPIRES) >= 4096:
+            _SESSION_EXPIRES.clear()
+        _SESSION_EXPIRES[text] = parsed
+    return parsed
+
+
+#: The Session-Expires values with a non-zero interval parsed so far, by their text: a
+#: proxy reads the same few on every call (immutable, so shared).
+_SESSION_EXPIRES: dict[str, SessionExpires] = {}
 
 
 def parseMinSE(text: str) -> int:

@@ -319,9 +319,15 @@ class Message:
         self.source: object = None
         self._cache: dict[str, object] = {}
         if headers:
-            for h in headers:
-                self._keys.append(h.key)
-                self._lines.append(h.text())
+            self._addHeaders(headers)
+
+    def _addHeaders(self, headers: list[Header]) -> None:
+        """
+        Append C{headers}, as the constructor's C{headers} argument does.
+        """
+        for h in headers:
+            self._keys.append(h.key)
+            self._lines.append(h.text())
 
     @property
     def headers(self) -> list[Header]:
@@ -373,7 +379,11 @@ class Message:
             return []
         lines = self._lines
         if count == 1:
-            return splitCommas(valueOf(lines[keys.index(key)]))
+            line = lines[keys.index(key)]
+            value = line.partition(":")[2]
+            if "\n" in value:
+                value = valueOf(line)
+            return splitCommas(value)
         values: list[str] = []
         for k, line in zip(keys, lines):
             if k == key:
@@ -400,6 +410,21 @@ class Message:
             self._keys.append(key)
             self._lines.append(other._lines[keys.index(key)])
         return True
+
+    def copyFirstLines(self, other: "Message", keys: tuple[str, ...]) -> None:
+        """
+        Append, for each key of C{keys} in turn, the first line of C{other} with that key,
+        as it is written there (what L{copyLines} does for each, in one call); keys that
+        C{other} lacks are skipped.
+
+        @param keys: keys, in canonical form.
+        """
+        theirs = other._keys
+        lines = other._lines
+        for key in keys:
+            if key in theirs:
+                self._keys.append(key)
+                self._lines.append(lines[theirs.index(key)])
 
     def lineValues(self, name: str) -> list[str]:
         """
@@ -439,9 +464,10 @@ class Message:
         """
         Add a header line, at the end of the header block or before all others.
         """
-        key = canonicalName(name)
-        self._invalidate(key)
-        line = "%s: %s" % (displayName(key), value)
+        key = _KEYS.get(name) or canonicalName(name)
+        if self._cache:
+            self._invalidate(key)
+        line = "%s: %s" % (_DISPLAY_NAMES.get(key) or displayName(key), value)
         if first:
             self._keys.insert(0, key)
             self._lines.insert(0, line)
@@ -453,9 +479,10 @@ class Message:
         """
         Add a header line before the first existing header of the same name (or at the end).
         """
-        key = canonicalName(name)
-        self._invalidate(key)
-        line = "%s: %s" % (displayName(key), value)
+        key = _KEYS.get(name) or canonicalName(name)
+        if self._cache:
+            self._invalidate(key)
+        line = "%s: %s" % (_DISPLAY_NAMES.get(key) or displayName(key), value)
         keys = self._keys
         if key in keys:
             i = keys.index(key)
@@ -469,9 +496,10 @@ class Message:
         """
         Replace every header called C{name} by one line with C{value}, keeping its position.
         """
-        key = canonicalName(name)
-        self._invalidate(key)
-        line = "%s: %s" % (displayName(key), value)
+        key = _KEYS.get(name) or canonicalName(name)
+        if self._cache:
+            self._invalidate(key)
+        line = "%s: %s" % (_DISPLAY_NAMES.get(key) or displayName(key), value)
         keys = self._keys
         if key not in keys:
             keys.append(key)
@@ -515,8 +543,10 @@ class Message:
             return None
         i = keys.index(key)
         line = self._lines[i]
-        value = valueOf(line)
-        self._invalidate(key)
+        value = line.partition(":")[2]
+        value = valueOf(line) if "\n" in value else value.strip(" \t")
+        if self._cache:
+            self._invalidate(key)
         if "," in value:
             values = splitCommas(value)
             if len(values) > 1:
@@ -566,9 +596,9 @@ class Message:
         i = keys.index("via")
         if text is None:
             text = str(via)
-        value = valueOf(self._lines[i])
+        value = self._lines[i].partition(":")[2]
         if "," in value:
-            values = splitCommas(value)
+            values = splitCommas(valueOf(self._lines[i]))
             values[0] = text
             value = ", ".join(values)
         else:
@@ -577,6 +607,29 @@ class Message:
         cache = self._cache
         cache.pop("via", None)
         cache["topvia"] = via
+
+    def extendTopVia(self, via: Via, suffix: str) -> bool:
+        """
+        Append C{suffix} to the top Via when its line holds that one element and it ends
+        with an empty C{rport} (the usual Via of a request, to which the transport adds
+        the values of C{rport} and C{received}), keeping C{via}, the result, decoded.
+
+        @return: whether the line was like that and was extended; if not, nothing changed.
+        """
+        keys = self._keys
+        if "via" not in keys:
+            return False
+        i = keys.index("via")
+        line = self._lines[i]
+        value = line.partition(":")[2]
+        value = valueOf(line) if "\n" in value else value.strip(" \t")
+        if "," in value or not value.endswith(";rport"):
+            return False
+        self._lines[i] = "Via: " + value + suffix
+        cache = self._cache
+        cache.pop("via", None)
+        cache["topvia"] = via
+        return True
 
     def iterHeaders(self) -> Iterator[tuple[str, str]]:
         """
@@ -652,9 +705,13 @@ class Message:
         if isinstance(parsed, NameAddr):
             tag = parsed.tag
         else:
-            value = self.header(key)
-            if value is None:
-                raise SIPParseError("missing %s" % (displayName(key),))
+            # What header() does, without its call.
+            try:
+                line = self._lines[self._keys.index(key)]
+            except ValueError:
+                raise SIPParseError("missing %s" % (displayName(key),)) from None
+            value = line.partition(":")[2]
+            value = valueOf(line) if "\n" in value else value.strip(" \t")
             known = _TAGS.get(value)
             if known is None:
                 known = _remember(_TAGS, value, tagOf(value) or "")
@@ -690,10 +747,13 @@ class Message:
         cache = self._cache
         value = cache.get("call-id")
         if value is None:
-            value = self.header("call-id")
-            if value is None:
-                raise SIPParseError("missing Call-ID")
-            cache["call-id"] = value
+            # What header() does, without its call.
+            try:
+                line = self._lines[self._keys.index("call-id")]
+            except ValueError:
+                raise SIPParseError("missing Call-ID") from None
+            value = line.partition(":")[2]
+            value = cache["call-id"] = valueOf(line) if "\n" in value else value.strip(" \t")
         return value  # type: ignore[return-value]
 
     def nameAddrs(self, name: str) -> list[NameAddr]:
@@ -761,28 +821,37 @@ class Message:
         """
         keys = self._keys
         body = self.body
-        lines = [self.startLine()]
         if keys.count("content-length") == 1:
+            # The usual message: its lines joined as they are (copied only to rewrite a
+            # wrong Content-Length), between the start line and the empty line.
+            lines = self._lines
             i = keys.index("content-length")
-            line = self._lines[i]
-            lines += self._lines
-            if valueOf(line) != str(len(body)):
-                lines[i + 1] = "Content-Length: %d" % (len(body),)
-        else:
-            length = "Content-Length: %d" % (len(body),)
-            seen = False
-            for k, line in zip(keys, self._lines):
-                if k == "content-length":
-                    if seen:
-                        continue
-                    seen = True
-                    if valueOf(line) != str(len(body)):
-                        line = length
-                lines.append(line)
-            if not seen:
-                lines.append(length)
+            line = lines[i]
+            value = line.partition(":")[2]
+            if "\n" in value:
+                value = valueOf(line)
+            if value.strip(" \t") != str(len(body)):
+                lines = lines[:]
+                lines[i] = "Content-Length: %d" % (len(body),)
+            text = "%s\r\n%s\r\n\r\n" % (self.startLine(), "\r\n".join(lines))
+            data = text.encode("latin-1")
+            return data + body if body else data
+        lines = [self.startLine()]
+        length = "Content-Length: %d" % (len(body),)
+        seen = False
+        for k, line in zip(keys, self._lines):
+            if k == "content-length":
+                if seen:
+                    continue
+                seen = True
+                if valueOf(line) != str(len(body)):
+                    line = length
+            lines.append(line)
+        if not seen:
+            lines.append(length)
         lines.append("\r\n")
-        return "\r\n".join(lines).encode("latin-1") + body
+        data = "\r\n".join(lines).encode("latin-1")
+        return data + body if body else data
 
 
 class Request(Message):
@@ -798,7 +867,16 @@ class Request(Message):
     def __init__(
         self, method: str, uri: str, headers: Optional[list[Header]] = None, body: bytes = b""
     ) -> None:
-        super().__init__(headers, body)
+        # What Message.__init__ does, without its call: a request is made for every one
+        # parsed and every one forwarded.
+        self._lines = []
+        self._keys = []
+        self.body = body
+        self.receivedAt = 0.0
+        self.source = None
+        self._cache = {}
+        if headers:
+            self._addHeaders(headers)
         self.method = method
         self.uri = uri
         self._ruri: Optional[tuple[str, URI]] = None
@@ -807,7 +885,7 @@ class Request(Message):
         return "%s %s SIP/2.0" % (self.method, self.uri)
 
     def shrink(self) -> None:
-        super().shrink()
+        self._cache = {}
         self._ruri = None
 
     def requestURI(self) -> URI:
@@ -834,7 +912,15 @@ class Response(Message):
     def __init__(
         self, code: int, phrase: str = "", headers: Optional[list[Header]] = None, body: bytes = b""
     ) -> None:
-        super().__init__(headers, body)
+        # As in Request.__init__.
+        self._lines = []
+        self._keys = []
+        self.body = body
+        self.receivedAt = 0.0
+        self.source = None
+        self._cache = {}
+        if headers:
+            self._addHeaders(headers)
         self.code = code
         self.phrase = phrase if phrase else REASON_PHRASES.get(code, "")
 
@@ -845,6 +931,10 @@ class Response(Message):
         return "<Response %d %s>" % (self.code, self.phrase)
 
 
+#: The status codes a status line may carry, by their text.
+_STATUS_CODES = {str(code): code for code in range(100, 700)}
+
+
 def _parseStartLine(line: str) -> tuple[Union[Request, Response], Optional[SIPParseError]]:
     """
     @return: the message the start line begins and, for a request whose only fault is its
@@ -853,11 +943,9 @@ def _parseStartLine(line: str) -> tuple[Union[Request, Response], Optional[SIPPa
     """
     if line[:8] == "SIP/2.0 ":
         # The usual status line.
-        codeText = line[8:11]
-        if codeText.isdigit() and codeText.isascii() and line[11:12] in (" ", ""):
-            code = int(codeText)
-            if 100 <= code <= 699:
-                return Response(code, line[12:], []), None
+        code = _STATUS_CODES.get(line[8:11])
+        if code is not None and line[11:12] in (" ", ""):
+            return Response(code, line[12:], []), None
     elif line[-8:] == " SIP/2.0":
         # The usual request line.
         method, space, uri = line[:-8].partition(" ")
@@ -962,7 +1050,8 @@ def parse(data: bytes, maxSize: int = DEFAULT_MAX_SIZE) -> Union[Request, Respon
     # The usual header block: every line "Name: value" with a name seen before (a folded,
     # empty or bad line has no such name).  The names are mapped to keys without a Python
     # loop.
-    rest = lines[1:]
+    del lines[0]
+    rest = lines
     fastKeys = list(map(_NAMES.get, map(_BEFORE, map(str.partition, rest, repeat(":")))))
     if None not in fastKeys:
         msg._lines = rest
@@ -1079,25 +1168,51 @@ def _validate(msg: Union[Request, Response], body: bytes) -> None:
         _remember(_SHAPES, shape, True)
     lines = msg._lines
     cache = msg._cache
+    # The values are read as L{valueOf} does, without its call for an unfolded line.
     if "content-length" in keys:
-        length = _delta(valueOf(lines[keys.index("content-length")]), "Content-Length")
+        line = lines[keys.index("content-length")]
+        value = line.partition(":")[2]
+        value = valueOf(line) if "\n" in value else value.strip(" \t")
+        length = _DELTAS.get(value)
+        if length is None:
+            length = _delta(value, "Content-Length")
         if length > len(body):
             raise SIPParseError("Content-Length larger than message")
         body = body[:length]
     msg.body = body
     # As the accessors do (CSeq and Via are there: _checkKeys says so), without their
     # lookups of a cache that is still empty.
-    cseq = cache["cseq"] = _cseqOf(valueOf(lines[keys.index("cseq")]))
+    line = lines[keys.index("cseq")]
+    value = line.partition(":")[2]
+    value = valueOf(line) if "\n" in value else value.strip(" \t")
+    cseq = _CSEQS.get(value)
+    if cseq is None:
+        cseq = _cseqOf(value)
+    cache["cseq"] = cseq
     if isinstance(msg, Request):
         if cseq.method != msg.method:
             raise SIPParseError("CSeq method does not match request method")
-        if msg.requestURI().headers:
+        uri = msg.uri
+        parsed = parseURI(uri)
+        msg._ruri = (uri, parsed)
+        if parsed.headers:
             # RFC 3261 section 19.1.1: headers are not allowed in a Request-URI, and a proxy
             # must not forward them (RFC 4475 section 3.1.2.11).
             raise SIPParseError("headers in Request-URI")
     # Decode what the transaction layer needs on every message. From and To are decoded
     # when first asked for (the proxy checks them on dialog-creating requests); their tags
     # are read cheaply by L{Message.fromTag} and L{Message.toTag}.
-    cache["topvia"] = _topViaOf(valueOf(lines[keys.index("via")]))
-    cache["max-forwards"] = (_maxForwardsOf(valueOf(lines[keys.index("max-forwards")]))
-                             if "max-forwards" in keys else None)
+    line = lines[keys.index("via")]
+    value = line.partition(":")[2]
+    value = valueOf(line) if "\n" in value else value.strip(" \t")
+    cache["topvia"] = parseVia(value) if "," not in value else _topViaOf(value)
+    if "max-forwards" in keys:
+        line = lines[keys.index("max-forwards")]
+        value = line.partition(":")[2]
+        value = valueOf(line) if "\n" in value else value.strip(" \t")
+        number = _DELTAS.get(value)
+        if number is None or number > 255:
+            number = _maxForwardsOf(value)
+        cache["max-forwards"] = number
+    else:
+        cache["max-forwards"] = None

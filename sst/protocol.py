@@ -169,7 +169,7 @@ class TransportLayer:
                 if not proto.sendDatagram(data, (host, address.port)):
                     self.stats.increment("send_errors")
                     return
-            self.stats.increment("bytes_out", len(data))
+            self.stats.counters["bytes_out"] += len(data)
         except Exception:
             self.stats.increment("send_errors")
             self._log.failure("Sending to {address} failed", address=address)
@@ -256,9 +256,10 @@ class TransportLayer:
         """
         Parse one message and hand it up. Never raises.
         """
-        self.stats.increment("bytes_in", len(data))
-        if not data.strip(b"\r\n"):
-            return  # keep-alive
+        counters = self.stats.counters
+        counters["bytes_in"] += len(data)
+        if data[:1] in b"\r\n" and not data.strip(b"\r\n"):
+            return  # keep-alive (or nothing at all)
         limiter = self.limiter
         if limiter is not None and not data.startswith(b"SIP/") and not limiter.admit(source.host):
             self._flooded(data, source, limiter)
@@ -289,7 +290,7 @@ class TransportLayer:
         message.receivedAt = self.clock.seconds()
         message.source = source
         if isinstance(message, Request):
-            self.stats.increment("requests_in")
+            counters["requests_in"] += 1
             try:
                 self._fixVia(message, source)
             except SIPParseError as e:
@@ -297,7 +298,7 @@ class TransportLayer:
                 self._parseError(e, source)
                 return
         else:
-            self.stats.increment("responses_in")
+            counters["responses_in"] += 1
         if self.receiver is None:
             return
         try:
@@ -392,12 +393,13 @@ class TransportLayer:
         fixed = Via(via.transport, via.host, via.port, params)
         # The usual Via ends with an empty rport and is alone on its line: add the values to
         # its text as it came, rather than writing it anew.
-        text = request.header("via")
-        if (rport and text is not None and text.endswith(";rport") and "," not in text
-                and "received" not in via.params):
-            request.replaceTopVia(fixed, "%s=%d;received=%s" % (text, source.port, source.host))
-        else:
+        if not (rport and "received" not in via.params and request.extendTopVia(
+                fixed, "=%d;received=%s" % (source.port, source.host))):
             request.replaceTopVia(fixed)
+
+
+#: The valid C{rport} values seen, by their text (the ports peers send from).
+_RPORTS: dict[str, int] = {}
 
 
 def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional[int],
@@ -411,8 +413,17 @@ def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional
     rport = params.get("rport")
     target = params.get("received") or host
     if rport:
-        valid = rport.isascii() and rport.isdigit() and len(rport) <= 5 and 0 < int(rport) < 65536
-        return Address("udp", target, int(rport) if valid else source.port)
+        port = _RPORTS.get(rport)
+        if port is None:
+            valid = (rport.isascii() and rport.isdigit() and len(rport) <= 5
+                     and 0 < int(rport) < 65536)
+            if not valid:
+                return Address("udp", target, source.port)
+            port = int(rport)
+            if len(_RPORTS) >= 65536:
+                _RPORTS.clear()
+            _RPORTS[rport] = port
+        return Address("udp", target, port)
     return Address("udp", target, port if port is not None else 5060)
 
 

@@ -33,15 +33,19 @@ def makeResponse(
     response = Response(code, phrase)
     # The lines are copied as they are written in the request.
     response.copyLines(request, "via", every=True)
-    response.copyLines(request, "from")
     if toTag is not None and _hasNoTag(request):
+        response.copyLines(request, "from")
         response.appendHeader("to", "%s;tag=%s" % (request.header("to"), toTag))
+        response.copyLines(request, "call-id")
+        response.copyLines(request, "cseq")
     else:
-        response.copyLines(request, "to")
-    response.copyLines(request, "call-id")
-    response.copyLines(request, "cseq")
+        response.copyFirstLines(request, _COPIED)
     response.appendHeader("content-length", "0")
     return response
+
+
+#: The lines a response copies, after the Vias, when it adds no To tag.
+_COPIED = ("from", "to", "call-id", "cseq")
 
 
 def _hasNoTag(request: Request) -> bool:

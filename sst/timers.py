@@ -15,6 +15,7 @@ interval arithmetic of RFC 4028.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 __all__ = [
@@ -49,6 +50,8 @@ class TimerConfig:
     Timers that restart with a doubling interval (A, E, G) give their
     I{initial} value; use L{nextRetransmit} for the following ones.  Timers
     that are zero over a reliable transport take a C{reliable} argument.
+    The others are computed once (the configuration cannot change): the
+    transaction layer reads them on every transaction.
 
     @ivar t1: RTT estimate, in seconds.
     @ivar t2: the maximum retransmit interval for non-INVITE requests and
@@ -76,21 +79,21 @@ class TimerConfig:
         if not self.t4 > 0:
             raise ValueError(f"T4 must be positive, not {self.t4!r}")
 
-    @property
+    @cached_property
     def A(self) -> float:
         """
         Timer A: initial INVITE request retransmit interval (UDP only).
         """
         return self.t1
 
-    @property
+    @cached_property
     def B(self) -> float:
         """
         Timer B: INVITE transaction timeout.
         """
         return 64 * self.t1
 
-    @property
+    @cached_property
     def C(self) -> float:
         """
         Timer C: proxy INVITE transaction timeout; it must exceed 3 minutes.
@@ -107,28 +110,28 @@ class TimerConfig:
         """
         return 0.0 if reliable else 32.0
 
-    @property
+    @cached_property
     def E(self) -> float:
         """
         Timer E: initial non-INVITE request retransmit interval (UDP only).
         """
         return self.t1
 
-    @property
+    @cached_property
     def F(self) -> float:
         """
         Timer F: non-INVITE transaction timeout.
         """
         return 64 * self.t1
 
-    @property
+    @cached_property
     def G(self) -> float:
         """
         Timer G: initial INVITE response retransmit interval.
         """
         return self.t1
 
-    @property
+    @cached_property
     def H(self) -> float:
         """
         Timer H: wait time for ACK receipt.
@@ -162,7 +165,7 @@ class TimerConfig:
         """
         return 0.0 if reliable else self.t4
 
-    @property
+    @cached_property
     def L(self) -> float:
         """
         Timer L: wait time for accepted INVITE request retransmits
@@ -170,7 +173,7 @@ class TimerConfig:
         """
         return 64 * self.t1
 
-    @property
+    @cached_property
     def M(self) -> float:
         """
         Timer M: wait time for retransmission of 2xx to INVITE

@@ -30,6 +30,9 @@ _CANCELLED: Final[int] = -2
 #: A timer's C{_bucket} while it is not in a bucket (it is in the heap, or not pending).
 _NO_BUCKET: Final[int] = -1
 
+#: Makes a L{Timer} without running its constructor (L{TimerService.callLater} sets it up).
+_newTimer = object.__new__
+
 
 @implementer(IDelayedCall)
 class Timer:
@@ -56,7 +59,7 @@ class Timer:
         self._service = service
         self._when = when
         self._seq = seq
-        self._bucket = _NO_BUCKET
+        self._bucket: float = _NO_BUCKET
         self._fn: Optional[Callable[..., object]] = fn
         self._args = args
         self._kw = kw
@@ -80,8 +83,17 @@ class Timer:
         @raise AlreadyCancelled: if it was cancelled already.
         @raise AlreadyCalled: if it has fired.
         """
-        self._check()
+        if self._seq < 0:
+            self._check()
         self._service._cancel(self)
+
+    def stop(self) -> None:
+        """
+        Stop the timer from firing if it is pending; nothing happens once it has fired or
+        been cancelled (what C{if t.active(): t.cancel()} does, in one call).
+        """
+        if self._seq >= 0:
+            self._service._cancel(self)
 
     def reset(self, secondsFromNow: float) -> None:
         """
@@ -90,9 +102,11 @@ class Timer:
         @raise AlreadyCancelled: if it was cancelled.
         @raise AlreadyCalled: if it has fired.
         """
-        self._check()
+        if self._seq < 0:
+            self._check()
         service = self._service
-        service._move(self, service._clock.seconds() + secondsFromNow)
+        now = service._clock.seconds()
+        service._move(self, now + secondsFromNow, now)
 
     def delay(self, secondsLater: float) -> None:
         """
@@ -157,8 +171,10 @@ class TimerService:
         """
         self._clock = clock
         self._heap: list[tuple[float, int, Timer]] = []
-        self._buckets: dict[int, dict[Timer, None]] = {}
-        self._bucketOrder: list[int] = []
+        # A bucket's number is the float C{when // granularity} (a whole number), not
+        # converted to an int: it only keys the buckets and orders them.
+        self._buckets: dict[float, dict[Timer, None]] = {}
+        self._bucketOrder: list[float] = []
         self._bucketed = 0
         self._seq = 0
         self._live = 0
@@ -198,12 +214,37 @@ class TimerService:
 
         @return: the timer, to cancel or move.
         """
-        self._seq += 1
+        self._seq = seq = self._seq + 1
         now = self._clock.seconds()
         when = now + delay
-        timer = Timer(self, when, self._seq, callable, args, kw or None)
+        # What Timer.__init__ does, without its call.
+        timer = _newTimer(Timer)
+        timer._service = self
+        timer._when = when
+        timer._seq = seq
+        timer._bucket = _NO_BUCKET
+        timer._fn = callable
+        timer._args = args
+        timer._kw = kw or None
         self._live += 1
-        self._place(timer, when, now)
+        # What _place does, without its call.
+        step = self.granularity
+        index = when // step
+        if index * step <= now + step:
+            heappush(self._heap, (when, seq, timer))
+            self.pushes += 1
+            wake = when
+        else:
+            bucket = self._buckets.get(index)
+            if bucket is None:
+                bucket = self._buckets[index] = {}
+                heappush(self._bucketOrder, index)
+            bucket[timer] = None
+            timer._bucket = index
+            self._bucketed += 1
+            wake = (index - 1) * step
+        if wake < self._armedAt and not self._running:
+            self._arm(wake)
         return timer
 
     def stop(self) -> None:
@@ -232,7 +273,7 @@ class TimerService:
         its bucket; have the reactor call come in time for it.
         """
         step = self.granularity
-        index = int(when // step)
+        index = when // step
         if index * step <= now + step:
             heappush(self._heap, (when, timer._seq, timer))
             self.pushes += 1
@@ -267,7 +308,14 @@ class TimerService:
         return True
 
     def _cancel(self, timer: Timer) -> None:
-        self._unbucket(timer)
+        index = timer._bucket
+        if index != _NO_BUCKET:
+            # What _unbucket does, without its call.
+            bucket = self._buckets.get(index)
+            if bucket is not None:
+                bucket.pop(timer, None)
+            timer._bucket = _NO_BUCKET
+            self._bucketed -= 1
         timer._seq = _CANCELLED
         timer._fn = None
         timer._args = ()
@@ -275,13 +323,19 @@ class TimerService:
         self._live -= 1
         if self._live == 0 and not self._running:
             self._clear()
-        else:
+        elif len(self._heap) > self.compactFloor:
             self._maybeCompact()
 
-    def _move(self, timer: Timer, when: float) -> None:
-        if self._unbucket(timer):
+    def _move(self, timer: Timer, when: float, now: Optional[float] = None) -> None:
+        """
+        Move a pending timer to C{when}.
+
+        @param now: the clock's time, when the caller has just read it.
+        """
+        if timer._bucket != _NO_BUCKET:
+            self._unbucket(timer)
             timer._when = when
-            self._place(timer, when, self._clock.seconds())
+            self._place(timer, when, self._clock.seconds() if now is None else now)
             return
         if when >= timer._when:
             # Its entry stays; it is placed again at the new time when it surfaces.
@@ -290,7 +344,7 @@ class TimerService:
         self._seq += 1
         timer._seq = self._seq
         timer._when = when
-        self._place(timer, when, self._clock.seconds())
+        self._place(timer, when, self._clock.seconds() if now is None else now)
         self._maybeCompact()
 
     def _maybeCompact(self) -> None:

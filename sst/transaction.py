@@ -12,17 +12,18 @@ import secrets
 from typing import Callable, Optional, Union
 
 from twisted.internet.error import ConnectionRefusedError
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Interface, implementer
 
 from sst.address import Address
+from sst.headers import Via
 from sst.message import Request, Response
 from sst.protocol import TransportLayer, responseAddress
 from sst.responses import makeResponse
 from sst.timers import TimerConfig, nextRetransmit
-from sst.timerservice import asTimerService
+from sst.timerservice import Timer, asTimerService
 
 __all__ = [
     "TransactionLayer",
@@ -86,8 +87,11 @@ class IClientTransactionUser(Interface):
         """
 
 
-def _key(branch: Optional[str], request: Request, method: str) -> tuple[str, ...]:
-    via = request.topVia()
+def _key(branch: Optional[str], via: Via, request: Request, method: str) -> tuple[str, ...]:
+    """
+    @param branch: the branch of C{via}, the request's top Via.
+    @return: what identifies the server transaction of C{request} for C{method}.
+    """
     if branch and branch.startswith(MAGIC_COOKIE):
         return (branch, via.sentBy(), method)
     # RFC 2543 fallback (RFC 3261 section 17.2.3 last paragraph, RFC 4475 section 3.2.1).
@@ -102,59 +106,71 @@ def _key(branch: Optional[str], request: Request, method: str) -> tuple[str, ...
     )
 
 
-#: Timers that retransmit (RFC 3261 section 17); every other timer ends a state.
-_RETRANSMIT = frozenset("AEG")
-
-
 class _Timed:
     """
-    The timers of one transaction, from the layer's clock: at most one that retransmits (A,
-    E or G) and one that ends a state (B, D, F, H, I, J, K, L or M), each armed on entering a
-    state and cancelled on leaving it; a zero delay to C{_terminate} ends the transaction at
-    once (timers I, J, K and D over reliable transports).
+    The timers of one transaction, from the layer's timer service: at most one that
+    retransmits (A, E or G) and one that ends a state (B, D, F, H, I, J, K, L or M), each
+    armed on entering a state and cancelled on leaving it; a zero delay to C{_terminate}
+    ends the transaction at once (timers I, J, K and D over reliable transports).
     """
 
     __slots__ = ("layer", "_retransmitTimer", "_stateTimer")
 
     layer: "TransactionLayer"
-    _retransmitTimer: Optional[IDelayedCall]
-    _stateTimer: Optional[IDelayedCall]
+    _retransmitTimer: Optional[Timer]
+    _stateTimer: Optional[Timer]
 
     def _terminate(self) -> None:
         raise NotImplementedError()
 
-    def _arm(self, name: str, delay: float, fn: Callable[[], None]) -> None:
+    def _armRetransmit(self, delay: float, fn: Callable[[], None]) -> None:
+        """
+        Arm the retransmission timer (A, E or G), replacing the one armed.
+        """
+        old = self._retransmitTimer
+        if old is not None:
+            old.stop()
+        self._retransmitTimer = self.layer.clock.callLater(delay, fn)
+
+    def _armState(self, delay: float, fn: Callable[[], None]) -> None:
+        """
+        Arm the timer that ends the state (B, D, F, H, I, J, K, L or M), replacing the one
+        armed; with no delay, a timer that would terminate the transaction does it now.
+        """
         if delay <= 0 and fn == self._terminate:
             self._terminate()
             return
-        retransmit = name in _RETRANSMIT
-        old = self._retransmitTimer if retransmit else self._stateTimer
-        if old is not None and old.active():
-            old.cancel()
-        call = self.layer.clock.callLater(delay, fn)
-        if retransmit:
-            self._retransmitTimer = call
-        else:
-            self._stateTimer = call
+        old = self._stateTimer
+        if old is not None:
+            old.stop()
+        self._stateTimer = self.layer.clock.callLater(delay, fn)
 
-    def _cancel(self, name: str) -> None:
-        if name in _RETRANSMIT:
-            call, self._retransmitTimer = self._retransmitTimer, None
-        else:
-            call, self._stateTimer = self._stateTimer, None
-        if call is not None and call.active():
-            call.cancel()
+    def _cancelRetransmit(self) -> None:
+        call, self._retransmitTimer = self._retransmitTimer, None
+        if call is not None:
+            call.stop()
 
-    def _armed(self, name: str) -> bool:
+    def _cancelState(self) -> None:
+        call, self._stateTimer = self._stateTimer, None
+        if call is not None:
+            call.stop()
+
+    def _stateArmed(self) -> bool:
         """
-        @return: whether the timer of C{name}'s kind is armed (and not yet fired).
+        @return: whether the timer that ends the state is armed (and not yet fired).
         """
-        call = self._retransmitTimer if name in _RETRANSMIT else self._stateTimer
+        call = self._stateTimer
         return call is not None and call.active()
 
     def _stopAll(self) -> None:
-        self._cancel("A")
-        self._cancel("B")
+        call = self._retransmitTimer
+        if call is not None:
+            self._retransmitTimer = None
+            call.stop()
+        call = self._stateTimer
+        if call is not None:
+            self._stateTimer = None
+            call.stop()
 
 
 class ServerTransaction(_Timed):
@@ -180,8 +196,8 @@ class ServerTransaction(_Timed):
         self.finalCode = 0
         self.address = responseAddress(request)
         self.reliable = self.address.transport != "udp"
-        self._retransmitTimer: Optional[IDelayedCall] = None
-        self._stateTimer: Optional[IDelayedCall] = None
+        self._retransmitTimer: Optional[Timer] = None
+        self._stateTimer: Optional[Timer] = None
         self._interval = 0.0
         self.toTag: Optional[str] = None
         #: Whatever the transaction user keeps for this transaction (the proxy's context).
@@ -203,7 +219,7 @@ class ServerTransaction(_Timed):
         code = response.code
         # A 2xx to an INVITE is never resent by the transaction (RFC 6026): it is not kept.
         self.lastResponse = None if self.isInvite and 200 <= code < 300 else data
-        self.layer.transport.stats.increment("responses_out")
+        self.layer.transport.stats.counters["responses_out"] += 1
         self.layer.transport.send(data, self.address)
         if code < 200:
             if self.state == TRYING:
@@ -217,16 +233,16 @@ class ServerTransaction(_Timed):
             if code < 300:
                 if self.state != ACCEPTED:
                     self.state = ACCEPTED
-                    self._arm("L", timers.L, self._terminate)
+                    self._armState(timers.L, self._terminate)
             else:
                 self.state = COMPLETED
                 if not self.reliable:
                     self._interval = timers.G
-                    self._arm("G", self._interval, self._timerG)
-                self._arm("H", timers.H, self._timerH)
+                    self._armRetransmit(self._interval, self._timerG)
+                self._armState(timers.H, self._timerH)
         else:
             self.state = COMPLETED
-            self._arm("J", timers.J(self.reliable), self._terminate)
+            self._armState(timers.J(self.reliable), self._terminate)
         return data
 
     def respondWith(self, code: int, phrase: str = "", toTag: Optional[str] = None) -> Response:
@@ -258,16 +274,16 @@ class ServerTransaction(_Timed):
         """
         if self.state == COMPLETED:
             self.state = CONFIRMED
-            self._cancel("G")
-            self._cancel("H")
-            self._arm("I", self.layer.timers.I(self.reliable), self._terminate)
+            self._cancelRetransmit()
+            self._cancelState()
+            self._armState(self.layer.timers.I(self.reliable), self._terminate)
 
     def _timerG(self) -> None:
         if self.state != COMPLETED or self.lastResponse is None:
             return
         self.layer.transport.send(self.lastResponse, self.address)
         self._interval = nextRetransmit(self._interval, self.layer.timers.t2)
-        self._arm("G", self._interval, self._timerG)
+        self._armRetransmit(self._interval, self._timerG)
 
     def _timerH(self) -> None:
         self.layer.transport.stats.increment("transactions_timed_out")
@@ -329,8 +345,8 @@ class ClientTransaction(_Timed):
         self.state = CALLING if self.isInvite else TRYING
         self.reliable = target.transport != "udp"
         self.data = request.toBytes()
-        self._retransmitTimer: Optional[IDelayedCall] = None
-        self._stateTimer: Optional[IDelayedCall] = None
+        self._retransmitTimer: Optional[Timer] = None
+        self._stateTimer: Optional[Timer] = None
         self._interval = layer.timers.t1
         self.ack: Optional[bytes] = None
 
@@ -338,15 +354,15 @@ class ClientTransaction(_Timed):
         """
         Send the request and arm the retransmission and time-out timers.
         """
-        self.layer.transport.stats.increment("requests_out")
+        self.layer.transport.stats.counters["requests_out"] += 1
         if self.fallback is None:
             self.layer.transport.send(self.data, self.target)
         else:
             self.layer.transport.send(self.data, self.target, self._connectFailed)
         timers = self.layer.timers
         if not self.reliable:
-            self._arm("A", self._interval, self._retransmit)
-        self._arm("B", timers.B if self.isInvite else timers.F, self._timeout)
+            self._armRetransmit(self._interval, self._retransmit)
+        self._armState(timers.B if self.isInvite else timers.F, self._timeout)
 
     def _connectFailed(self, reason: Failure) -> None:
         """
@@ -368,7 +384,7 @@ class ClientTransaction(_Timed):
                              target=self.target, method=self.request.method)
         self.layer.transport.send(self.data, self.target)
         if not self.reliable:
-            self._arm("A", self._interval, self._retransmit)
+            self._armRetransmit(self._interval, self._retransmit)
 
     def _retransmit(self) -> None:
         if self.state not in (CALLING, TRYING, PROCEEDING) or (self.isInvite and self.state != CALLING):
@@ -379,7 +395,7 @@ class ClientTransaction(_Timed):
             self._interval = self._interval * 2
         else:
             self._interval = nextRetransmit(self._interval, self.layer.timers.t2)
-        self._arm("A", self._interval, self._retransmit)
+        self._armRetransmit(self._interval, self._retransmit)
 
     def _timeout(self) -> None:
         if self.state in (CALLING, TRYING, PROCEEDING):
@@ -403,8 +419,8 @@ class ClientTransaction(_Timed):
             if state in (CALLING, TRYING, PROCEEDING):
                 if state == CALLING:
                     # Not in Proceeding: a Timer B armed by cancelRequest() must survive.
-                    self._cancel("A")
-                    self._cancel("B")
+                    self._cancelRetransmit()
+                    self._cancelState()
                 elif state == TRYING:
                     # Timer E goes on at T2 in Proceeding.
                     self._interval = self.layer.timers.t2
@@ -419,7 +435,7 @@ class ClientTransaction(_Timed):
                     # Nothing is retransmitted any more: the request's bytes can go.
                     self.data = b""
                     self.request.shrink()
-                    self._arm("M", self.layer.timers.M, self._terminate)
+                    self._armState(self.layer.timers.M, self._terminate)
                     user.responseReceived(self, response)
                 elif state == ACCEPTED:
                     user.responseReceived(self, response)
@@ -431,7 +447,7 @@ class ClientTransaction(_Timed):
                 self.ack = self._buildAck(response).toBytes()
                 self.request.shrink()
                 self.layer.transport.send(self.ack, self.target)
-                self._arm("D", self.layer.timers.D(self.reliable), self._terminate)
+                self._armState(self.layer.timers.D(self.reliable), self._terminate)
                 user.responseReceived(self, response)
             elif state == COMPLETED and self.ack is not None:
                 self.layer.transport.send(self.ack, self.target)
@@ -441,7 +457,7 @@ class ClientTransaction(_Timed):
             self.state = COMPLETED
             self.data = b""
             self.request.shrink()
-            self._arm("K", self.layer.timers.K(self.reliable), self._terminate)
+            self._armState(self.layer.timers.K(self.reliable), self._terminate)
             user.responseReceived(self, response)
 
     def _buildAck(self, response: Response) -> Request:
@@ -461,8 +477,8 @@ class ClientTransaction(_Timed):
         cancelled and destroy the client transaction handling the INVITE"), so that a
         downstream that never answers leaves nothing behind.
         """
-        if self.isInvite and self.state in (CALLING, PROCEEDING) and not self._armed("B"):
-            self._arm("B", self.layer.timers.B, self._timeout)
+        if self.isInvite and self.state in (CALLING, PROCEEDING) and not self._stateArmed():
+            self._armState(self.layer.timers.B, self._timeout)
         return self._sameHop("CANCEL", self.request.header("to") or "")
 
     def _sameHop(self, method: str, toValue: str) -> Request:
@@ -586,9 +602,10 @@ class TransactionLayer:
 
     def _requestReceived(self, request: Request) -> None:
         method = request.method
-        branch = request.topVia().branch
+        via = request.topVia()
+        branch = via.branch
         if method == "ACK":
-            invite = self.servers.get(_key(branch, request, "INVITE"))
+            invite = self.servers.get(_key(branch, via, request, "INVITE"))
             if invite is not None and invite.state in (COMPLETED, CONFIRMED):
                 invite.ackReceived()
                 return
@@ -597,7 +614,7 @@ class TransactionLayer:
             if self.user is not None:
                 self.user.ackReceived(request)
             return
-        key = _key(branch, request, method)
+        key = _key(branch, via, request, method)
         existing = self.servers.get(key)
         if existing is not None:
             existing.requestRetransmitted()
@@ -609,7 +626,7 @@ class TransactionLayer:
         transaction = ServerTransaction(self, request, key)
         self.servers[key] = transaction
         if method == "CANCEL":
-            invite = self.servers.get(_key(branch, request, "INVITE"))
+            invite = self.servers.get(_key(branch, via, request, "INVITE"))
             self.user.cancelReceived(transaction, invite)
         else:
             self.user.requestReceived(transaction)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from twisted.internet.interfaces import IDelayedCall
 from zope.interface import implementer
 
 from sst.address import Address
 from sst.message import Request, Response
+from sst.timerservice import Timer
 from sst.transaction import ClientTransaction, IClientTransactionUser, ServerTransaction
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Branch:
         self.provisional = False
         self.finalCode = 0
         self.cancelSent = False
-        self.timerC: Optional[IDelayedCall] = None
+        self.timerC: Optional[Timer] = None
         #: Whether Timer C fired after a provisional response and the branch was cancelled
         #: for it: its 487 then stands for a 408 (RFC 3261 section 16.8).
         self.timedOut = False

@@ -52,6 +52,31 @@ PROXY_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REGISTER, PRACK, INFO,
     "SUBSCRIBE, NOTIFY, REFER"
 
 
+#: The target of each URI with a numeric host seen by L{_numericTarget}, by the URI's text.
+_TARGETS: dict[str, Target] = {}
+
+
+def _numericTarget(text: str, uri: URI) -> Optional[Target]:
+    """
+    Where a request for a URI with a numeric host goes, without DNS: remembered per URI
+    text (a L{Target} is immutable), as the in-dialog requests of a call share their
+    Request-URI.
+
+    @param text: the URI as written.
+    @param uri: C{text}, parsed.
+    @return: the target, or L{None} when the host is not numeric.
+    """
+    target = _TARGETS.get(text)
+    if target is None:
+        if not _isNumeric(uri.host):
+            return None
+        target = Target(addressForURI(uri))
+        if len(_TARGETS) >= 4096:
+            _TARGETS.clear()
+        _TARGETS[text] = target
+    return target
+
+
 @implementer(ITransactionUser)
 class Proxy:
     """
@@ -390,8 +415,9 @@ class Proxy:
             return [self.router.target]
         if inDialog:
             uri = request.requestURI()
-            if _isNumeric(uri.host):
-                return self._notSelf([Target(addressForURI(uri))])
+            target = _numericTarget(request.uri, uri)
+            if target is not None:
+                return self._notSelf([target])
             return self._resolve(uri, keepURI=True).addCallback(self._notSelf)
         return maybeDeferred(self.router.route, request).addCallback(self._notSelf)
 
@@ -518,8 +544,11 @@ class Proxy:
             dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag)
             if dialog is not None:
                 self.dialogs.confirm(dialog.id)
+        target: Optional[Target] = None
         if request.hasHeader("route"):
             uri = parseNameAddr(request.headerValues("route")[0]).uri
+            if _isNumeric(uri.host):
+                target = Target(addressForURI(uri))
         else:
             uri = request.requestURI()
             if self.relayDenied(request, uri):
@@ -527,10 +556,11 @@ class Proxy:
                 self.stats.increment("relay_denied")
                 self.stats.increment("dropped")
                 return
+            target = _numericTarget(request.uri, uri)
         if not uri.isSIP or self.isLocal(uri):
             return
-        if _isNumeric(uri.host):
-            self.forwarder.sendAck(request, [Target(addressForURI(uri))], maxForwards)
+        if target is not None:
+            self.forwarder.sendAck(request, [target], maxForwards)
             return
         d = self._resolve(uri, keepURI=True)
         d.addCallback(lambda targets: self.forwarder.sendAck(request, targets, maxForwards))

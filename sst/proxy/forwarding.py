@@ -66,6 +66,9 @@ class Forwarder:
         self._recordRoutes: dict[Address, str] = {}
         #: Whether each Route entry seen names us (see L{_isLocalRoute}).
         self._localRoutes: dict[str, bool] = {}
+        #: The transport and the start of our Via text, up to the branch, for each
+        #: transport and local address (see L{_pushVia}).
+        self._viaStarts: dict[tuple[str, Address], tuple[str, str]] = {}
 
     def localAddressAdded(self) -> None:
         """
@@ -254,9 +257,14 @@ class Forwarder:
         C{address}.
         """
         local = self.transport.localAddress(address.transport, family)
-        transport = address.transport.upper()
-        request.pushVia(Via(transport, local.host, local.port, {"branch": branch, "rport": None}),
-                        "SIP/2.0/%s %s;branch=%s;rport" % (transport, local.hostport(), branch))
+        key = (address.transport, local)
+        sent = self._viaStarts.get(key)
+        if sent is None:
+            transport = address.transport.upper()
+            sent = self._viaStarts[key] = (transport, "SIP/2.0/%s %s;branch=" % (
+                transport, local.hostport()))
+        request.pushVia(Via(sent[0], local.host, local.port, {"branch": branch, "rport": None}),
+                        sent[1] + branch + ";rport")
 
     # -- Route pre-processing and loop detection -----------------------------------------
 
@@ -320,6 +328,8 @@ class Forwarder:
         if self._ourLoopVia(request.topVia(), marker):
             return True
         values = request.headerValues("via")
+        if len(values) < 2:
+            return False
         return any(self._ourLoopVia(parseVia(value), marker) for value in values[1:])
 
     def _ourLoopVia(self, via: Via, marker: str) -> bool:

@@ -283,9 +283,10 @@ class ResponseHandler:
         self.synthesise(branch, 408)
 
     def _stopTimerC(self, branch: Branch) -> None:
-        if branch.timerC is not None and branch.timerC.active():
-            branch.timerC.cancel()
-        branch.timerC = None
+        timerC = branch.timerC
+        if timerC is not None:
+            branch.timerC = None
+            timerC.stop()
 
     # -- CANCEL --------------------------------------------------------------------------
 

@@ -768,6 +768,17 @@ class ParseSessionExpiresTests(SynchronousTestCase):
         """
         self.assertEqual(parseSessionExpires("1800"), SessionExpires(1800, None))
 
+    def test_remembered(self) -> None:
+        """
+        A value parsed once is not parsed again: the same (immutable) result comes back. A
+        zero interval is not remembered, so it is still refused where it is not allowed.
+        """
+        first = parseSessionExpires("1801;refresher=uas")
+        self.assertIs(parseSessionExpires("1801;refresher=uas"), first)
+        self.assertIs(parseSessionExpires("1801;refresher=uas", allowZero=True), first)
+        self.assertEqual(parseSessionExpires("0", allowZero=True), SessionExpires(0, None))
+        self.assertRaises(SIPParseError, parseSessionExpires, "0")
+
     def test_refresher(self) -> None:
         """
         The refresher is case-insensitive and stored lower-case.

@@ -10,7 +10,7 @@ from typing import Union
 from hypothesis import given, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from sst.headers import CSeq, SessionExpires, SIPParseError
+from sst.headers import CSeq, SessionExpires, SIPParseError, parseVia
 from sst import message
 from sst.message import (
     COMPACT_FORMS,
@@ -521,6 +521,36 @@ class EditingTests(SynchronousTestCase):
         """
         data = request()
         self.assertEqual(parse(data).toBytes(), data)
+
+    def test_extendTopVia(self) -> None:
+        """
+        L{Message.extendTopVia} appends to a top Via line that holds one element ending in
+        an empty C{rport}, and leaves any other alone.
+        """
+        via = parseVia("SIP/2.0/UDP h:5060;rport=5;received=1.2.3.4")
+        usual = parse(request(replaceHeader(b"via", b"Via: SIP/2.0/UDP h:5060;rport  ")))
+        self.assertTrue(usual.extendTopVia(via, "=5;received=1.2.3.4"))
+        self.assertEqual(usual.lineValues("via"), ["SIP/2.0/UDP h:5060;rport=5;received=1.2.3.4"])
+        self.assertIs(usual.topVia(), via)
+        for line in (b"Via: SIP/2.0/UDP h:5060;rport, SIP/2.0/UDP g;rport",
+                     b"Via: SIP/2.0/UDP h:5060;rport=7"):
+            other = parse(request(replaceHeader(b"via", line)))
+            before = other.toBytes()
+            self.assertFalse(other.extendTopVia(via, "=5;received=1.2.3.4"))
+            self.assertEqual(other.toBytes(), before)
+
+    def test_copyFirstLines(self) -> None:
+        """
+        L{Message.copyFirstLines} appends the first line of each key in the order given,
+        written as in the source, and skips the keys the source lacks.
+        """
+        headers = replaceHeader(b"call-id", b"i  :   abc@d  ")
+        source = parse(request(headers))
+        copy = Response(200)
+        copy.copyFirstLines(source, ("cseq", "subject", "call-id"))
+        self.assertEqual(copy._keys, ["cseq", "call-id"])
+        self.assertEqual(copy._lines[1], "i  :   abc@d  ")
+        self.assertEqual(copy.callId, "abc@d")
 
     def test_roundTripOddSpelling(self) -> None:
         """

@@ -1225,6 +1225,44 @@ class DialogTests(SynchronousTestCase):
         h.clock.advance(40)
         self.assertEqual(h.clock.getDelayedCalls(), [])
 
+    def test_inDialogRequestsDoNotReparseFrom(self) -> None:
+        """
+        The ACK and BYE of a dialog carry the From of its INVITE, with a quoted display name:
+        the proxy decoded it for the INVITE and does not parse it again to check its display
+        name (counted, not timed). Every in-dialog request to the same numeric Request-URI
+        goes to the same (immutable) target.
+        """
+        from sst import headers
+        from sst.proxy import core
+
+        h = ProxyHarness()
+        h.fromCaller(h.invite())
+        invite = h.lastRequestTo(CALLEE)
+        h.fromCallee(h.answer(invite, 200))
+        calls: list[str] = []
+        original = headers.parseNameAddr
+
+        def counting(text: str) -> headers.NameAddr:
+            calls.append(text)
+            return original(text)
+
+        self.patch(headers, "parseNameAddr", counting)
+        targets: list[object] = []
+        numericTarget = core._numericTarget
+
+        def recording(text: str, uri: headers.URI) -> object:
+            target = numericTarget(text, uri)
+            targets.append(target)
+            return target
+
+        self.patch(core, "_numericTarget", recording)
+        h.fromCaller(h.inDialog("ACK", cseq=1))
+        h.fromCaller(h.inDialog("BYE"))
+        self.assertEqual(calls, [])
+        self.assertEqual(len(targets), 2)
+        self.assertIs(targets[0], targets[1])
+        self.assertEqual(summary(h.to(CALLEE)), ["INVITE", "ACK", "BYE"])
+
     def test_noTagNoEarlyDialog(self) -> None:
         """
         A 180 without a To tag makes no early dialog.

@@ -55,13 +55,32 @@ class StatsTests(SynchronousTestCase):
         Every counter name that sst's own code increments is registered, including those on
         paths no other test drives.
         """
-        pattern = re.compile(r"""\.increment\(\s*["']([^"']+)["']""")
+        pattern = re.compile(r"""(?:\.increment\(|\bcounters\[)\s*["']([^"']+)["']""")
         used = set()
         for path in Path(sst.__file__).parent.rglob("*.py"):
             if "test" not in path.relative_to(Path(sst.__file__).parent).parts:
                 used.update(pattern.findall(path.read_text()))
         self.assertIn("expired_sst", used)
+        self.assertIn("bytes_in", used)
         self.assertEqual(sorted(used - set(COUNTERS)), [])
+
+    def test_countersInPlace(self) -> None:
+        """
+        Adding to L{Stats.counters} in place counts as C{increment} does: only when
+        enabled, only registered names.
+        """
+        stats = Stats()
+        stats.counters["bytes_in"] += 5
+        self.assertEqual(stats.get("bytes_in"), 5)
+        self.assertRaises(KeyError, stats.counters.__getitem__, "bytes_inn")
+        stats.enabled = False
+        stats.counters["bytes_in"] += 5
+        stats.increment("bytes_in")
+        self.assertEqual(stats.get("bytes_in"), 5)
+        self.assertRaises(KeyError, stats.counters.__getitem__, "bytes_inn")
+        stats.enabled = True
+        stats.counters["bytes_in"] += 1
+        self.assertEqual(stats.get("bytes_in"), 6)
 
     def test_disabled(self) -> None:
         """
