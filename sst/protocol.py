@@ -278,6 +278,7 @@ class TransportLayer:
         Parse one message this worker owns (or that no worker owns: it has no Call-ID) and
         hand it up.  Never raises.
         """
+        counters = self.stats.counters
         try:
             message = parse(data, self.maxSize)
         except SIPParseError as e:
