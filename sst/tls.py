@@ -196,7 +196,8 @@ def loadTLS(settings: TLSSettings) -> TLSContexts:
         except (SSL.Error, ValueError) as e:
             raise TLSError("--tls-key %s does not match the certificate of --tls-cert %s (%s)"
                            % (settings.keyFile, settings.certFile, _sslReason(e)))
-        clientCertificate = ssl.PrivateCertificate.fromCertificateAndKeyPair(  # type: ignore[no-untyped-call]
+        fromPair = ssl.PrivateCertificate.fromCertificateAndKeyPair
+        clientCertificate = fromPair(  # type: ignore[no-untyped-call]
             ssl.Certificate(certificates[0]), ssl.KeyPair(key))  # type: ignore[no-untyped-call]
     trustRoot: Optional[IOpenSSLTrustRoot] = None
     if settings.caFile is not None:

@@ -468,3 +468,23 @@ class ProxyTests(SynchronousTestCase):
         """
         invite = self.forward("sips:127.0.0.1:5071", "sips:bob@127.0.0.1:5071")
         self.assertEqual(invite.headerValues("record-route")[0], "<sips:127.0.0.1:5061;lr>")
+
+
+class UATests(SynchronousTestCase):
+    """
+    The Contact the B2BUA's UA core writes over TLS.
+    """
+
+    def test_contact(self) -> None:
+        """
+        Over TLS the UA core's Contact is its TLS address with C{transport=tls}, whether
+        asked for the transport or for a request that came over TLS.
+        """
+        from sst.test.test_ua import Stack
+
+        stack = Stack()
+        stack.transport.listensAt(Address("tls", "127.0.0.1", 5061))
+        self.assertEqual(stack.ua.contactFor(None, "tls"), "<sip:127.0.0.1:5061;transport=tls>")
+        request = parseRequest(requestBytes("INVITE", via="SIP/2.0/TLS 192.0.2.1:5061"))
+        request.source = Address("tls", "192.0.2.1", 40000)
+        self.assertEqual(stack.ua.contactFor(request), "<sip:127.0.0.1:5061;transport=tls>")
