@@ -65,7 +65,9 @@ class _Unverified:
         """
         See L{IOpenSSLClientConnectionCreator}.
         """
-        return SSL.Connection(self._context, None)
+        connection = SSL.Connection(self._context, None)
+        connection.set_app_data(tlsProtocol)
+        return connection
 
 
 class TLSError(Exception):
