@@ -18,7 +18,7 @@ class Address(NamedTuple):
     """
     A transport address.
 
-    @ivar transport: C{"udp"} or C{"tcp"}.
+    @ivar transport: C{"udp"}, C{"tcp"} or C{"tls"}.
     @ivar host: an IPv4 or IPv6 address (no brackets) or a host name.
     @ivar port: the port number.
     """
@@ -46,13 +46,20 @@ class Address(NamedTuple):
 def addressForURI(uri: URI, defaultTransport: str = "udp") -> Address:
     """
     The address a request for C{uri} goes to, without DNS: the C{maddr} or host, the port (or
-    the scheme's default) and the C{transport} parameter (C{udp} unless said otherwise).
+    the default: 5061 for C{sips} and for C{transport=tls}, else 5060) and the C{transport}
+    parameter (C{udp} unless said otherwise).
+
+    A C{sips} URI, whatever its C{transport} parameter, and a C{sip} URI with
+    C{transport=tls} lead to TLS (RFC 3261 section 26.2.2, RFC 5630 section 3.1.3).
     """
     transport = (uri.params.get("transport") or defaultTransport).lower()
-    if uri.scheme == "sips":
-        transport = "tcp" if transport in ("tls", "udp") else transport
-    if transport not in ("udp", "tcp"):
+    if uri.scheme == "sips" or transport == "tls":
+        transport = "tls"
+    elif transport not in ("udp", "tcp"):
         transport = defaultTransport
     host = uri.params.get("maddr") or uri.host
-    port = uri.port if uri.port is not None else DEFAULT_PORTS.get(uri.scheme, 5060)
+    if uri.port is not None:
+        port = uri.port
+    else:
+        port = DEFAULT_PORTS["sips"] if transport == "tls" else DEFAULT_PORTS.get(uri.scheme, 5060)
     return Address(transport, host, port)

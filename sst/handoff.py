@@ -17,6 +17,7 @@ it, the peer's port and host) and the message's bytes exactly as they arrived:
   - C{T}: a message that came on a TCP connection the sending worker holds, for its owner,
     which sends what goes back to that peer through that worker;
   - C{S}: bytes to send to the peer over the TCP connection this worker holds;
+  - C{L} and C{E}: as C{T} and C{S}, for a TLS connection;
   - C{B}: changes to the location service, in JSON, to apply (every worker holds every
     binding, since a call for a user can reach any worker);
   - C{Y}: a restarted worker asks for every binding.
@@ -51,6 +52,9 @@ _BATCH = 100
 
 #: Most envelopes read in one go before the reactor gets its turn back.
 _READ_BURST = 200
+
+#: The envelope kind of a message handed off, by the transport it came on.
+_RECEIVED_KINDS = {"udp": b"U", "tcp": b"T", "tls": b"L"}
 
 _SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
 
@@ -184,17 +188,19 @@ class WorkerLink:
 
     def handOff(self, owner: int, data: bytes, source: Address) -> None:
         """
-        Hand a message this worker received to its owner: C{U} for UDP, C{T} for TCP.
+        Hand a message this worker received to its owner: C{U} for UDP, C{T} for TCP,
+        C{L} for TLS.
         """
-        kind = b"T" if source.transport == "tcp" else b"U"
+        kind = _RECEIVED_KINDS.get(source.transport, b"U")
         self.stats.increment("handoffs_out")
         self._post(owner, encodeMessage(kind, self.ownership.index, source, data))
 
     def sendThrough(self, worker: int, data: bytes, address: Address) -> None:
         """
-        Send C{data} to C{address} over the TCP connection C{worker} holds.
+        Send C{data} to C{address} over the TCP or TLS connection C{worker} holds.
         """
-        self._post(worker, encodeMessage(b"S", self.ownership.index, address, data))
+        kind = b"E" if address.transport == "tls" else b"S"
+        self._post(worker, encodeMessage(kind, self.ownership.index, address, data))
 
     def _post(self, worker: int, envelope: bytes) -> None:
         try:
@@ -283,12 +289,12 @@ class WorkerLink:
             if kind == b"U":
                 self.stats.increment("handoffs_in")
                 receiver.deliver(data, Address("udp", peer[0], peer[1]))
-            elif kind == b"T":
+            elif kind == b"T" or kind == b"L":
                 self.stats.increment("handoffs_in")
                 receiver.streamHeldBy(peer, worker)
-                receiver.deliver(data, Address("tcp", peer[0], peer[1]))
-            elif kind == b"S":
-                receiver.send(data, Address("tcp", peer[0], peer[1]))
+                receiver.deliver(data, Address("tcp" if kind == b"T" else "tls", peer[0], peer[1]))
+            elif kind == b"S" or kind == b"E":
+                receiver.send(data, Address("tcp" if kind == b"S" else "tls", peer[0], peer[1]))
             else:
                 raise ValueError("unknown envelope kind %r" % (kind,))
         except Exception:

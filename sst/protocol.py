@@ -1,7 +1,7 @@
 # -*- test-case-name: sst.test.test_protocol -*-
 """
-SIP over UDP and TCP: Twisted protocols that turn bytes into messages and back (RFC 3261
-section 18, RFC 3581).
+SIP over UDP, TCP and TLS: Twisted protocols that turn bytes into messages and back (RFC 3261
+section 18, RFC 3581; TLS is TCP's framing under a TLS layer, see L{sst.tls}).
 
 The transport layer knows addresses, not transactions: it parses what arrives, stamps it with
 its source and arrival time, fixes the top Via (C{received}, C{rport}), and hands it to one
@@ -13,13 +13,16 @@ from __future__ import annotations
 import errno
 import re
 import socket
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from twisted.internet import protocol
-from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.interfaces import IAddress, IReactorTCP, IReactorTime
+from twisted.internet.endpoints import (
+    HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS)
+from twisted.internet.interfaces import (
+    IAddress, IHandshakeListener, IReactorTCP, IReactorTime, IStreamClientEndpoint)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from sst.address import Address
 from sst.floodlimit import FloodLimiter
@@ -28,6 +31,9 @@ from sst.headers import SIPParseError, Via, readSentBy
 from sst.message import DEFAULT_MAX_SIZE, Request, Response, parse
 from sst.responses import makeResponse
 from sst.stats import Stats
+
+if TYPE_CHECKING:
+    from sst.tls import TLSContexts
 
 __all__ = ["TransportLayer", "SIPDatagramProtocol", "SIPStreamProtocol", "StreamFramer"]
 
@@ -88,16 +94,21 @@ class TransportLayer:
         maxSize: int = DEFAULT_MAX_SIZE,
         reactor: Optional[IReactorTCP] = None,
         limiter: Optional[FloodLimiter] = None,
+        tls: Optional[TLSContexts] = None,
     ) -> None:
         """
         @param limiter: the flood limits on requests per source (C{--flood-limit}), or
             L{None} for none.
+        @param tls: the TLS contexts (L{sst.tls.loadTLS}) outgoing TLS connections are
+            made with, or L{None}: then the platform's trust store, and no client
+            certificate.
         """
         self.clock = clock
         self.stats = stats
         self.maxSize = maxSize
         self.reactor = reactor
         self.limiter = limiter
+        self.tls = tls
         self.receiver: Optional[Receiver] = None
         self._udp: dict[str, SIPDatagramProtocol] = {}
         self._connections: dict[tuple[str, int], SIPStreamProtocol] = {}
@@ -132,7 +143,8 @@ class TransportLayer:
 
     def listensOn(self, transport: str) -> bool:
         """
-        @return: whether we listen on C{transport} (C{"udp"} or C{"tcp"}), in any family.
+        @return: whether we listen on C{transport} (C{"udp"}, C{"tcp"} or C{"tls"}), in any
+            family.
         """
         return any(key.startswith(transport) for key in self.listening)
 
@@ -146,12 +158,13 @@ class TransportLayer:
         socket buffer or an unreachable peer is counted in C{send_errors}, not logged as a
         failure.
 
-        @param connectFailed: over TCP, called with the reason when the connection this
-            message waits for cannot be made (refused, reset, timed out); the message is
-            then dropped.
+        @param connectFailed: over TCP or TLS, called with the reason when the connection
+            this message waits for cannot be made (refused, reset, timed out, a TLS
+            handshake that failed, a server certificate that did not verify); the message
+            is then dropped.
         """
         try:
-            if address.transport == "tcp":
+            if address.transport != "udp":
                 self._sendStream(data, address, connectFailed)
             else:
                 host = address.host
@@ -185,7 +198,8 @@ class TransportLayer:
                     connectFailed: Optional[ConnectFailed] = None) -> None:
         key = (address.host, address.port)
         conn = self._connections.get(key)
-        if conn is not None and conn.transport is not None:
+        if (conn is not None and conn.transport is not None
+                and conn.transportName == address.transport):
             conn.transport.write(data)
             return
         if self._remoteStreams:
@@ -200,14 +214,17 @@ class TransportLayer:
         if self.reactor is None:
             raise RuntimeError("no reactor to connect with")
         self._pending[key] = [(data, connectFailed)]
-        endpointType = TCP6ClientEndpoint if address.family == "6" else TCP4ClientEndpoint
-        endpoint = endpointType(self.reactor, address.host, address.port, timeout=10)
-        d = endpoint.connect(SIPStreamFactory(self))
+        d = self._streamEndpoint(address).connect(SIPStreamFactory(self, address.transport))
 
         def connected(proto: SIPStreamProtocol) -> None:
-            for chunk, _ in self._pending.pop(key, []):
+            pending = self._pending.pop(key, [])
+            for chunk, _ in pending:
                 assert proto.transport is not None
                 proto.transport.write(chunk)
+            if address.transport == "tls":
+                # Connected, not yet secured: the handshake can still fail.
+                proto.awaitHandshake(address, [callback for _, callback in pending
+                                               if callback is not None])
 
         def failed(reason: Failure) -> None:
             dropped = self._pending.pop(key, [])
@@ -225,6 +242,27 @@ class TransportLayer:
                                       address=address)
 
         d.addCallbacks(connected, failed)
+
+    def _streamEndpoint(self, address: Address) -> IStreamClientEndpoint:
+        """
+        @return: the endpoint of a new TCP or TLS connection to C{address}; over TLS, the
+            server's certificate must name C{address.host} (a numeric address, or the host
+            name the connection looks up).
+        """
+        assert self.reactor is not None
+        endpoint: IStreamClientEndpoint
+        if address.transport == "tls" and not numericFamily(address.host):
+            endpoint = HostnameEndpoint(self.reactor, address.host, address.port, timeout=10)
+        else:
+            endpointType = TCP6ClientEndpoint if address.family == "6" else TCP4ClientEndpoint
+            endpoint = endpointType(self.reactor, address.host, address.port, timeout=10)
+        if address.transport != "tls":
+            return endpoint
+        if self.tls is None:
+            from sst.tls import TLSContexts, TLSSettings
+
+            self.tls = TLSContexts(TLSSettings(), None, None, None)
+        return wrapClientTLS(self.tls.clientCreator(address.host), endpoint)
 
     def streamHeldBy(self, peer: tuple[str, int], worker: int) -> None:
         """
@@ -373,7 +411,7 @@ class TransportLayer:
         except SIPParseError:
             pass
         sentBy = readSentBy(request.header("via") or "")
-        if source.transport == "tcp" or sentBy is None:
+        if source.transport != "udp" or sentBy is None:
             return source
         _, port, rport = sentBy
         if rport:
@@ -407,9 +445,9 @@ def _responseAddress(params: dict[str, Optional[str]], host: str, port: Optional
                      source: Address) -> Address:
     """
     Where a response goes (RFC 3261 section 18.2.2, RFC 3581): the connection it came on for
-    TCP, else C{received}/C{rport} or the Via's sent-by.
+    TCP and TLS, else C{received}/C{rport} or the Via's sent-by.
     """
-    if source.transport == "tcp":
+    if source.transport != "udp":
         return source
     rport = params.get("rport")
     target = params.get("received") or host
@@ -556,16 +594,38 @@ class StreamFramer:
         return buf[: end + 4] if end >= 0 else None
 
 
+@implementer(IHandshakeListener)
 class SIPStreamProtocol(protocol.Protocol):
     """
-    SIP over TCP: frames messages by Content-Length; the connection is reused for responses
-    and for requests to the same peer.
+    SIP over TCP or TLS: frames messages by Content-Length; the connection is reused for
+    responses and for requests to the same peer.
+
+    @ivar transportName: C{"tcp"}, or C{"tls"} under a TLS layer: the transport of the
+        addresses of what arrives.
     """
 
-    def __init__(self, layer: TransportLayer) -> None:
+    def __init__(self, layer: TransportLayer, transportName: str = "tcp") -> None:
         self.layer = layer
+        self.transportName = transportName
         self.framer = StreamFramer(layer.maxSize)
         self.peer: Optional[tuple[str, int]] = None
+        #: An outgoing TLS connection whose handshake is not done: the server, and who is
+        #: told if it fails.
+        self._handshake: Optional[tuple[Address, list[ConnectFailed]]] = None
+
+    def awaitHandshake(self, server: Address, callbacks: list[ConnectFailed]) -> None:
+        """
+        The connection to C{server} is made, its TLS handshake not yet done: if the
+        connection is lost before it is, the messages written are lost too, as if the
+        connection had failed: count them and call C{callbacks} with the reason.
+        """
+        self._handshake = (server, callbacks)
+
+    def handshakeCompleted(self) -> None:
+        """
+        See L{IHandshakeListener}: the TLS handshake is done, the server verified.
+        """
+        self._handshake = None
 
     def connectionMade(self) -> None:
         assert self.transport is not None
@@ -576,15 +636,32 @@ class SIPStreamProtocol(protocol.Protocol):
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         if self.peer is not None:
             self.layer.unregisterConnection(self, self.peer)
+        handshake, self._handshake = self._handshake, None
+        if handshake is not None:
+            self._handshakeFailed(handshake[0], handshake[1], reason)
+
+    def _handshakeFailed(self, server: Address, callbacks: list[ConnectFailed],
+                         reason: Failure) -> None:
+        layer = self.layer
+        layer.stats.increment("send_errors")
+        layer._log.warn("TLS connection to {address} failed: {reason}", address=server,
+                        reason=reason.getErrorMessage())
+        for callback in callbacks:
+            try:
+                callback(reason)
+            except Exception:
+                layer.stats.increment("internal_errors")
+                layer._log.failure("Error after the TLS connection to {address} failed",
+                                   address=server)
 
     def dataReceived(self, data: bytes) -> None:
         assert self.peer is not None
         try:
             messages = self.framer.feed(data)
         except SIPParseError as e:
-            self._tooLarge(e, Address("tcp", self.peer[0], self.peer[1]))
+            self._tooLarge(e, Address(self.transportName, self.peer[0], self.peer[1]))
             return
-        source = Address("tcp", self.peer[0], self.peer[1])
+        source = Address(self.transportName, self.peer[0], self.peer[1])
         for message in messages:
             self.layer.dataReceived(message, source)
 
@@ -605,7 +682,8 @@ class SIPStreamProtocol(protocol.Protocol):
                 self.layer._log.failure("Unexpected error parsing a message from {source}",
                                         source=source)
         self.layer._parseError(error, source)
-        self.layer._log.info("Closing TCP connection from {peer}: {reason}", peer=self.peer,
+        self.layer._log.info("Closing {transport} connection from {peer}: {reason}",
+                             transport=self.transportName.upper(), peer=self.peer,
                              reason=error.reason)
         assert self.transport is not None
         self.transport.loseConnection()
@@ -614,10 +692,14 @@ class SIPStreamProtocol(protocol.Protocol):
 class SIPStreamFactory(protocol.Factory):
     """
     Builds L{SIPStreamProtocol}s for one transport layer, for listening and connecting.
+
+    @ivar transportName: C{"tcp"}, or C{"tls"} for the protocols under a TLS layer (which
+        wraps this factory).
     """
 
-    def __init__(self, layer: TransportLayer) -> None:
+    def __init__(self, layer: TransportLayer, transportName: str = "tcp") -> None:
         self.layer = layer
+        self.transportName = transportName
 
     def buildProtocol(self, addr: Optional[IAddress]) -> SIPStreamProtocol:
-        return SIPStreamProtocol(self.layer)
+        return SIPStreamProtocol(self.layer, self.transportName)

@@ -182,6 +182,10 @@ class DNSRouter:
     itself is looked up with A then AAAA, with the scheme's default port.
     A C{maddr} parameter stands for the host.
 
+    A TLS target (a C{sips} URI, C{transport=tls}) keeps its host name, the URI's
+    or the SRV record's, for the connection to look up: the server's certificate is
+    checked against that name (RFC 5922 section 4), not against an address.
+
     @see: U{https://www.rfc-editor.org/rfc/rfc3263#section-4}
     """
 
@@ -233,7 +237,8 @@ class DNSRouter:
             return []
         if uri.port is not None:
             return await self._addresses(host, address.port, address.transport)
-        if uri.scheme == "sips":
+        if address.transport == "tls":
+            # RFC 3263 section 4.1: TLS (a sips URI, or transport=tls) is _sips._tcp.
             service = "_sips._tcp."
         elif address.transport == "tcp":
             service = "_sip._tcp."
@@ -267,6 +272,8 @@ class DNSRouter:
         @return: one target per address, IPv4 first.
         """
         assert self._resolver is not None
+        if transport == "tls":
+            return [Target(Address(transport, name, port))]
         # Send both queries before waiting for either.
         queries = [
             ("A", self._query(self._resolver.lookupAddress, name)),

@@ -77,7 +77,8 @@ def buildStack(config: Mapping[str, Any], clock: IReactorTime, resolver: IResolv
         stats = Stats(enabled=not config.get("no-stats", False))
         reactor = clock if IReactorTCP.providedBy(clock) else None
         limiter = floodLimiterFor(config.get("flood-limits"), timerService, stats)
-        transport = TransportLayer(timerService, stats, config["max-size"], reactor, limiter)
+        transport = TransportLayer(timerService, stats, config["max-size"], reactor, limiter,
+                                   tls=config.get("tls-contexts"))
     else:
         stats = transport.stats
     dialogs = DialogTable(timerService, config["dialog-timeout"], maxDialogs=config["max-dialogs"])

@@ -17,7 +17,8 @@ from twisted.copyright import version as twistedVersion
 from twisted.application import service, strports
 from twisted.web.server import Site
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IResolver
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IResolver
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.logger import Logger
 from twisted.names.client import createResolver
 from twisted.python import usage
@@ -41,10 +42,12 @@ from sst.sessiontimer import PolicySettings
 from sst.stack import buildStack
 from sst.store import DialogStore, checkStatePath
 from sst.timers import MIN_SE_FLOOR, TimerConfig
+from sst.tls import TLS_FLAGS, TLS_PARAMETERS, TLSContexts, TLSError, loadTLS, tlsSettingsFrom
 from sst.web import makeResource
 from sst.workerspec import WorkerSpec
 
-__all__ = ["Options", "makeService", "SIPService", "StartupError", "parseListen", "sstVersion"]
+__all__ = ["Options", "makeService", "SIPService", "StartupError", "parseListen", "sstVersion",
+           "tlsContextsFor"]
 
 
 def sstVersion() -> str:
@@ -58,23 +61,26 @@ def sstVersion() -> str:
         return "unknown"
 
 
+_LISTEN_USAGE = "--listen wants udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT, not %r"
+
+
 def parseListen(text: str) -> Address:
     """
-    Parse C{udp:HOST:PORT} or C{tcp:HOST:PORT} (IPv6 hosts in brackets).
+    Parse C{udp:HOST:PORT}, C{tcp:HOST:PORT} or C{tls:HOST:PORT} (IPv6 hosts in brackets).
 
     @raise usage.UsageError: on anything else.
     """
     transport, _, rest = text.partition(":")
     transport = transport.lower()
-    if transport not in ("udp", "tcp") or not rest:
-        raise usage.UsageError("--listen wants udp:HOST:PORT or tcp:HOST:PORT, not %r" % (text,))
+    if transport not in ("udp", "tcp", "tls") or not rest:
+        raise usage.UsageError(_LISTEN_USAGE % (text,))
     if rest.startswith("["):
         end = rest.find("]")
         host, portText = rest[1:end], rest[end + 2 :] if end > 0 else ""
     else:
         host, _, portText = rest.rpartition(":")
     if not host or not portText.isdigit() or int(portText) > 65535:
-        raise usage.UsageError("--listen wants udp:HOST:PORT or tcp:HOST:PORT, not %r" % (text,))
+        raise usage.UsageError(_LISTEN_USAGE % (text,))
     return Address(transport, host, int(portText))
 
 
@@ -141,7 +147,7 @@ class Options(usage.Options):
          "whose Call-ID hashes to it; 'auto' for one per CPU (see doc/operations.md)."],
         ["refresh-method", None, "auto", "b2bua: refresh with update, invite, or auto (UPDATE when "
          "the peer allows it)."],
-    ] + AUTH_PARAMETERS
+    ] + AUTH_PARAMETERS + TLS_PARAMETERS
 
     optFlags = [
         ["no-reject-too-small", None, "Forward a too-small Session-Expires instead of answering 422 "
@@ -153,7 +159,7 @@ class Options(usage.Options):
         ["help-policies", None, "List the session-timer policy plugins and exit."],
         ["no-gc-tuning", None, "Leave CPython's garbage collector as it is: no freezing of "
          "long-lived objects, default thresholds (the gc_* pause metrics remain)."],
-    ] + AUTH_FLAGS
+    ] + AUTH_FLAGS + TLS_FLAGS
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -231,8 +237,8 @@ class Options(usage.Options):
 
     def opt_listen(self, value: str) -> None:
         """
-        Listen on udp:HOST:PORT or tcp:HOST:PORT (repeatable; default udp and tcp on
-        127.0.0.1:5060).
+        Listen on udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT (repeatable; default udp
+        and tcp on 127.0.0.1:5060; tls needs --tls-cert and --tls-key).
         """
         self["listen"].append(parseListen(value))
 
@@ -263,6 +269,7 @@ class Options(usage.Options):
         self._floodOptions()
         self._workerOptions()
         self["auth"] = authSettingsFrom(self, self["listen"], self["trusted-network"])
+        self["tls"] = tlsSettingsFrom(self, self["listen"])
         values = [_positive(name, self[name]) for name in ("t1", "t2", "t4")]
         try:
             self["timers"] = TimerConfig(*values)
@@ -421,6 +428,29 @@ def _checkEndpoint(description: str) -> None:
                                % (description, str(e) or type(e).__name__))
 
 
+def tlsContextsFor(config: Any) -> Optional[TLSContexts]:
+    """
+    Read the C{--tls-*} files of C{config}.
+
+    @return: the TLS contexts, or L{None} when no TLS option was given (outgoing TLS then
+        trusts the platform's store).
+    @raise StartupError: when a file cannot be read or used (one line, exit status 1).
+    """
+    settings = config.get("tls")
+    if settings is None:
+        return None
+    if settings.certFile is None and settings.caFile is None and settings.verify:
+        return None
+    try:
+        contexts = loadTLS(settings)
+    except TLSError as e:
+        raise StartupError("sst: %s" % (e,))
+    if not settings.verify:
+        SIPService._log.warn("--tls-no-verify: the certificates of TLS servers sst connects to "
+                             "are NOT verified; anyone in the path can read and change calls")
+    return contexts
+
+
 class StartupError(SystemExit):
     """
     sst cannot start (a busy port): its message is one line, and twistd exits with status
@@ -452,6 +482,10 @@ class SIPService(service.Service):
         self.worker = worker
         self.ownership = SINGLE if worker is None else Ownership(worker.index, worker.workers)
         config["ownership"] = self.ownership
+        #: The TLS certificate, key and trust roots, read at once (L{StartupError} when
+        #: they cannot be).
+        self.tls = tlsContextsFor(config)
+        config["tls-contexts"] = self.tls
         self.reactor = reactor
         #: The resolver this service made, and stops when it stops.
         self._ownResolver: Optional[LazyResolver] = None
@@ -517,7 +551,7 @@ class SIPService(service.Service):
                     address.port, SIPDatagramProtocol(self.transport, address.family),
                     interface=address.host)
             return self.reactor.listenTCP(  # type: ignore[no-any-return]
-                address.port, SIPStreamFactory(self.transport), interface=address.host)
+                address.port, self._streamFactory(address), interface=address.host)
         except CannotListenError as e:
             for port in self.ports:
                 port.stopListening()
@@ -537,9 +571,20 @@ class SIPService(service.Service):
                 return self.reactor.adoptDatagramPort(  # type: ignore[no-any-return]
                     fd, family, SIPDatagramProtocol(self.transport, address.family))
             return self.reactor.adoptStreamPort(  # type: ignore[no-any-return]
-                fd, family, SIPStreamFactory(self.transport))
+                fd, family, self._streamFactory(address))
         finally:
             os.close(fd)  # The reactor holds its own duplicate.
+
+    def _streamFactory(self, address: Address) -> IProtocolFactory:
+        """
+        @return: the factory of the connections accepted on a C{tcp} or C{tls} address:
+            for TLS, the stream factory under a TLS layer with our certificate.
+        """
+        if address.transport != "tls":
+            return SIPStreamFactory(self.transport)
+        assert self.tls is not None and self.tls.serverOptions is not None
+        return TLSMemoryBIOFactory(self.tls.serverOptions, False,
+                                   SIPStreamFactory(self.transport, "tls"))
 
     def _link(self, worker: WorkerSpec) -> None:
         """

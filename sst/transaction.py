@@ -355,7 +355,7 @@ class ClientTransaction(_Timed):
         Send the request and arm the retransmission and time-out timers.
         """
         self.layer.transport.stats.counters["requests_out"] += 1
-        if self.fallback is None:
+        if self.fallback is None and self.target.transport != "tls":
             self.layer.transport.send(self.data, self.target)
         else:
             self.layer.transport.send(self.data, self.target, self._connectFailed)
@@ -366,13 +366,23 @@ class ClientTransaction(_Timed):
 
     def _connectFailed(self, reason: Failure) -> None:
         """
-        The TCP connection for a request sent over TCP only because of its size was not
-        made: when it was refused (a reset or an ICMP error in answer to the connection
-        attempt), send the request over UDP instead, as RFC 3261 section 18.1.1 says
-        ("the element SHOULD retry the request, using UDP"); Timer B or F keeps running.
+        The TCP or TLS connection the request waited for was not made.
+
+        For a request sent over TCP only because of its size: when the connection was
+        refused (a reset or an ICMP error in answer to the connection attempt), send the
+        request over UDP instead, as RFC 3261 section 18.1.1 says ("the element SHOULD
+        retry the request, using UDP"); Timer B or F keeps running.
+
+        For a request sent over TLS: a transport error (RFC 3261 section 17.1.4), the
+        transaction ends at once as if it had timed out, rather than after Timer B or F (a
+        server whose certificate does not verify will not do better on a second try).
         """
         fallback, self.fallback = self.fallback, None
-        if fallback is None or self.state not in (CALLING, TRYING):
+        if self.state not in (CALLING, TRYING):
+            return
+        if fallback is None:
+            if self.target.transport == "tls":
+                self._timeout()
             return
         if not isinstance(reason.value, ConnectionRefusedError):
             return

@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 import sst
 from sst.address import Address
 from sst.handoff import inboxPair
-from sst.tap import Options, StartupError
+from sst.tap import Options, StartupError, tlsContextsFor
 from sst.workerspec import WorkerSpec
 
 __all__ = ["WorkerPool", "bindShared"]
@@ -47,7 +47,7 @@ STOP_TIMEOUT = 10.0
 def bindShared(address: Address, count: int) -> list[socket.socket]:
     """
     Bind C{count} sockets to C{address} with C{SO_REUSEPORT} (a port 0 is chosen once, for
-    all of them); TCP ones listen.  The address is first bound alone, without
+    all of them); TCP and TLS ones listen (TLS is TCP underneath).  The address is first bound alone, without
     C{SO_REUSEPORT}, so that an address another process listens on is refused even when that
     process shares it with C{SO_REUSEPORT}.
 
@@ -150,8 +150,10 @@ class WorkerPool(service.Service):
         """
         Bind the SIP sockets, make the inboxes and start every worker.
 
-        @raise StartupError: when an address cannot be bound.
+        @raise StartupError: when an address cannot be bound, or the C{--tls-*} files
+            cannot be used (the workers would not start).
         """
+        tlsContextsFor(self.config)
         for address in self.config["listen"]:
             try:
                 sockets = bindShared(address, self.count)

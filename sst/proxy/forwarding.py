@@ -62,8 +62,8 @@ class Forwarder:
         self.localAddresses = localAddresses
         self.isLocal = isLocal
         self.startTimerC = startTimerC
-        #: Our Record-Route URI for each local address, as written.
-        self._recordRoutes: dict[Address, str] = {}
+        #: Our Record-Route URI for each local address (and C{sips} or not), as written.
+        self._recordRoutes: dict[tuple[Address, bool], str] = {}
         #: Whether each Route entry seen names us (see L{_isLocalRoute}).
         self._localRoutes: dict[str, bool] = {}
         #: The transport and the start of our Via text, up to the branch, for each
@@ -82,15 +82,23 @@ class Forwarder:
         """
         return (address.host.lower(), address.port) in self.localAddresses
 
-    def recordRouteURI(self, transport: str, family: str) -> str:
+    def recordRouteURI(self, transport: str, family: str, secure: bool = False) -> str:
         """
+        @param secure: whether the request's Request-URI is a C{sips} URI: over TLS, our
+            Record-Route is then a C{sips} URI too (RFC 3261 section 16.6 step 4; RFC 5630
+            section 3.1.3: otherwise C{sip} with C{transport=tls}).
         @return: our Record-Route URI for C{transport}.
         """
         local = self.transport.localAddress(transport, family)
-        uri = self._recordRoutes.get(local)
+        secure = secure and transport == "tls"
+        uri = self._recordRoutes.get((local, secure))
         if uri is None:
-            suffix = ";transport=tcp" if transport == "tcp" else ""
-            uri = self._recordRoutes[local] = "<sip:%s%s;lr>" % (local.hostport(), suffix)
+            if secure:
+                text = "<sips:%s;lr>" % (local.hostport(),)
+            else:
+                suffix = ";transport=%s" % (transport,) if transport != "udp" else ""
+                text = "<sip:%s%s;lr>" % (local.hostport(), suffix)
+            uri = self._recordRoutes[(local, secure)] = text
         return uri
 
     # -- forwarding with a client transaction --------------------------------------------
@@ -138,11 +146,13 @@ class Forwarder:
         if context.initial and request.method in DIALOG_CREATING:
             source = request.source
             inTransport = source.transport if isinstance(source, Address) else "udp"
-            request.insertBefore("Record-Route", self.recordRouteURI(inTransport, family))
+            secure = request.uri[:5].lower() == "sips:"
+            request.insertBefore("Record-Route", self.recordRouteURI(inTransport, family, secure))
             added = 1
             if inTransport != address.transport:
                 # RFC 5658 double Record-Route when the transport changes.
-                request.insertBefore("Record-Route", self.recordRouteURI(address.transport, family))
+                request.insertBefore("Record-Route",
+                                     self.recordRouteURI(address.transport, family, secure))
                 added = 2
         self._pushVia(request, address, family, branch)
         return added
@@ -240,7 +250,8 @@ class Forwarder:
                 return
             response.popFirstValue("via")
             nextVia = parseVia(vias[1])
-            source = Address(nextVia.transport.lower() if nextVia.transport in ("UDP", "TCP") else "udp",
+            source = Address(nextVia.transport.lower()
+                             if nextVia.transport in ("UDP", "TCP", "TLS") else "udp",
                              nextVia.host, nextVia.port or 5060)
             target = _responseAddress(nextVia.params, nextVia.host, nextVia.port, source)
             if _isBroadcast(target.host):

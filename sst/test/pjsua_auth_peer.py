@@ -11,6 +11,12 @@ to bob's registered contact), bob answers 200, and alice hangs up after C{--hold
 It prints one line of JSON per event (C{{"t": seconds, "who": "alice", "event": ...}}) and
 exits 0 when both registrations succeeded and the call was confirmed and then ended on both
 sides, 1 otherwise.
+
+With C{--tls-ca}, C{--tls-cert} and C{--tls-key} (used by L{sst.test.test_pjsua_tls}), each
+transport is TLS instead: it presents the certificate and verifies sst's against the CA, and
+sst is addressed with C{;transport=tls}. Bob then registers the address of his TLS listener
+as his Contact (PJSIP would give the port of his connection to sst), so that sst opens a
+connection of its own to bob and checks his certificate.
 """
 from __future__ import annotations
 
@@ -75,15 +81,21 @@ class Account(pj.Account):  # type: ignore[misc]
         call.answer(answer)
 
 
-def account(who: str, sst: str, transportId: int, password: str) -> Account:
+def account(who: str, sst: str, transportId: int, password: str, tls: bool = False,
+            contact: Optional[str] = None) -> Account:
     """
     Make an account of sst's domain 127.0.0.1 that registers with sst through its transport.
+
+    @param contact: the Contact URI to register, instead of PJSIP's.
     """
     config = pj.AccountConfig()
     config.idUri = "sip:%s@127.0.0.1" % (who,)
-    config.regConfig.registrarUri = "sip:%s" % (sst,)
-    config.sipConfig.proxies.append("sip:%s;lr" % (sst,))
+    suffix = ";transport=tls" if tls else ""
+    config.regConfig.registrarUri = "sip:%s%s" % (sst, suffix)
+    config.sipConfig.proxies.append("sip:%s%s;lr" % (sst, suffix))
     config.sipConfig.transportId = transportId
+    if contact is not None:
+        config.sipConfig.contactForced = contact
     credentials = pj.AuthCredInfo("digest", "*", who, 0, password)
     config.sipConfig.authCreds.append(credentials)
     peer = Account(who)
@@ -105,11 +117,19 @@ def run(args: argparse.Namespace) -> int:
     endpoint.libInit(config)
     endpoint.audDevManager().setNoDev()
     ids = []
+    tls = args.tls_ca is not None
     for port in (args.alice_port, args.bob_port):
         transport = pj.TransportConfig()
         transport.port = port
         transport.boundAddress = "127.0.0.1"
-        ids.append(endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport))
+        if tls:
+            transport.tlsConfig.CaListFile = args.tls_ca
+            transport.tlsConfig.certFile = args.tls_cert
+            transport.tlsConfig.privKeyFile = args.tls_key
+            transport.tlsConfig.verifyServer = True
+            transport.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+        ids.append(endpoint.transportCreate(
+            pj.PJSIP_TRANSPORT_TLS if tls else pj.PJSIP_TRANSPORT_UDP, transport))
     endpoint.libStart()
 
     def pump(seconds: float, until: Callable[[], bool]) -> None:
@@ -117,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline and not until():
             endpoint.libHandleEvents(20)
 
-    alice = account("alice", args.sst, ids[0], args.password)
-    bob = account("bob", args.sst, ids[1], args.password)
+    alice = account("alice", args.sst, ids[0], args.password, tls)
+    bob = account("bob", args.sst, ids[1], args.password, tls,
+                  "<sip:bob@127.0.0.1:%d;transport=tls>" % (args.bob_port,) if tls else None)
     pump(10, lambda: alice.registered is not None and bob.registered is not None)
     registered = alice.registered == 200 and bob.registered == 200
     emit("test", "registered" if registered else "not-registered")
@@ -158,6 +179,9 @@ def main() -> int:
     parser.add_argument("--password", required=True)
     parser.add_argument("--hold", type=float, default=1.0, help="seconds before alice hangs up")
     parser.add_argument("--log-level", type=int, default=0)
+    parser.add_argument("--tls-ca", help="over TLS: the CA file sst's certificate is checked with")
+    parser.add_argument("--tls-cert", help="over TLS: the certificate of the accounts")
+    parser.add_argument("--tls-key", help="over TLS: its key")
     return run(parser.parse_args())
 
 

@@ -48,12 +48,12 @@ class AddressForURITests(SynchronousTestCase):
 
     def test_maddrAndSips(self) -> None:
         """
-        C{maddr} overrides the host; a C{sips:} URI goes over TCP to port 5061; an unknown
+        C{maddr} overrides the host; a C{sips:} URI goes over TLS to port 5061; an unknown
         transport falls back to the default.
         """
         self.assertEqual(addressForURI(parseURI("sip:bob@example.com;maddr=192.0.2.9")),
                          Address("udp", "192.0.2.9", 5060))
         self.assertEqual(addressForURI(parseURI("sips:bob@example.com")),
-                         Address("tcp", "example.com", 5061))
+                         Address("tls", "example.com", 5061))
         self.assertEqual(addressForURI(parseURI("sip:bob@example.com;transport=sctp"), "tcp"),
                          Address("tcp", "example.com", 5060))

@@ -409,7 +409,9 @@ class DNSRouterTests(SynchronousTestCase):
 
     def test_srvSIPS(self) -> None:
         """
-        A C{sips} URI looks up C{_sips._tcp} and gives TCP targets.
+        A C{sips} URI looks up C{_sips._tcp} and gives TLS targets that keep the SRV
+        target's name (for the connection to look up and the certificate to name): no A
+        lookup.
         """
         name = "_sips._tcp.example.com"
         targets, queries = self.route(
@@ -419,8 +421,17 @@ class DNSRouterTests(SynchronousTestCase):
                 ("tls.example.com", dns.A): [a("tls.example.com", "192.0.2.4")],
             },
         )
-        self.assertEqual(targets, [Target(Address("tcp", "192.0.2.4", 5061))])
-        self.assertEqual(queries[0], (name, dns.SRV))
+        self.assertEqual(targets, [Target(Address("tls", "tls.example.com", 5061))])
+        self.assertEqual(queries, [(name, dns.SRV)])
+
+    def test_srvTransportTLS(self) -> None:
+        """
+        A C{sip} URI with C{transport=tls} looks up C{_sips._tcp} too (RFC 3263 section
+        4.1); without SRV, the host itself, at port 5061.
+        """
+        targets, queries = self.route("sip:bob@example.com;transport=tls", {})
+        self.assertEqual(targets, [Target(Address("tls", "example.com", 5061))])
+        self.assertEqual(queries, [("_sips._tcp.example.com", dns.SRV)])
 
     def test_noSRV(self) -> None:
         """
@@ -466,7 +477,7 @@ class DNSRouterTests(SynchronousTestCase):
                 ("example.com", dns.A): [a("example.com", "192.0.2.8")],
             },
         )
-        self.assertEqual(targets, [Target(Address("tcp", "192.0.2.8", 5061))])
+        self.assertEqual(targets, [Target(Address("tls", "example.com", 5061))])
 
     def test_srvNotAvailable(self) -> None:
         """

@@ -146,7 +146,7 @@ class UserAgent:
         if request is not None and isinstance(request.source, Address):
             transport = request.source.transport
         local = self.transactions.transport.localAddress(transport)
-        suffix = ";transport=tcp" if transport == "tcp" else ""
+        suffix = ";transport=%s" % (transport,) if transport != "udp" else ""
         return "<sip:%s%s>" % (local.hostport(), suffix)
 
     def newCallId(self) -> str:

@@ -1,0 +1,1 @@
+SIP over TLS: --listen tls:HOST:PORT with --tls-cert and --tls-key; sips: and ;transport=tls next hops and contacts are reached over TLS with the server's certificate verified (chain against the platform's store or --tls-ca, and the host name or IP address) unless --tls-no-verify; Via says SIP/2.0/TLS and Record-Route and Contact say ;transport=tls; works with --workers.
