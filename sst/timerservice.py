@@ -227,24 +227,7 @@ class TimerService:
         timer._args = args
         timer._kw = kw or None
         self._live += 1
-        # What _place does, without its call.
-        step = self.granularity
-        index = when // step
-        if index * step <= now + step:
-            heappush(self._heap, (when, seq, timer))
-            self.pushes += 1
-            wake = when
-        else:
-            bucket = self._buckets.get(index)
-            if bucket is None:
-                bucket = self._buckets[index] = {}
-                heappush(self._bucketOrder, index)
-            bucket[timer] = None
-            timer._bucket = index
-            self._bucketed += 1
-            wake = (index - 1) * step
-        if wake < self._armedAt and not self._running:
-            self._arm(wake)
+        self._place(timer, when, now)
         return timer
 
     def stop(self) -> None:

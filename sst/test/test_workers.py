@@ -423,3 +423,84 @@ class WorkersB2BUASippTests(WorkersSippTests):
 
     test_killedWorker.skip = (  # type: ignore[attr-defined]
         "the B2BUA keeps no state file yet: a dead worker's calls are lost (issue 12)")
+
+
+class SupervisionTests(TestCase):
+    """
+    L{WorkerPool} starts a dead worker again, waiting longer each time it dies young; a
+    worker stops when its parent is gone.
+    """
+
+    def test_restartBackoff(self) -> None:
+        from twisted.internet.task import Clock
+        from twisted.python.failure import Failure
+
+        from sst.workers import FIRST_RESTART_DELAY, MAX_RESTART_DELAY, STABLE_AFTER, WorkerPool
+        from sst.workers import _WorkerProcess
+
+        clock = Clock()
+        options = Options()
+        options.parseOptions(["--state", "none"])
+        pool = WorkerPool(options, clock, 2)
+        self.addCleanup(pool._closeSockets)
+        pool.running = True
+        started: list[int] = []
+        pool._start = started.append  # type: ignore[method-assign, assignment]
+        delays = []
+        for _ in range(7):
+            process = _WorkerProcess(pool, 1)
+            pool._processes[1] = process
+            pool._startedAt[1] = clock.seconds()
+            clock.advance(1)
+            pool._workerEnded(process, Failure(RuntimeError("killed")))
+            [call] = clock.getDelayedCalls()
+            delays.append(round(call.getTime() - clock.seconds(), 9))
+            clock.advance(call.getTime() - clock.seconds())
+        self.assertEqual(delays, [FIRST_RESTART_DELAY * 2 ** n for n in range(5)]
+                         + [MAX_RESTART_DELAY] * 2)
+        self.assertEqual((started, pool.restarts), ([1] * 7, 7))
+        # One that ran long enough starts again at once.
+        process = _WorkerProcess(pool, 1)
+        pool._startedAt[1] = clock.seconds()
+        clock.advance(STABLE_AFTER)
+        pool._workerEnded(process, Failure(RuntimeError("killed")))
+        [call] = clock.getDelayedCalls()
+        self.assertAlmostEqual(call.getTime() - clock.seconds(), FIRST_RESTART_DELAY)
+
+    def test_notRestartedWhenStopping(self) -> None:
+        from twisted.internet.task import Clock
+        from twisted.python.failure import Failure
+
+        from sst.workers import WorkerPool, _WorkerProcess
+
+        clock = Clock()
+        options = Options()
+        options.parseOptions(["--state", "none"])
+        pool = WorkerPool(options, clock, 2)
+        self.addCleanup(pool._closeSockets)
+        pool._workerEnded(_WorkerProcess(pool, 0), Failure(RuntimeError("stopped")))
+        self.assertEqual((clock.getDelayedCalls(), pool.restarts), ([], 0))
+
+    def test_parentGone(self) -> None:
+        """
+        A worker stops its reactor once its parent process is gone.
+        """
+        from twisted.internet.task import Clock
+
+        from sst.worker import _watchParent
+
+        class Reactor(Clock):
+            stopped = 0
+
+            def stop(self) -> None:
+                self.stopped += 1
+
+        reactor = Reactor()
+        loop = _watchParent(reactor, os.getppid())
+        reactor.advance(3)
+        self.assertEqual(reactor.stopped, 0)
+        loop.stop()
+        loop = _watchParent(reactor, -1)
+        reactor.advance(1)
+        loop.stop()
+        self.assertEqual(reactor.stopped, 1)
