@@ -28,6 +28,7 @@ __all__ = [
     "DialogObserverBase",
     "DialogTable",
     "IDialogObserver",
+    "IExpiryArbiter",
 ]
 
 _REFRESHERS = frozenset({"uac", "uas"})
@@ -211,6 +212,43 @@ class IDialogObserver(Interface):
         @param reason: why it ended, such as C{"bye"}.
         """
 
+    def dialogRestored(dialog: Dialog) -> None:
+        """
+        A dialog was put back into the table from a store (after a restart, or taken
+        over from another node of a cluster), before its timer can fire.  An observer
+        that keeps its own state per dialog (the B2BUA's calls) rebuilds it from
+        L{Dialog.extra} here.  The table calls this only on observers that have it.
+
+        @param dialog: the restored dialog.
+        """
+
+    def dialogUpdated(dialog: Dialog) -> None:
+        """
+        Something a store keeps changed in a dialog other than its state and timing (its
+        L{Dialog.extra}, say), told with L{DialogTable.touch}.  The table calls this only
+        on observers that have it.
+
+        @param dialog: the changed dialog.
+        """
+
+
+class IExpiryArbiter(Interface):
+    """
+    Decides whether a dialog whose timer fired really expires: in a cluster, another node
+    may have refreshed or ended it meanwhile, or may own it.
+
+    The table leaves the dialog in place, its timer disarmed, and calls
+    L{expiryDue}; the arbiter answers later with exactly one of
+    L{DialogTable.expireNow}, L{DialogTable.rearm} or L{DialogTable.forget}.
+    """
+
+    def expiryDue(dialog: Dialog) -> None:
+        """
+        The timer of C{dialog} fired.
+
+        @param dialog: a dialog the table holds, with no timer armed.
+        """
+
 
 @implementer(IDialogObserver)
 class DialogObserverBase:
@@ -242,6 +280,16 @@ class DialogObserverBase:
     def dialogTerminated(self, dialog: Dialog, reason: str) -> None:
         """
         Ignore a terminated dialog.
+        """
+
+    def dialogRestored(self, dialog: Dialog) -> None:
+        """
+        Ignore a restored dialog.
+        """
+
+    def dialogUpdated(self, dialog: Dialog) -> None:
+        """
+        Ignore an updated dialog.
         """
 
 
@@ -298,6 +346,9 @@ class DialogTable:
         self._byCall: dict[str, DialogId | dict[DialogId, None]] = {}
         self._observers: list[IDialogObserver] = []
         self.expiredCount = 0
+        #: Consulted when a timer fires (see L{IExpiryArbiter}); without one, the dialog
+        #: expires at once.
+        self.arbiter: IExpiryArbiter | None = None
 
     def addObserver(self, observer: IDialogObserver) -> None:
         """
@@ -386,9 +437,9 @@ class DialogTable:
         Put back a dialog saved before a restart (see L{sst.store}), its one
         timer armed for what is left until C{expiresAt}.
 
-        Nothing is reported for the dialog itself, so observers do not take
-        it for a new one, and C{maxDialogs} is not applied: it existed
-        already.  A dialog whose deadline has passed expires at once, the
+        Observers are told C{dialogRestored}, not C{dialogCreated}, so they do
+        not take it for a new one, and C{maxDialogs} is not applied: it existed
+        already.  A dialog whose deadline has passed then expires at once, the
         usual way: it is removed and C{dialogExpired} reported.
 
         @param dialogId: the dialog's identifier.
@@ -413,7 +464,8 @@ class DialogTable:
         remaining = expiresAt - self._clock.seconds()
         if remaining > 0:
             dialog._expiry = self._clock.callLater(remaining, self._expire, dialog)
-        else:
+        self._notifyOptional("dialogRestored", dialog)
+        if remaining <= 0 and self._dialogs.get(dialogId) is dialog:
             self._expire(dialog)
         return dialog
 
@@ -557,8 +609,12 @@ class DialogTable:
         if lifetime is None:
             lifetime = self.defaultLifetime
         _checkArguments(lifetime, interval, refresher)
-        assert dialog._expiry is not None
-        dialog._expiry.reset(lifetime)
+        expiry = dialog._expiry
+        if expiry is not None:
+            expiry.reset(lifetime)
+        else:
+            # Its timer fired and the arbiter has not answered yet.
+            dialog._expiry = self._clock.callLater(lifetime, self._expire, dialog)
         dialog.expiresAt = self._clock.seconds() + lifetime
         dialog.interval = interval
         dialog.refresher = refresher
@@ -584,14 +640,51 @@ class DialogTable:
         self._notify("dialogTerminated", dialog, reason)
         return True
 
+    def touch(self, dialogId: DialogId) -> bool:
+        """
+        Report C{dialogUpdated}: something stores keep in the dialog (its
+        L{Dialog.extra}) changed.
+
+        @param dialogId: the dialog's identifier.
+        @return: whether the table holds the dialog.
+        """
+        dialog = self._dialogs.get(dialogId)
+        if dialog is None:
+            return False
+        self._notifyOptional("dialogUpdated", dialog)
+        return True
+
     def _expire(self, dialog: Dialog) -> None:
         """
-        Remove a dialog whose timer fired and report C{dialogExpired}.
+        A dialog's timer fired: expire it, or ask the arbiter first.
 
-        @param dialog: the expired dialog.
+        @param dialog: the dialog.
         """
         if self._dialogs.get(dialog.id) is not dialog:
             return
+        arbiter = self.arbiter
+        if arbiter is None:
+            self.expireNow(dialog)
+            return
+        expiry = dialog._expiry
+        if expiry is not None:
+            expiry.stop()
+            dialog._expiry = None
+        arbiter.expiryDue(dialog)
+
+    def expireNow(self, dialog: Dialog) -> bool:
+        """
+        Remove a dialog and report C{dialogExpired}: its timer fired (and the
+        arbiter agreed).
+
+        @param dialog: the dialog.
+        @return: whether the table held it (and so it expired).
+        """
+        if self._dialogs.get(dialog.id) is not dialog:
+            return False
+        expiry = dialog._expiry
+        if expiry is not None:
+            expiry.stop()
         self._remove(dialog)
         self.expiredCount += 1
         self._log.info(
@@ -600,6 +693,50 @@ class DialogTable:
             interval=dialog.interval,
         )
         self._notify("dialogExpired", dialog)
+        return True
+
+    def rearm(self, dialog: Dialog, expiresAt: float, interval: int | None,
+              refresher: str | None) -> bool:
+        """
+        Take the timing another node gave a dialog (it was refreshed there): arm its timer
+        for C{expiresAt}.  Observers are not told: nothing changed that they do not know.
+
+        @param dialog: the dialog.
+        @param expiresAt: its deadline, in clock seconds.
+        @param interval: see L{Dialog.interval}.
+        @param refresher: see L{Dialog.refresher}.
+        @return: whether the table holds the dialog.
+        @raise ValueError: if C{interval} or C{refresher} is out of range.
+        """
+        if self._dialogs.get(dialog.id) is not dialog:
+            return False
+        _checkArguments(0.0, interval, refresher)
+        delay = max(0.0, expiresAt - self._clock.seconds())
+        expiry = dialog._expiry
+        if expiry is not None:
+            expiry.reset(delay)
+        else:
+            dialog._expiry = self._clock.callLater(delay, self._expire, dialog)
+        dialog.expiresAt = expiresAt
+        dialog.interval = interval
+        dialog.refresher = refresher
+        return True
+
+    def forget(self, dialog: Dialog) -> bool:
+        """
+        Drop a dialog from this table without telling the observers: it ended on another
+        node, or another live node owns it.
+
+        @param dialog: the dialog.
+        @return: whether the table held it.
+        """
+        if self._dialogs.get(dialog.id) is not dialog:
+            return False
+        expiry = dialog._expiry
+        if expiry is not None:
+            expiry.stop()
+        self._remove(dialog)
+        return True
 
     def _remove(self, dialog: Dialog) -> None:
         """
@@ -619,6 +756,25 @@ class DialogTable:
                 self._byCall[dialogId.callId] = next(iter(known))
         dialog.state = DialogState.TERMINATED
         dialog._expiry = None
+
+    def _notifyOptional(self, event: str, dialog: Dialog) -> None:
+        """
+        Deliver an event added to L{IDialogObserver} later than the others, to the
+        observers that have its method.
+        """
+        for observer in tuple(self._observers):
+            method = getattr(observer, event, None)
+            if method is None:
+                continue
+            try:
+                method(dialog)
+            except Exception:
+                self._log.failure(
+                    "Dialog observer {observer!r} failed on {event} for {callId}",
+                    observer=observer,
+                    event=event,
+                    callId=dialog.id.callId,
+                )
 
     def _notify(self, event: str, dialog: Dialog, *args: str) -> None:
         """

@@ -364,6 +364,24 @@ class DialogStore:
         if self.prompt:
             self._flushSoon()
 
+    def dialogUpdated(self, dialog: Dialog) -> None:
+        """
+        Note a dialog whose L{Dialog.extra} changed (a B2BUA leg's CSeq, say) for the
+        next flush.
+
+        @param dialog: the dialog.
+        """
+        self._dirty[dialog.id] = dialog
+        if self.prompt:
+            self._flushSoon()
+
+    def dialogRestored(self, dialog: Dialog) -> None:
+        """
+        Nothing to write: a restored dialog comes from this file.
+
+        @param dialog: the dialog.
+        """
+
     def _flushSoon(self) -> None:
         """
         Flush at the end of this reactor turn (once, however many changes it makes).
