@@ -11,7 +11,7 @@ tags, and the session-timer policy decides the lifetime.
 from __future__ import annotations
 
 import enum
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -30,6 +30,13 @@ __all__ = [
     "IDialogObserver",
     "IExpiryArbiter",
 ]
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+#: Reads a dialog of a cluster into the table by its Call-ID and the request's From and To
+#: tags: the dialog, or L{None} when there is none; it never fails.
+DialogLoader = Callable[[str, str, str], "Deferred[Dialog | None]"]
 
 _REFRESHERS = frozenset({"uac", "uas"})
 
@@ -103,6 +110,14 @@ class Dialog:
         self.expiresAt = expiresAt
         self.extra: dict[str, Any] | None = None
         self._expiry: Timer | None = None
+
+    @property
+    def armed(self) -> bool:
+        """
+        Whether the dialog's expiry timer is armed (not while an
+        L{IExpiryArbiter} decides its fate, nor once it ended).
+        """
+        return self._expiry is not None
 
     @property
     def timed(self) -> bool:
@@ -349,6 +364,10 @@ class DialogTable:
         #: Consulted when a timer fires (see L{IExpiryArbiter}); without one, the dialog
         #: expires at once.
         self.arbiter: IExpiryArbiter | None = None
+        #: Reads a dialog another node of a cluster made, for an in-dialog request this
+        #: node takes (see L{sst.cluster.store.ClusterStore.load}); L{None} without a
+        #: cluster.
+        self.loader: DialogLoader | None = None
 
     def addObserver(self, observer: IDialogObserver) -> None:
         """

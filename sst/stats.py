@@ -54,6 +54,12 @@ COUNTERS = (
     "auth_stale",
     "auth_replays",
     "auth_forbidden",
+    "redis_errors",
+    "cluster_loaded",
+    "cluster_claimed",
+    "cluster_rearmed",
+    "cluster_handed_over",
+    "cluster_local_expiries",
 )
 
 #: What each counter in L{COUNTERS} counts, for exports such as Prometheus C{HELP} lines.
@@ -103,6 +109,15 @@ DESCRIPTIONS: Mapping[str, str] = {
                     "nonce (challenged with stale=true)",
     "auth_forbidden": "Requests answered 403 because the authenticated user is not the "
                       "address of record they speak for, or that is not in our domains",
+    "redis_errors": "Commands to Redis (--store redis) that failed: no connection, no reply "
+    "in time, or an error",
+    "cluster_loaded": "Dialogs another node made, read from Redis for an in-dialog request "
+    "this node took",
+    "cluster_claimed": "Overdue dialogs of dead nodes this node took over",
+    "cluster_rearmed": "Expiry timers re-armed because another node refreshed the dialog",
+    "cluster_handed_over": "Dialogs dropped from memory at their timer because they ended "
+    "on another node or a live node owns them",
+    "cluster_local_expiries": "Dialogs expired without asking Redis, which was unreachable",
 }
 
 

@@ -10,7 +10,7 @@ import re
 import socket
 import sys
 from importlib import metadata
-from typing import IO, Any, Optional, Sequence
+from typing import IO, TYPE_CHECKING, Any, Optional, Sequence
 
 from twisted.copyright import version as twistedVersion
 
@@ -41,6 +41,9 @@ from sst.routing import LazyResolver
 from sst.sessiontimer import PolicySettings
 from sst.stack import buildStack
 from sst.store import DialogStore, checkStatePath
+
+if TYPE_CHECKING:
+    from sst.cluster.store import ClusterStore
 from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.tls import TLS_FLAGS, TLS_PARAMETERS, TLSContexts, TLSError, loadTLS, tlsSettingsFrom
 from sst.web import makeResource
@@ -143,6 +146,11 @@ class Options(usage.Options):
         ["flood-ban", None, "60", "How long a source over --flood-limit stays blocked, in seconds."],
         ["flood-action", None, "drop", "What a blocked source's requests get: drop, or 503 "
          "(with Retry-After)."],
+        ["store", None, None, "Keep dialogs in Redis, shared by every node of a cluster: "
+         "redis://[:PASSWORD@]HOST[:PORT][/DB], or rediss:// for TLS (default: the --state "
+         "file; see doc/cluster.md)."],
+        ["node-id", None, None, "This node's name in the cluster (--store redis://...); "
+         "default: the host name and the SIP port."],
         ["workers", None, "1", "Worker processes sharing the load, each owning the calls "
          "whose Call-ID hashes to it; 'auto' for one per CPU (see doc/operations.md)."],
         ["refresh-method", None, "auto", "b2bua: refresh with update, invite, or auto (UPDATE when "
@@ -266,6 +274,7 @@ class Options(usage.Options):
         self._sessionTimerOptions()
         self._b2buaOptions()
         self._stateOptions()
+        self._clusterOptions()
         self._floodOptions()
         self._workerOptions()
         self["auth"] = authSettingsFrom(self, self["listen"], self["trusted-network"])
@@ -307,6 +316,33 @@ class Options(usage.Options):
         if workers > 64:
             raise usage.UsageError("--workers must be at most 64, not %d" % (workers,))
         self["workers"] = workers
+
+    def _clusterOptions(self) -> None:
+        """
+        Check C{--store} into C{self["redis"]} (a L{RedisURL}, or L{None} for the SQLite
+        file), and C{--node-id}.  With Redis there is no C{--state} file.
+        """
+        text = self["store"]
+        if text is None or text == "sqlite":
+            self["redis"] = None
+            if self["node-id"] is not None:
+                raise usage.UsageError("--node-id names a node of a cluster: it needs "
+                                       "--store redis://...")
+            return
+        from sst.cluster.config import defaultNodeId, parseRedisURL
+
+        try:
+            self["redis"] = parseRedisURL(text)
+        except ValueError as e:
+            raise usage.UsageError("--store: %s" % (e,))
+        self["state"] = None
+        node = self["node-id"]
+        if node is None:
+            node = defaultNodeId(self["listen"][0].port)
+        elif not node or any(c.isspace() for c in node) or len(node) > 200:
+            raise usage.UsageError("--node-id must be 1 to 200 characters without spaces, "
+                                   "not %r" % (node,))
+        self["node-id"] = node
 
     def _stateOptions(self) -> None:
         """
@@ -514,6 +550,8 @@ class SIPService(service.Service):
         self.ports: list[IListeningPort] = []
         #: The C{--state} store, open while the service runs.
         self.store: Optional[DialogStore] = None
+        #: The C{--store redis://} link to the cluster, while the service runs.
+        self.cluster: Optional[ClusterStore] = None
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -599,8 +637,12 @@ class SIPService(service.Service):
 
     def _openStore(self) -> None:
         """
-        Open the C{--state} store, restore its dialogs and keep it up to date.
+        Open the C{--state} store, restore its dialogs and keep it up to date; or join the
+        cluster of C{--store redis://}.
         """
+        if self.config.get("redis") is not None:
+            self._joinCluster()
+            return
         path = self.config.get("state")
         if path is None or self._proxy is None:
             return
@@ -611,8 +653,28 @@ class SIPService(service.Service):
         self._log.info("Restored {restored} dialogs from {path} ({expired} expired while down)",
                        restored=restored, expired=expired, path=path)
 
+    def _joinCluster(self) -> None:
+        """
+        Keep the dialogs in Redis with the other nodes (see L{sst.cluster.store}).
+        """
+        from sst.cluster.link import RedisLink
+        from sst.cluster.store import ClusterStore
+
+        url = self.config["redis"]
+        node = self.config["node-id"]
+        if self.worker is not None:
+            node = "%s/%d" % (node, self.worker.index)
+        link = RedisLink(url, self.reactor)
+        self.cluster = ClusterStore(link, self.dialogs, self.reactor, node, self.stats)
+        self.cluster.start()
+        self._log.info("Node {node} keeps its dialogs in {url}", node=node, url=str(url))
+
     def stopService(self) -> Any:
         super().stopService()  # type: ignore[no-untyped-call]
+        leaving: list[Any] = []
+        if self.cluster is not None:
+            leaving.append(self.cluster.stop())
+            self.cluster = None
         if self.transport.link is not None:
             self.transport.link.stop()
         self.gcMonitor.uninstall()
@@ -631,7 +693,7 @@ class SIPService(service.Service):
         ports, self.ports = self.ports, []
         from twisted.internet.defer import gatherResults, maybeDeferred
 
-        return gatherResults([maybeDeferred(p.stopListening) for p in ports])
+        return gatherResults([maybeDeferred(p.stopListening) for p in ports] + leaving)
 
     @property
     def proxy(self) -> Proxy:
@@ -669,6 +731,8 @@ class SIPService(service.Service):
         limiter = self.transport.limiter
         if limiter is not None:
             gauges["flood_blocked_sources"] = limiter.blockedNow()
+        if self.cluster is not None:
+            gauges.update(self.cluster.gauges())
         gauges.update(self.gcMonitor.snapshot())
         if self.gcTuning is not None:
             gauges["gc_freezes"] = self.gcTuning.freezes

@@ -337,10 +337,12 @@ class Proxy:
             server.respondWith(500)
 
     def _admitted(self, server: ServerTransaction, request: Request, forRegistrar: bool,
-                  loopHash: str) -> None:
+                  loopHash: str, loaded: bool = False) -> None:
         """
         A request that passed the checks (and authentication, when on): to the registrar,
-        or on its way.
+        or on its way.  In a cluster, the dialog of an in-dialog request this node does not
+        hold is read from the shared table first (C{loaded} once it was), so that a refresh
+        or BYE through any node moves or ends the shared dialog.
         """
         if forRegistrar:
             assert self.registrar is not None
@@ -351,6 +353,13 @@ class Proxy:
         dialog: Optional[Dialog] = None
         if inDialog:
             dialog = self.dialogs.lookup(request.callId, request.fromTag or "", request.toTag or "")
+            loader = self.dialogs.loader
+            if dialog is None and loader is not None and not loaded:
+                loading = loader(request.callId, request.fromTag or "", request.toTag or "")
+                loading.addCallback(lambda _: self._admitted(server, request, forRegistrar,
+                                                             loopHash, True))
+                loading.addErrback(self._loadFailed, server)
+                return
             if dialog is not None and self.byeOnExpiry is not None:
                 self.byeOnExpiry.requestSeen(dialog, request)
         if method in ("INVITE", "UPDATE"):
@@ -366,6 +375,13 @@ class Proxy:
             return
         hops.addCallback(self._routed, context, loopHash)
         hops.addErrback(self._routingFailed, context)
+
+    def _loadFailed(self, failure: Failure, server: ServerTransaction) -> None:
+        self.stats.increment("internal_errors")
+        self._log.failure("Handling {request} after loading its dialog failed", failure,
+                          request=server.request)
+        if server.finalCode == 0 and server.state != "terminated":
+            server.respondWith(500)
 
     def _namesThisProxy(self, request: Request, uri: URI) -> bool:
         """

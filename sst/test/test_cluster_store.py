@@ -1,0 +1,353 @@
+"""
+Tests for L{sst.cluster}: the shared dialog table in a real C{redis-server}.
+
+Dialog timers run on a L{Clock} set to the wall clock (Redis compares deadlines with the
+times the nodes send); the Redis traffic goes through the real reactor.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.task import Clock, deferLater
+from twisted.trial.unittest import TestCase
+from zope.interface.verify import verifyObject
+
+from sst.cluster.config import parseRedisURL
+from sst.cluster.layout import Keys, SavedDialog
+from sst.cluster.link import RedisLink, RedisUnavailable
+from sst.cluster.scripts import SWEEP
+from sst.cluster.store import ClusterStore
+from sst.dialogs import DialogId, DialogState, DialogTable, IDialogObserver, IExpiryArbiter
+from sst.sessiontimer import ExpiryCounter
+from sst.stats import Stats
+from sst.test.redisserver import RedisServer
+
+
+def waitUntil(condition: Callable[[], bool], timeout: float = 10.0) -> Deferred[None]:
+    """
+    Poll C{condition} on the real reactor until it holds (Redis answers over the network).
+
+    @raise AssertionError: if it does not hold within C{timeout} seconds.
+    """
+    deadline = time.monotonic() + timeout
+
+    @inlineCallbacks
+    def poll() -> Any:
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met within %s s" % (timeout,))
+            yield deferLater(reactor, 0.01, lambda: None)
+
+    return poll()
+
+
+class Node:
+    """
+    One node of a test cluster: a dialog table on a clock, its counters and its store.
+    """
+
+    def __init__(self, server: RedisServer, name: str, clock: Clock, **options: Any) -> None:
+        self.clock = clock
+        self.stats = Stats()
+        self.table = DialogTable(clock)
+        self.table.addObserver(ExpiryCounter(self.stats))
+        self.link = RedisLink(parseRedisURL(server.url), reactor, timeout=2.0)
+        self.store = ClusterStore(self.link, self.table, clock, name, self.stats, **options)
+
+    def expired(self) -> int:
+        return self.stats.get("expired_sst")
+
+
+class ClusterTestCase(TestCase):
+    """
+    Starts a C{redis-server} for each test.
+    """
+
+    def setUp(self) -> Any:
+        self.server = RedisServer()
+        self.server.start()
+        self.addCleanup(self.server.cleanup)
+        self.clock = Clock()
+        self.clock.advance(time.time())
+        self.nodes: list[Node] = []
+
+    def node(self, name: str, start: bool = True, **options: Any) -> Deferred[Node]:
+        node = Node(self.server, name, self.clock, **options)
+        self.nodes.append(node)
+        self.addCleanup(lambda: node.store.stop() if start else node.link.close())
+        d = waitUntil(lambda: node.link.up)
+
+        def started(_: object) -> Node:
+            if start:
+                node.store.start()
+            return node
+
+        return d.addCallback(started)
+
+    def redis(self, *args: str | bytes) -> bytes:
+        return self.server.command(*args)
+
+    def flush(self) -> None:
+        """
+        Run the end-of-turn flushes the clock holds.
+        """
+        self.clock.advance(0)
+
+    def exists(self, key: bytes) -> bool:
+        return self.redis("EXISTS", key) == b":1\r\n"
+
+
+class StoreTests(ClusterTestCase):
+    """
+    L{ClusterStore} writes, loads and expires dialogs through Redis.
+    """
+
+    @inlineCallbacks
+    def test_interfaces(self) -> Any:
+        node = yield self.node("a")
+        self.assertTrue(verifyObject(IDialogObserver, node.store))
+        self.assertTrue(verifyObject(IExpiryArbiter, node.store))
+        self.assertIs(node.table.arbiter, node.store)
+
+    @inlineCallbacks
+    def test_confirmedDialogSavedAndDeleted(self) -> Any:
+        """
+        A confirmed dialog's hash holds its state and owner, the deadline set its deadline;
+        its termination deletes both.  An early dialog is not written.
+        """
+        node = yield self.node("a")
+        keys = Keys()
+        dialogId = DialogId("call-1@host", "ft", "tt")
+        dialog = node.table.create(dialogId, lifetime=90.0, interval=90, refresher="uac")
+        self.flush()
+        key = keys.dialog(*dialogId)
+        self.assertFalse(self.exists(key))
+        node.table.confirm(dialogId)
+        self.flush()
+        yield waitUntil(lambda: self.exists(key))
+        fields = self.redis("HGETALL", key.decode("latin-1"))
+        self.assertIn(b"confirmed", fields)
+        score = self.redis("ZSCORE", "sst:deadlines", key.decode("latin-1"))
+        self.assertAlmostEqual(float(score.split(b"\r\n")[1]), dialog.expiresAt, places=3)
+        node.table.terminate(dialogId, "bye")
+        self.flush()
+        yield waitUntil(lambda: not self.exists(key))
+        self.assertEqual(self.redis("ZCARD", "sst:deadlines"), b":0\r\n")
+
+    @inlineCallbacks
+    def test_oddCallIdRoundTrip(self) -> Any:
+        """
+        Any octet of a Call-ID or tag (the parser reads them as Latin-1) comes back as it
+        went in.
+        """
+        a = yield self.node("a")
+        b = yield self.node("b")
+        dialogId = DialogId("\xe9t\xe9:x y@[::1]", "t\xff", "u")
+        a.table.create(dialogId, confirmed=True, lifetime=60.0, interval=60, refresher="uas")
+        self.flush()
+        yield waitUntil(lambda: self.exists(Keys().dialog(*dialogId)))
+        loaded = yield b.store.load(dialogId.callId, "u", "t\xff")
+        self.assertIsNotNone(loaded)
+        self.assertEqual(loaded.id, dialogId)
+        self.assertEqual((loaded.interval, loaded.refresher), (60, "uas"))
+        self.assertEqual(b.stats.get("cluster_loaded"), 1)
+
+    @inlineCallbacks
+    def test_refreshElsewhereMovesTheDeadline(self) -> Any:
+        """
+        Node B loads a dialog A made and refreshes it: when A's timer fires at the old
+        deadline, A re-arms for the new one, and expires the dialog there; the dialog
+        expires once, on A.
+        """
+        a = yield self.node("a")
+        b = yield self.node("b")
+        dialogId = DialogId("refresh@x", "f", "t")
+        a.table.create(dialogId, confirmed=True, lifetime=30.0, interval=30, refresher="uac")
+        self.flush()
+        key = Keys().dialog(*dialogId)
+        yield waitUntil(lambda: self.exists(key))
+        self.clock.advance(10)
+        guest = yield b.store.load(dialogId.callId, "f", "t")
+        self.assertIsNotNone(guest)
+        b.table.refresh(dialogId, 30.0, 30, "uac")
+        self.flush()
+        newDeadline = self.clock.seconds() + 30
+        yield waitUntil(lambda: b"%r" % newDeadline in self.redis("HGET", key.decode(), "ea"))
+        self.clock.advance(20)  # A's old deadline
+        yield waitUntil(lambda: a.stats.get("cluster_rearmed") == 1)
+        self.assertAlmostEqual(a.table.get(dialogId).expiresAt, newDeadline)
+        self.assertEqual(a.expired(), 0)
+        self.clock.advance(10)  # the new deadline: both timers fire
+        yield waitUntil(lambda: a.expired() + b.expired() == 1 and len(b.table) == 0
+                        and len(a.table) == 0)
+        self.assertEqual((a.expired(), b.expired()), (1, 0))
+        self.assertEqual(b.stats.get("cluster_handed_over"), 1)
+        self.assertFalse(self.exists(key))
+
+    @inlineCallbacks
+    def test_endedElsewhere(self) -> Any:
+        """
+        A dialog ended through another node is dropped at its timer, not expired.
+        """
+        a = yield self.node("a")
+        b = yield self.node("b")
+        dialogId = DialogId("ended@x", "f", "t")
+        a.table.create(dialogId, confirmed=True, lifetime=30.0, interval=30, refresher="uac")
+        self.flush()
+        key = Keys().dialog(*dialogId)
+        yield waitUntil(lambda: self.exists(key))
+        yield b.store.load(dialogId.callId, "t", "f")
+        b.table.terminate(dialogId, "bye")
+        self.flush()
+        yield waitUntil(lambda: not self.exists(key))
+        self.clock.advance(30)
+        yield waitUntil(lambda: len(a.table) == 0)
+        self.assertEqual(a.expired(), 0)
+        self.assertEqual(a.stats.get("cluster_handed_over"), 1)
+
+    @inlineCallbacks
+    def test_deadNodesDialogsExpireOnceOnASurvivor(self) -> Any:
+        """
+        The dialogs of a node that died are expired at their deadline by exactly one of
+        the survivors, which counts them.
+        """
+        dead = yield self.node("dead")
+        for n in range(20):
+            dead.table.create(DialogId("c%d" % n, "f", "t"), confirmed=True, lifetime=40.0 + n,
+                              interval=90, refresher="uac")
+        self.flush()
+        yield waitUntil(lambda: self.redis("ZCARD", "sst:deadlines") == b":20\r\n")
+        # The node dies: no more heartbeats, and its liveness key goes.
+        dead.store._loop.stop()
+        dead.table.arbiter = None
+        dead.table.removeObserver(dead.store)
+        self.redis("DEL", "sst:alive:dead")
+        survivors = []
+        for name in ("s1", "s2", "s3"):
+            survivors.append((yield self.node(name)))
+        self.clock.advance(45)  # 6 dialogs are overdue
+        for survivor in survivors:
+            survivor.store.tick()
+        yield waitUntil(lambda: sum(s.expired() for s in survivors) == 6)
+        self.clock.advance(20)
+        for survivor in survivors:
+            survivor.store.tick()
+        yield waitUntil(lambda: sum(s.expired() for s in survivors) == 20)
+        yield waitUntil(lambda: self.redis("ZCARD", "sst:deadlines") == b":0\r\n")
+        for survivor in survivors:
+            survivor.store.tick()
+        yield deferLater(reactor, 0.2, lambda: None)
+        self.assertEqual(sum(s.expired() for s in survivors), 20)
+        self.assertEqual(sum(s.stats.get("cluster_claimed") for s in survivors), 20)
+
+    @inlineCallbacks
+    def test_liveOwnersDialogsAreNotClaimed(self) -> Any:
+        """
+        A sweeper leaves alone the overdue dialogs of a node whose liveness key is there.
+        """
+        a = yield self.node("a")
+        b = yield self.node("b")
+        a.table.create(DialogId("live", "f", "t"), confirmed=True, lifetime=5.0)
+        self.flush()
+        yield waitUntil(lambda: self.redis("ZCARD", "sst:deadlines") == b":1\r\n")
+        a.table.arbiter = None  # a is slow to expire it
+        a.store._loop.stop()
+        self.clock.advance(6)
+        b.store.tick()
+        yield deferLater(reactor, 0.2, lambda: None)
+        self.assertEqual(b.stats.get("cluster_claimed"), 0)
+
+
+class SweepScriptTests(ClusterTestCase):
+    """
+    The L{SWEEP} script under concurrent sweepers.
+    """
+
+    @inlineCallbacks
+    def test_concurrentSweepersClaimEachDialogOnce(self) -> Any:
+        """
+        Eight connections sweep at once over 2,000 overdue dialogs of a dead node: every
+        dialog is claimed, by exactly one of them.
+        """
+        keys = Keys()
+        now = time.time()
+        for start in range(0, 2000, 250):
+            for n in range(start, start + 250):
+                key = keys.dialog("c%d" % n, "f", "t").decode()
+                self.redis("HSET", key, "c", "c%d" % n, "f", "f", "t", "t", "s", "confirmed",
+                           "i", "90", "r", "uac", "ca", repr(now - 100), "ea", repr(now - 1),
+                           "x", "", "o", "dead")
+                self.redis("ZADD", "sst:deadlines", repr(now - 1), key)
+        links = []
+        for n in range(8):
+            link = RedisLink(parseRedisURL(self.server.url), reactor)
+            self.addCleanup(link.close)
+            links.append(link)
+        yield waitUntil(lambda: all(link.up for link in links))
+        for n in range(8):
+            self.redis("SET", "sst:alive:s%d" % n, "1")
+        claimed: list[str] = []
+        for round in range(10):
+            replies = yield gatherResults([
+                link.evaluate(SWEEP, (keys.deadlines,),
+                              ("s%d" % n, repr(now), 150, keys.alive, "5", "6"))
+                for n, link in enumerate(links)])
+            for n, reply in enumerate(replies):
+                claimed.extend(SavedDialog.fromHash(flat).id.callId for flat in reply)
+        self.assertEqual(len(claimed), 2000)
+        self.assertEqual(len(set(claimed)), 2000)
+
+
+class OutageTests(ClusterTestCase):
+    """
+    Without Redis a node serves from memory, and writes everything again once it is back.
+    """
+
+    @inlineCallbacks
+    def test_redisRestartedEmpty(self) -> Any:
+        node = yield self.node("a")
+        node.store.tick()
+        first = DialogId("before", "f", "t")
+        node.table.create(first, confirmed=True, lifetime=60.0, interval=60, refresher="uac")
+        short = DialogId("short", "f", "t")
+        node.table.create(short, confirmed=True, lifetime=5.0, interval=5, refresher="uac")
+        self.flush()
+        yield waitUntil(lambda: self.exists(Keys().dialog(*first))
+                        and self.exists(Keys().dialog(*short)))
+        self.server.stop()
+        yield waitUntil(lambda: not node.link.up)
+        node.store.tick()
+        self.assertEqual(node.store.gauges()["redis_up"], 0)
+        second = DialogId("during", "f", "t")
+        node.table.create(second, confirmed=True, lifetime=20.0, interval=20, refresher="uac")
+        self.flush()
+        self.assertEqual(node.store.pending, 1)
+        lost = yield node.store.load("x", "y", "z")
+        self.assertIsNone(lost)
+        # An expiry while Redis is away happens here, and is counted; its hash is deleted
+        # once Redis is back.
+        self.clock.advance(5)
+        self.assertEqual(node.expired(), 1)
+        self.assertEqual(node.stats.get("cluster_local_expiries"), 1)
+        self.assertEqual(node.store.pending, 2)
+        self.server.start()
+        self.redis("HSET", Keys().dialog(*short), "o", "a")  # as if Redis had kept it
+        yield waitUntil(lambda: node.link.up, timeout=30)
+        node.store.tick()
+        yield waitUntil(lambda: self.exists(Keys().dialog(*first))
+                        and self.exists(Keys().dialog(*second)))
+        self.assertFalse(self.exists(Keys().dialog(*short)))
+        self.assertEqual(len(node.table), 2)
+        self.assertEqual(node.store.gauges()["redis_up"], 1)
+
+    @inlineCallbacks
+    def test_commandsFailAtOnceWithoutConnection(self) -> Any:
+        node = yield self.node("a", start=False)
+        self.server.stop()
+        yield waitUntil(lambda: not node.link.up)
+        d = node.link.call(b"PING")
+        yield self.assertFailure(d, RedisUnavailable)
+        self.assertEqual(node.link.failures, 1)
