@@ -149,6 +149,9 @@ class Options(usage.Options):
         ["store", None, None, "Keep dialogs in Redis, shared by every node of a cluster: "
          "redis://[:PASSWORD@]HOST[:PORT][/DB], or rediss:// for TLS (default: the --state "
          "file; see doc/cluster.md)."],
+        ["advertise", None, None, "HOST[:PORT] this node writes in Record-Route (proxy) or "
+         "Contact (b2bua) and takes for its own: the address a cluster shares (virtual IP, "
+         "SRV name, dispatcher), so in-dialog requests may reach any node."],
         ["node-id", None, None, "This node's name in the cluster (--store redis://...); "
          "default: the host name and the SIP port."],
         ["workers", None, "1", "Worker processes sharing the load, each owning the calls "
@@ -275,6 +278,7 @@ class Options(usage.Options):
         self._b2buaOptions()
         self._stateOptions()
         self._clusterOptions()
+        self._advertiseOption()
         self._floodOptions()
         self._workerOptions()
         self["auth"] = authSettingsFrom(self, self["listen"], self["trusted-network"])
@@ -343,6 +347,20 @@ class Options(usage.Options):
             raise usage.UsageError("--node-id must be 1 to 200 characters without spaces, "
                                    "not %r" % (node,))
         self["node-id"] = node
+
+    def _advertiseOption(self) -> None:
+        """
+        Check C{--advertise} into a (host, port) pair, or L{None}.
+        """
+        text = self["advertise"]
+        if text is None:
+            return
+        match = _HOSTPORT.fullmatch(text)
+        port = int(match.group(3)) if match is not None and match.group(3) else 5060
+        if match is None or not 0 < port < 65536:
+            raise usage.UsageError("--advertise must be HOST[:PORT] (an IPv6 address in "
+                                   "brackets), not %r" % (text,))
+        self["advertise"] = (match.group(1) or match.group(2), port)
 
     def _stateOptions(self) -> None:
         """
@@ -442,6 +460,9 @@ class Options(usage.Options):
         if self["http"] is not None:
             _checkEndpoint(self["http"])
 
+
+#: HOST[:PORT] or [IPv6][:PORT].
+_HOSTPORT = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::([0-9]{1,5}))?")
 
 #: A bearer token as an HTTP header can carry it (RFC 6750 section 2.1).
 _TOKEN = re.compile(rb"[\x21-\x7e]+")
@@ -568,6 +589,12 @@ class SIPService(service.Service):
                            hostport=bound.hostport())
         if worker is not None:
             self._link(worker)
+        advertised = self.config.get("advertise")
+        if advertised is not None:
+            if self._proxy is not None:
+                self._proxy.advertise(*advertised)
+            if self.ua is not None:
+                self.ua.advertise(*advertised)
         self._openStore()
         # Last, once everything start-up builds exists: the tuning freezes it all.  The monitor
         # comes after, so that the long start-up collection is not reported as a pause.

@@ -163,6 +163,16 @@ class Proxy:
         self.localHosts.add(host.lower())
         self.forwarder.localAddressAdded()
 
+    def advertise(self, host: str, port: int) -> None:
+        """
+        Write C{host:port} in Record-Route rather than the address a request came in on,
+        and take Routes naming it for ours: the address a cluster of nodes shares (a
+        virtual IP, the name of its SRV records, a dispatcher in front), so that in-dialog
+        requests may reach any node.
+        """
+        self.addLocalAddress(host, port)
+        self.forwarder.advertised = _hostport(host, port)
+
     def isLocal(self, uri: URI) -> bool:
         """
         @return: whether C{uri} names this proxy (a Route or Record-Route we wrote).
@@ -593,3 +603,10 @@ class _Authenticating:
 
 
 _AUTHENTICATING = _Authenticating()
+
+
+def _hostport(host: str, port: int) -> str:
+    """
+    @return: C{host:port}, with an IPv6 address in brackets.
+    """
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)

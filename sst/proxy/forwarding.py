@@ -64,6 +64,9 @@ class Forwarder:
         self.startTimerC = startTimerC
         #: Our Record-Route URI for each local address (and C{sips} or not), as written.
         self._recordRoutes: dict[tuple[Address, bool], str] = {}
+        #: The C{host:port} written in our Record-Route instead of the address a request
+        #: came in on (C{--advertise}: the shared address of a cluster), or L{None}.
+        self.advertised: Optional[str] = None
         #: Whether each Route entry seen names us (see L{_isLocalRoute}).
         self._localRoutes: dict[str, bool] = {}
         #: The transport and the start of our Via text, up to the branch, for each
@@ -93,11 +96,12 @@ class Forwarder:
         secure = secure and transport == "tls"
         uri = self._recordRoutes.get((local, secure))
         if uri is None:
+            hostport = self.advertised or local.hostport()
             if secure:
-                text = "<sips:%s;lr>" % (local.hostport(),)
+                text = "<sips:%s;lr>" % (hostport,)
             else:
                 suffix = ";transport=%s" % (transport,) if transport != "udp" else ""
-                text = "<sip:%s%s;lr>" % (local.hostport(), suffix)
+                text = "<sip:%s%s;lr>" % (hostport, suffix)
             uri = self._recordRoutes[(local, secure)] = text
         return uri
 

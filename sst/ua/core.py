@@ -120,6 +120,9 @@ class UserAgent:
         self.uniform = uniform
         self.dialogs: dict[tuple[str, str, str], UADialog] = {}
         self.localAddresses: set[tuple[str, int]] = set()
+        #: The C{host:port} of our Contact instead of the address we listen on
+        #: (C{--advertise}), or L{None}.
+        self.advertised: Optional[str] = None
 
     # -- who we are ----------------------------------------------------------------------
 
@@ -128,6 +131,14 @@ class UserAgent:
         Declare an address we listen on: Routes naming it are removed from what arrives.
         """
         self.localAddresses.add((host.lower(), port))
+
+    def advertise(self, host: str, port: int) -> None:
+        """
+        Put C{host:port} in our Contact instead of the address we listen on, and take
+        Routes naming it for ours (C{--advertise}: a cluster's shared address).
+        """
+        self.addLocalAddress(host, port)
+        self.advertised = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
 
     def isLocal(self, uri: URI) -> bool:
         """
@@ -145,9 +156,9 @@ class UserAgent:
         """
         if request is not None and isinstance(request.source, Address):
             transport = request.source.transport
-        local = self.transactions.transport.localAddress(transport)
+        hostport = self.advertised or self.transactions.transport.localAddress(transport).hostport()
         suffix = ";transport=%s" % (transport,) if transport != "udp" else ""
-        return "<sip:%s%s>" % (local.hostport(), suffix)
+        return "<sip:%s%s>" % (hostport, suffix)
 
     def newCallId(self) -> str:
         """
