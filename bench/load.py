@@ -16,11 +16,16 @@ end with BYE, so a dialog that sst lost fails its call.
     python bench/load.py --mode b2bua --held 10000 --calls 3000 --rate 300
     python bench/load.py --no-kamailio --profile /tmp/sst.prof --calls 3000 --rate 300
     python bench/load.py --held 10000 --calls 3000 --rate 300 -- --workers 2
+    python bench/load.py --redis --held 10000 --calls 3000 --rate 300
 
 It prints, for each system: calls ok/failed in both groups, retransmissions (both callers
 and the callee), CPU per foreground call (the window of the foreground only), RSS per held
 dialog (sampled once the held calls' transactions have ended) and, for sst, the longest
 garbage-collector pause it reports. Then the ratio of sst's CPU per call to Kamailio's.
+
+With --redis, sst runs twice in the same run: as usual, then with --store redis:// on a
+redis-server of the bench's own; the difference is the CPU per call the cluster store adds
+(redis-server's own CPU per call is printed beside it).
 
 Run by hand only; never from the test suite.
 """
@@ -76,6 +81,7 @@ class Result:
     rssMarginal: Optional[float] = None
     gcPauseMax: Optional[float] = None
     extra: dict[str, object] = field(default_factory=dict)
+    redisCpu: Optional[float] = None
 
     @property
     def msPerCall(self) -> float:
@@ -113,7 +119,10 @@ def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: st
                    "-A", 'CTL_SOCK="unix:%s/ctl.sock"' % (workdir,)]
         log = open(os.path.join(workdir, "kamailio.log"), "wb")
         return subprocess.Popen(command, cwd=workdir, stdout=log, stderr=log), True
-    mode = system.split("-", 1)[1]
+    mode = system.split("-", 1)[1].split("+")[0]
+    store: list[str] = []
+    if system.endswith("+redis"):
+        store = ["--store", args.redisURL, "--node-id", "bench"]
     profiling: list[str] = []
     if args.profile:
         profiling = ["--profile=%s" % (args.profile,), "--profiler=cprofile", "--savestats"]
@@ -121,7 +130,7 @@ def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: st
         "sst", "--mode", mode, "--state", "none",
         "--listen", "udp:127.0.0.1:%d" % (port,),
         "--next-hop", "sip:127.0.0.1:%d" % (uasPort,),
-        "--http", "tcp:%d:interface=127.0.0.1" % (httpPort,)] + args.extra
+        "--http", "tcp:%d:interface=127.0.0.1" % (httpPort,)] + store + args.extra
     # The checkout under test, whatever is installed.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO] + [
         p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
@@ -178,6 +187,7 @@ def run(system: str, args: argparse.Namespace) -> Result:
                 time.sleep(ramp + settle)
             result.rssPerHeld = (rss() - rss0) / args.held
         user0, sys0 = cpu()
+        redis0 = cpuTimes(args.redisPid) if system.endswith("+redis") else (0.0, 0.0)
         started = time.time()
         fg = sipp("timed_uac.xml", fgPort, target, workdir, "fg",
                   ["-m", str(args.calls), "-r", str(args.rate), "-s", "bob",
@@ -197,13 +207,17 @@ def run(system: str, args: argparse.Namespace) -> Result:
         time.sleep(0.5)
         user1, sys1 = cpu()
         result.cpuUser, result.cpuSystem = user1 - user0, sys1 - sys0
+        if system.endswith("+redis"):
+            redis1 = cpuTimes(args.redisPid)
+            result.redisCpu = sum(redis1) - sum(redis0)
         if system != "kamailio":
             stats = getJSON("http://127.0.0.1:%d/stats" % (httpPort,)) or {}
             pause = stats.get("gc_pause_max_ms")
             result.gcPauseMax = float(pause) if isinstance(pause, (int, float)) else None
             result.extra = {k: stats.get(k) for k in (
                 "gc_gen0_pause_max_ms", "gc_gen1_pause_max_ms", "gc_gen2_pause_max_ms",
-                "gc_collections", "active_dialogs") if k in stats}
+                "gc_collections", "active_dialogs", "redis_errors", "redis_commands")
+                if k in stats}
         stats = sippStats(os.path.join(workdir, "fg.csv"))
         result.ok = int(stats.get("SuccessfulCall(C)", "0"))
         result.failed = int(stats.get("FailedCall(C)", "0"))
@@ -242,6 +256,9 @@ def report(result: Result, args: argparse.Namespace) -> None:
     if result.rssMarginal is not None and result.system != "kamailio":
         print("  RSS per held dialog       %.0f B (marginal: slope while held calls build up)"
               % (result.rssMarginal,))
+    if result.redisCpu is not None:
+        print("  redis-server CPU per call %.3f ms" % (
+            1000 * result.redisCpu / max(result.calls, 1),))
     if result.gcPauseMax is not None:
         print("  longest GC pause          %.1f ms (%s)" % (result.gcPauseMax, ", ".join(
             "%s %s" % (k.replace("gc_", "").replace("_pause_max_ms", ""),
@@ -269,8 +286,20 @@ def main() -> int:
                         help="run sst under cProfile and save the statistics there")
     parser.add_argument("--py-spy", default="", dest="pyspy",
                         help="sample sst with py-spy during the foreground; collapsed stacks there")
+    parser.add_argument("--redis", action="store_true",
+                        help="also run sst with --store redis:// (a redis-server of its own)")
     parser.add_argument("extra", nargs="*", help="extra twistd sst options (after --)")
     args = parser.parse_args()
+    redis = None
+    if args.redis:
+        redisPort = freePort()
+        redisDir = tempfile.mkdtemp(prefix="sst-load-redis-")
+        redis = subprocess.Popen(["redis-server", "--port", str(redisPort), "--bind",
+                                  "127.0.0.1", "--save", "", "--appendonly", "no",
+                                  "--dir", redisDir], stdout=subprocess.DEVNULL)
+        args.redisPid = redis.pid
+        args.redisURL = "redis://127.0.0.1:%d/0" % (redisPort,)
+        waitForPort(redisPort, "tcp")
 
     results = []
     if not args.no_kamailio:
@@ -279,15 +308,27 @@ def main() -> int:
             report(results[-1], args)
         else:
             print("(kamailio or %s missing: no ratio)" % (KAMAILIO_CFG,))
-    results.append(run("sst-" + args.mode, args))
-    report(results[-1], args)
-    ours = results[-1]
-    if len(results) == 2:
-        theirs = results[0]
-        print("== ratio sst-%s / kamailio: %.2f (CPU per new call)" % (
-            args.mode, ours.msPerCall / max(theirs.msPerCall, 1e-9)))
-    print("== sst run %s" % ("clean" if clean(ours, args) else "NOT clean"))
-    return 0 if clean(ours, args) else 1
+    try:
+        results.append(run("sst-" + args.mode, args))
+        report(results[-1], args)
+        plain = results[-1]
+        if redis is not None:
+            results.append(run("sst-%s+redis" % (args.mode,), args))
+            report(results[-1], args)
+    finally:
+        if redis is not None:
+            redis.kill()
+            redis.wait()
+    if results[0].system == "kamailio":
+        for ours in results[1:]:
+            print("== ratio %s / kamailio: %.2f (CPU per new call)" % (
+                ours.system, ours.msPerCall / max(results[0].msPerCall, 1e-9)))
+    if redis is not None:
+        print("== added by --store redis: %.3f ms per new call"
+              % (results[-1].msPerCall - plain.msPerCall,))
+    ok = all(clean(ours, args) for ours in results if ours.system != "kamailio")
+    print("== sst runs %s" % ("clean" if ok else "NOT clean"))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ A dialog's hash (C{<prefix>d:<Call-ID> <From tag> <To tag>}) has the fields:
   - C{x}: L{Dialog.extra} as L{encodeExtra<sst.store.encodeExtra>} saves it: with
     C{--bye-on-expiry} the tags, CSeqs, route sets and contacts BYE needs, and in B2BUA
     mode both legs of the call;
-  - C{o}: the node that owns it.
+  - C{o}: the node that owns it;
+  - C{g}: in B2BUA mode, the key of the set of the call's dialogs (C{<prefix>g:<A-leg
+    Call-ID>}), so that a sweeper takes both legs over together.
 
-Strings are sent as Latin-1, the way sst's parser decoded them, so that any octet of a
-Call-ID or tag comes back unchanged.
+Strings are sent as UTF-8 (any character the parser produced, each octet of the message
+read as Latin-1, comes back unchanged).
 """
 from __future__ import annotations
 
@@ -39,15 +41,27 @@ class Keys:
 
     def __init__(self, prefix: str = "sst:") -> None:
         self.prefix = prefix
-        self._dialog = (prefix + "d:").encode("latin-1")
-        self.deadlines = (prefix + "deadlines").encode("latin-1")
-        self.alive = (prefix + "alive:").encode("latin-1")
+        self._dialog = prefix + "d:"
+        self.deadlines = (prefix + "deadlines").encode("utf-8")
+        self.alive = (prefix + "alive:").encode("utf-8")
+
+    def dialogName(self, callId: str, fromTag: str, toTag: str) -> str:
+        """
+        @return: the key of a dialog's hash, as text.
+        """
+        return "%s%s %s %s" % (self._dialog, callId, fromTag, toTag)
+
+    def groupName(self, name: str) -> str:
+        """
+        @return: the key of the set of a group's dialogs (a B2BUA call's legs).
+        """
+        return "%sg:%s" % (self.prefix, name)
 
     def dialog(self, callId: str, fromTag: str, toTag: str) -> bytes:
         """
         @return: the key of a dialog's hash.
         """
-        return self._dialog + ("%s %s %s" % (callId, fromTag, toTag)).encode("latin-1")
+        return self.dialogName(callId, fromTag, toTag).encode("utf-8")
 
     def aliveKey(self, node: str) -> bytes:
         """
@@ -70,24 +84,28 @@ def nextAction(dialog: Dialog) -> float:
     return dialog.expiresAt
 
 
-def saveArguments(keys: Keys, dialog: Dialog) -> list[bytes]:
+def saveArguments(keys: Keys, dialog: Dialog) -> list[str]:
     """
-    @return: the 11 arguments of one save of L{sst.cluster.scripts.WRITE}.
+    @return: one save of L{sst.cluster.scripts.WRITE}: the key, the score, the fields and
+        the group (the A-leg Call-ID of a B2BUA leg, C{extra["call"]}).
     """
     dialogId = dialog.id
-    extra = encodeExtra(dialog.extra)
+    interval = dialog.interval
+    extra = dialog.extra
+    group = extra.get("call") if extra else None
     return [
-        keys.dialog(dialogId.callId, dialogId.fromTag, dialogId.toTag),
-        repr(nextAction(dialog)).encode("ascii"),
-        dialogId.callId.encode("latin-1"),
-        dialogId.fromTag.encode("latin-1"),
-        dialogId.toTag.encode("latin-1"),
-        dialog.state.value.encode("ascii"),
-        b"" if dialog.interval is None else str(dialog.interval).encode("ascii"),
-        (dialog.refresher or "").encode("ascii"),
-        repr(dialog.createdAt).encode("ascii"),
-        repr(dialog.expiresAt).encode("ascii"),
-        b"" if extra is None else extra.encode("utf-8"),
+        keys.dialogName(dialogId.callId, dialogId.fromTag, dialogId.toTag),
+        repr(nextAction(dialog)),
+        dialogId.callId,
+        dialogId.fromTag,
+        dialogId.toTag,
+        dialog.state.value,
+        "" if interval is None else str(interval),
+        dialog.refresher or "",
+        repr(dialog.createdAt),
+        repr(dialog.expiresAt),
+        encodeExtra(extra) or "" if extra else "",
+        keys.groupName(group) if isinstance(group, str) else "",
     ]
 
 
@@ -115,8 +133,8 @@ class SavedDialog:
         """
         fields = {flat[n]: flat[n + 1] for n in range(0, len(flat) - 1, 2)}
         try:
-            dialogId = DialogId(fields[b"c"].decode("latin-1"), fields[b"f"].decode("latin-1"),
-                                fields[b"t"].decode("latin-1"))
+            dialogId = DialogId(fields[b"c"].decode("utf-8"), fields[b"f"].decode("utf-8"),
+                                fields[b"t"].decode("utf-8"))
             state = DialogState(fields[b"s"].decode("ascii"))
             interval = int(fields[b"i"]) if fields[b"i"] else None
             refresher = fields[b"r"].decode("ascii") or None

@@ -19,28 +19,35 @@ from sst.cluster.link import Script
 __all__ = ["WRITE", "DUE", "SWEEP", "LOAD"]
 
 #: Save and delete dialogs, in one step.
-#: ARGV: this node, how many saves, then 11 values per save (key, score, then the hash
-#: fields c f t s i r ca ea x), then the keys of the dialogs to delete.
-#: A save keeps the dialog's owner; a new hash is owned by this node.
+#: ARGV: this node, a JSON array of saves (each an array of 12 strings: key, score, the
+#: hash fields c f t s i r ca ea x, and the key of the dialog's group or an empty string),
+#: a JSON array of the keys of dialogs to delete.
+#: A group is the set of the dialogs one B2BUA call is made of (its two legs): a sweeper
+#: claims them together, so that one node, not two, takes the call over.
+#: A save keeps the dialog's owner; a new hash is owned by this node.  (A batch travels as
+#: two JSON arguments rather than 11 per dialog: the client's cost is per argument.)
 WRITE = Script("""
 local z = KEYS[1]
 local me = ARGV[1]
-local saves = tonumber(ARGV[2])
-local i = 3
-for _ = 1, saves do
-  local k = ARGV[i]
-  redis.call('HSET', k, 'c', ARGV[i + 2], 'f', ARGV[i + 3], 't', ARGV[i + 4],
-             's', ARGV[i + 5], 'i', ARGV[i + 6], 'r', ARGV[i + 7], 'ca', ARGV[i + 8],
-             'ea', ARGV[i + 9], 'x', ARGV[i + 10])
+for _, d in ipairs(cjson.decode(ARGV[2])) do
+  local k = d[1]
+  redis.call('HSET', k, 'c', d[3], 'f', d[4], 't', d[5], 's', d[6], 'i', d[7], 'r', d[8],
+             'ca', d[9], 'ea', d[10], 'x', d[11])
   redis.call('HSETNX', k, 'o', me)
-  redis.call('ZADD', z, ARGV[i + 1], k)
-  i = i + 11
+  redis.call('ZADD', z, d[2], k)
+  if d[12] ~= '' then
+    redis.call('HSET', k, 'g', d[12])
+    redis.call('SADD', d[12], k)
+  end
 end
 local deleted = 0
-while i <= #ARGV do
-  deleted = deleted + redis.call('DEL', ARGV[i])
-  redis.call('ZREM', z, ARGV[i])
-  i = i + 1
+for _, k in ipairs(cjson.decode(ARGV[3])) do
+  local g = redis.call('HGET', k, 'g')
+  if g then
+    redis.call('SREM', g, k)
+  end
+  deleted = deleted + redis.call('DEL', k)
+  redis.call('ZREM', z, k)
 end
 return deleted
 """)
@@ -67,6 +74,10 @@ if tonumber(deadline) > tonumber(ARGV[3]) then
   end
   return {'later', deadline, redis.call('HGET', k, 'i'), redis.call('HGET', k, 'r')}
 end
+local g = redis.call('HGET', k, 'g')
+if g then
+  redis.call('SREM', g, k)
+end
 redis.call('DEL', k)
 redis.call('ZREM', KEYS[1], k)
 return {'expire'}
@@ -78,22 +89,31 @@ return {'expire'}
 #: the grace period and the lease, in seconds.
 #: Returns the claimed dialogs' hashes (as flat field/value lists); each is now owned by
 #: this node, which restores it and so expires (or refreshes) it: no other node will.
-#: A claimed dialog's score moves a lease ahead: if the claimer dies before it acts (which
+#: The other dialogs of a claimed dialog's group that the same dead node owned are claimed
+#: with it.  A claimed dialog's score moves a lease ahead: if the claimer dies before it acts (which
 #: deletes or saves the dialog), the dialog falls due again and another node claims it.
 SWEEP = Script("""
 local z = KEYS[1]
 local me = ARGV[1]
 local now = tonumber(ARGV[2])
+local lease = now + tonumber(ARGV[6])
 local due = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'WITHSCORES', 'LIMIT', 0,
                        tonumber(ARGV[3]))
 local claimed = {}
+local done = {}
 local alive = {}
+local function claim(k)
+  done[k] = true
+  redis.call('HSET', k, 'o', me)
+  redis.call('ZADD', z, lease, k)
+  claimed[#claimed + 1] = redis.call('HGETALL', k)
+end
 for n = 1, #due, 2 do
   local k = due[n]
   local owner = redis.call('HGET', k, 'o')
   if not owner then
     redis.call('ZREM', z, k)
-  else
+  elseif not done[k] then
     local live
     if owner == me then
       live = now - tonumber(due[n + 1]) < tonumber(ARGV[5])
@@ -105,9 +125,15 @@ for n = 1, #due, 2 do
       end
     end
     if not live then
-      redis.call('HSET', k, 'o', me)
-      redis.call('ZADD', z, now + tonumber(ARGV[6]), k)
-      claimed[#claimed + 1] = redis.call('HGETALL', k)
+      claim(k)
+      local g = redis.call('HGET', k, 'g')
+      if g then
+        for _, m in ipairs(redis.call('SMEMBERS', g)) do
+          if not done[m] and redis.call('HGET', m, 'o') == owner then
+            claim(m)
+          end
+        end
+      end
     end
   end
 end

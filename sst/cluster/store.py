@@ -26,6 +26,7 @@ shares in Redis.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, succeed
@@ -43,6 +44,9 @@ from sst.stats import Stats
 
 __all__ = ["ClusterStore"]
 
+#: JSON as compact as it gets, for the arguments of L{WRITE}.
+_json = json.JSONEncoder(separators=(",", ":")).encode
+
 _CONFIRMED = DialogState.CONFIRMED
 _TERMINATED = DialogState.TERMINATED
 
@@ -59,6 +63,8 @@ class ClusterStore:
     @ivar grace: seconds one of this node's own dialogs may be overdue before its sweeper
         takes it back (it restarted under the same name and lost it).
     @ivar chunk: the most dialogs one write carries.
+    @ivar writeDelay: seconds the first change waits for others before they are written
+        together (group commit: a node killed loses at most this much).
     """
 
     _log = Logger()
@@ -66,7 +72,7 @@ class ClusterStore:
     def __init__(self, link: RedisLink, table: DialogTable, clock: IReactorTime, node: str,
                  stats: Optional[Stats] = None, keys: Optional[Keys] = None,
                  heartbeat: float = 1.0, ttl: float = 3.0, grace: float = 5.0,
-                 sweepLimit: int = 1000, chunk: int = 500) -> None:
+                 sweepLimit: int = 1000, chunk: int = 500, writeDelay: float = 0.01) -> None:
         self.link = link
         self.table = table
         self.clock = clock
@@ -78,6 +84,7 @@ class ClusterStore:
         self.grace = grace
         self.sweepLimit = sweepLimit
         self.chunk = chunk
+        self.writeDelay = writeDelay
         self._nodeBytes = node.encode("utf-8")
         self._aliveKey = self.keys.aliveKey(node)
         # Dialogs to save and keys to delete at the end of this turn.
@@ -150,7 +157,7 @@ class ClusterStore:
     def _mark(self, dialog: Dialog) -> None:
         self._dirty[dialog.id] = dialog
         if self._soon is None:
-            self._soon = self.clock.callLater(0, self.flush)
+            self._soon = self.clock.callLater(self.writeDelay, self.flush)
 
     def dialogCreated(self, dialog: Dialog) -> None:
         """
@@ -205,7 +212,7 @@ class ClusterStore:
             if not self._deleted:
                 self._drops.add(self.keys.dialog(*dialogId))
                 if self._soon is None:
-                    self._soon = self.clock.callLater(0, self.flush)
+                    self._soon = self.clock.callLater(self.writeDelay, self.flush)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -222,27 +229,28 @@ class ClusterStore:
             self._resync = True
             return
         saves = [dialog for dialog in self._dirty.values() if dialog.state is not _TERMINATED]
-        drops = list(self._drops)
+        drops = [key.decode("utf-8") for key in self._drops]
         self._dirty = {}
         self._drops = set()
         chunk = self.chunk
+        keys = self.keys
+        written = self._written
         for start in range(0, max(len(saves), 1), chunk):
             part = saves[start:start + chunk]
             gone = drops if start == 0 else []
-            args: list[bytes | str | int | float] = [self._nodeBytes, len(part)]
             for dialog in part:
-                args.extend(saveArguments(self.keys, dialog))
-                self._written.add(dialog.id)
-            args.extend(gone)
-            d = self.link.evaluate(WRITE, (self.keys.deadlines,), args)
+                written.add(dialog.id)
+            d = self.link.evaluate(WRITE, (keys.deadlines,), (
+                self._nodeBytes, _json([saveArguments(keys, dialog) for dialog in part]),
+                _json(gone)))
             d.addErrback(self._writeFailed, part, gone)
 
-    def _writeFailed(self, failure: Failure, saves: list[Dialog], drops: list[bytes]) -> None:
+    def _writeFailed(self, failure: Failure, saves: list[Dialog], drops: list[str]) -> None:
         self._failed(failure, "write")
         for dialog in saves:
             if dialog.state is not _TERMINATED and self.table.get(dialog.id) is dialog:
                 self._dirty.setdefault(dialog.id, dialog)
-        self._drops.update(drops)
+        self._drops.update(key.encode("utf-8") for key in drops)
         self._resync = True
 
     def _failed(self, failure: Failure, what: str) -> None:

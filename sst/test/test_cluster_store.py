@@ -92,9 +92,9 @@ class ClusterTestCase(TestCase):
 
     def flush(self) -> None:
         """
-        Run the end-of-turn flushes the clock holds.
+        Run the writes the clock holds.
         """
-        self.clock.advance(0)
+        self.clock.advance(0.01)
 
     def exists(self, key: bytes) -> bool:
         return self.redis("EXISTS", key) == b":1\r\n"
@@ -173,10 +173,10 @@ class StoreTests(ClusterTestCase):
         guest = yield b.store.load(dialogId.callId, "f", "t")
         self.assertIsNotNone(guest)
         b.table.refresh(dialogId, 30.0, 30, "uac")
-        self.flush()
         newDeadline = self.clock.seconds() + 30
+        self.flush()
         yield waitUntil(lambda: b"%r" % newDeadline in self.redis("HGET", key.decode(), "ea"))
-        self.clock.advance(20)  # A's old deadline
+        self.clock.advance(19.99)  # A's old deadline
         yield waitUntil(lambda: a.stats.get("cluster_rearmed") == 1)
         self.assertAlmostEqual(a.table.get(dialogId).expiresAt, newDeadline)
         self.assertEqual(a.expired(), 0)
@@ -351,3 +351,44 @@ class OutageTests(ClusterTestCase):
         d = node.link.call(b"PING")
         yield self.assertFailure(d, RedisUnavailable)
         self.assertEqual(node.link.failures, 1)
+
+
+class GroupTests(ClusterTestCase):
+    """
+    The dialogs of one B2BUA call (a group) are taken over together.
+    """
+
+    @inlineCallbacks
+    def test_legsClaimedTogether(self) -> Any:
+        """
+        When one leg of a dead node's call falls due, the sweeper claims the other leg
+        with it (not yet due), and no unrelated dialog.
+        """
+        dead = yield self.node("dead")
+        legA = dead.table.create(DialogId("a-call", "f", "t"), confirmed=True, lifetime=60.0,
+                                 interval=90, refresher="uac")
+        legB = dead.table.create(DialogId("b-call", "f2", "t2"), confirmed=True, lifetime=600.0)
+        other = dead.table.create(DialogId("other", "f", "t"), confirmed=True, lifetime=600.0)
+        legA.extra = {"call": "a-call", "leg": "a"}
+        legB.extra = {"call": "a-call", "leg": "b"}
+        dead.table.touch(legA.id)
+        dead.table.touch(legB.id)
+        self.flush()
+        yield waitUntil(lambda: self.redis("SCARD", "sst:g:a-call") == b":2\r\n")
+        dead.store._loop.stop()
+        dead.table.arbiter = None
+        dead.table.removeObserver(dead.store)
+        self.redis("DEL", "sst:alive:dead")
+        survivor = yield self.node("s1")
+        self.clock.advance(61)
+        survivor.store.tick()
+        yield waitUntil(lambda: survivor.stats.get("cluster_claimed") == 2)
+        self.assertIn(legB.id, survivor.table)
+        self.assertNotIn(other.id, survivor.table)
+        yield waitUntil(lambda: survivor.expired() == 1)
+        # The expired leg left its group.
+        yield waitUntil(lambda: self.redis("SCARD", "sst:g:a-call") == b":1\r\n")
+        self.assertEqual(self.redis("HGET", Keys().dialog(*legB.id), "o"), b"$2\r\ns1\r\n")
+        survivor.table.terminate(legB.id)
+        self.flush()
+        yield waitUntil(lambda: self.redis("EXISTS", "sst:g:a-call") == b":0\r\n")

@@ -669,3 +669,159 @@ class DialogTests(SynchronousTestCase):
         self.assertEqual(len(table), count)
         self.assertEqual(len(table.timers.getDelayedCalls()), count)
         self.assertLess(perDialog, 2500, f"{perDialog:.0f} bytes per dialog")
+
+
+class _Arbiter:
+    """
+    An L{IExpiryArbiter} that keeps the dialogs whose timers fired, to answer later.
+    """
+
+    def __init__(self) -> None:
+        self.due: list[Dialog] = []
+
+    def expiryDue(self, dialog: Dialog) -> None:
+        self.due.append(dialog)
+
+
+class ArbiterTests(DialogTableTestCase):
+    """
+    With an L{IExpiryArbiter}, a fired timer waits for its verdict.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.arbiter = _Arbiter()
+        self.table.arbiter = self.arbiter
+        self.observer = RecordingObserver()
+        self.table.addObserver(self.observer)
+        self.dialog = self.table.create(CALLER, confirmed=True, lifetime=90.0, interval=90,
+                                        refresher="uac")
+        del self.observer.events[:]
+
+    def test_interface(self) -> None:
+        from zope.interface.verify import verifyObject
+
+        from sst.dialogs import IExpiryArbiter
+
+        self.assertTrue(verifyObject(IExpiryArbiter, zope_provides(self.arbiter)))
+
+    def test_waitsForTheVerdict(self) -> None:
+        """
+        The dialog stays, unarmed, until the arbiter expires it.
+        """
+        self.clock.advance(90)
+        self.assertEqual(self.arbiter.due, [self.dialog])
+        self.assertIs(self.table.get(CALLER), self.dialog)
+        self.assertFalse(self.dialog.armed)
+        self.assertEqual(self.observer.events, [])
+        self.assertTrue(self.table.expireNow(self.dialog))
+        self.assertEqual(self.observer.events, [("expired", CALLER, DialogState.TERMINATED)])
+        self.assertEqual(self.table.expiredCount, 1)
+        self.assertFalse(self.table.expireNow(self.dialog))
+
+    def test_rearm(self) -> None:
+        """
+        Re-armed with another node's deadline, the dialog's timer fires again then;
+        observers hear nothing.
+        """
+        self.clock.advance(90)
+        self.assertTrue(self.table.rearm(self.dialog, self.clock.seconds() + 30, 120, "uas"))
+        self.assertTrue(self.dialog.armed)
+        self.assertEqual((self.dialog.interval, self.dialog.refresher), (120, "uas"))
+        self.clock.advance(29)
+        self.assertEqual(len(self.arbiter.due), 1)
+        self.clock.advance(1)
+        self.assertEqual(len(self.arbiter.due), 2)
+        self.assertEqual(self.observer.events, [])
+
+    def test_forget(self) -> None:
+        """
+        A forgotten dialog leaves the table without any event.
+        """
+        self.clock.advance(90)
+        self.assertTrue(self.table.forget(self.dialog))
+        self.assertNotIn(CALLER, self.table)
+        self.assertEqual(self.observer.events, [])
+        self.assertEqual(self.table.expiredCount, 0)
+        self.assertFalse(self.table.forget(self.dialog))
+
+    def test_refreshWhileDue(self) -> None:
+        """
+        A refresh while the verdict is awaited arms a new timer.
+        """
+        self.clock.advance(90)
+        self.assertTrue(self.table.refresh(CALLER, 90.0, 90, "uac"))
+        self.assertTrue(self.dialog.armed)
+        self.clock.advance(90)
+        self.assertEqual(len(self.arbiter.due), 2)
+
+    def test_restoredOverdueAsksTheArbiter(self) -> None:
+        """
+        A dialog restored past its deadline goes to the arbiter too.
+        """
+        other = DialogId("c2", "a", "b")
+        restored = self.table.restore(other, DialogState.CONFIRMED, 90, "uac",
+                                      self.clock.seconds() - 100, self.clock.seconds() - 10)
+        self.assertEqual(self.arbiter.due, [restored])
+
+
+def zope_provides(arbiter: _Arbiter) -> _Arbiter:
+    from zope.interface import directlyProvides
+
+    from sst.dialogs import IExpiryArbiter
+
+    directlyProvides(arbiter, IExpiryArbiter)
+    return arbiter
+
+
+class OptionalEventTests(DialogTableTestCase):
+    """
+    C{dialogRestored} and C{dialogUpdated} reach the observers that have them.
+    """
+
+    def test_restoredBeforeExpiry(self) -> None:
+        """
+        C{dialogRestored} comes first, then an overdue dialog expires.
+        """
+        seen: list[tuple[str, DialogState]] = []
+
+        class Observer(DialogObserverBase):
+            def dialogRestored(self, dialog: Dialog) -> None:
+                seen.append(("restored", dialog.state))
+
+            def dialogExpired(self, dialog: Dialog) -> None:
+                seen.append(("expired", dialog.state))
+
+        self.table.addObserver(Observer())
+        self.table.restore(CALLER, DialogState.CONFIRMED, 90, "uac", -100.0, -1.0)
+        self.assertEqual(seen, [("restored", DialogState.CONFIRMED),
+                                ("expired", DialogState.TERMINATED)])
+
+    def test_touch(self) -> None:
+        updated: list[Dialog] = []
+
+        class Observer(DialogObserverBase):
+            def dialogUpdated(self, dialog: Dialog) -> None:
+                updated.append(dialog)
+
+        self.table.addObserver(Observer())
+        dialog = self.table.create(CALLER)
+        self.assertTrue(self.table.touch(CALLER))
+        self.assertEqual(updated, [dialog])
+        self.assertFalse(self.table.touch(DialogId("x", "y", "z")))
+
+    def test_observerWithoutTheNewEvents(self) -> None:
+        """
+        An observer written before these events (it has no such methods) is skipped, not
+        failed.
+        """
+
+        class Old:
+            def dialogCreated(self, dialog: Dialog) -> None:
+                pass
+
+        self.table.addObserver(Old())  # type: ignore[arg-type]
+        with capturedLogs() as events:
+            self.table.restore(CALLER, DialogState.CONFIRMED, None, None, 0.0, 100.0)
+            self.table.touch(CALLER)
+        self.assertEqual(list(events), [])
