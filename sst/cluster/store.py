@@ -99,6 +99,7 @@ class ClusterStore:
         # Set while this node expires a dialog the DUE script has deleted already.
         self._deleted = False
         self._up = False
+        self._everUp = False
         self._resync = False
         self._beats = 0
         self._loop = LoopingCall(self.tick)
@@ -381,10 +382,12 @@ class ClusterStore:
                 self._up = False
                 self._log.warn("Redis {url} is unreachable: serving calls from memory",
                                url=str(link.url))
-            self._resync = True
+            if self._everUp:
+                self._resync = True
             return
         if not self._up:
             self._up = True
+            self._everUp = True
             if self._resync:
                 self._log.info("Redis {url} is back: writing {count} dialogs again",
                                url=str(link.url), count=len(self.table))
