@@ -35,6 +35,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from sst.b2bua.snapshot import CallSnapshot
 from sst.dialogs import Dialog, DialogId, DialogState, DialogTable
 from sst.expiry import DialogEnds
 from sst.dialogs import IDialogObserver
@@ -76,6 +77,7 @@ FROM dialogs ORDER BY created_at
 #: how to describe an instance in JSON and how to rebuild one.
 _CODECS: dict[str, tuple[type, Callable[[Any], object], Callable[[object], object]]] = {
     "DialogEnds": (DialogEnds, DialogEnds.toJSON, DialogEnds.fromJSON),
+    "CallSnapshot": (CallSnapshot, CallSnapshot.toJSON, CallSnapshot.fromJSON),
 }
 
 _SCALARS = (str, int, float, bool)

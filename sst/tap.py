@@ -134,7 +134,7 @@ class Options(usage.Options):
         ["http", None, "tcp:8080:interface=127.0.0.1", "Management HTTP endpoint (strports), or 'none'."],
         ["http-token-file", None, None, "File holding the bearer token that state-changing HTTP calls need."],
         ["mode", None, "proxy", "proxy (stateful proxy) or b2bua (back-to-back UA, timers per leg)."],
-        ["state", None, "sst-state.sqlite", "proxy: SQLite file that keeps dialogs across "
+        ["state", None, "sst-state.sqlite", "SQLite file that keeps dialogs (b2bua: calls) across "
          "restarts, or 'none'."],
         ["b-session-expires", None, None, "b2bua: Session-Expires of the B-leg INVITE (default: as the A-leg)."],
         ["b-min-se", None, None, "b2bua: Min-SE of the B-leg INVITE (default: as the A-leg; >= 90)."],
@@ -366,7 +366,7 @@ class Options(usage.Options):
         """
         Check that C{--state} can be written (without creating it), or map C{none} to L{None}.
         """
-        if self["state"] == "none" or self["mode"] == "b2bua":  # The B2BUA keeps no state file.
+        if self["state"] == "none":
             self["state"] = None
             return
         try:
@@ -671,7 +671,7 @@ class SIPService(service.Service):
             self._joinCluster()
             return
         path = self.config.get("state")
-        if path is None or self._proxy is None:
+        if path is None:
             return
         self.store = DialogStore(path, self.reactor, prompt=self.worker is not None)
         self.dialogs.addObserver(self.store)

@@ -15,6 +15,10 @@ section 10).
   - L{sst.b2bua.refresh}: each leg's table entry and sst's refreshes on it.
   - L{sst.b2bua.answers}: the in-dialog requests of the peers: refreshes answered, offers and
     other requests relayed.
+  - L{sst.b2bua.snapshot}: what a call is after a restart (L{CallSnapshot
+    <sst.b2bua.snapshot.CallSnapshot>}), saved by the dialog stores with each leg's entry.
+  - L{sst.b2bua.persistence}: keeping each call's snapshot in its legs' entries, and rebuilding
+    the call when a store restores them.
   - L{sst.b2bua.core}: L{B2BUA<sst.b2bua.core.B2BUA>}, the UA core's user and the dialog
     table's observer: it dispatches to the above and ends calls.
 

@@ -103,6 +103,8 @@ class InDialogAnswers:
             dialog.respond(server, 200, headers, answer)
             self.b2bua.stats.increment("refreshes_received")
             self._applyTerms(leg, terms)
+            # The new terms, and the remote target the request may have refreshed.
+            self.b2bua.persistence.save(leg.call)
             return
         other = leg.call.other(leg)
         target = other.dialog
@@ -139,10 +141,11 @@ class InDialogAnswers:
             return
         request = server.request
         if 200 <= code < 300:
-            self.b2bua.refreshes.applyRefreshAnswer(other, response)
             other.localBody = request.body
             other.localType = request.header("content-type")
             other.remoteBody = response.body
+            # Saves the call with the new SDP of the other leg.
+            self.b2bua.refreshes.applyRefreshAnswer(other, response)
         dialog = leg.dialog
         if dialog is None or server.finalCode != 0:
             return
@@ -159,6 +162,7 @@ class InDialogAnswers:
             headers.append(("Content-Type", contentType))
         dialog.respond(server, 200, headers, response.body)
         self._applyTerms(leg, terms)
+        self.b2bua.persistence.save(leg.call)
 
     def relay(self, leg: Leg, dialog: UADialog, server: ServerTransaction) -> None:
         """

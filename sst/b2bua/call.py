@@ -116,15 +116,25 @@ class Call:
 
     @ivar key: the call's key in L{B2BUA.calls}.
     @ivar callId: the A-leg Call-ID.
+    @ivar incoming: the caller's INVITE, or L{None} for a call restored from a store (see
+        L{sst.b2bua.restore}), which was set up before sst started.
+    @ivar outgoing: the B-leg INVITE while it is pending, else L{None}.
     @ivar aTerms: the A-leg session timer the 2xx will carry, (interval, sst refreshes), or
         L{None}.
     """
 
-    def __init__(self, b2bua: "B2BUA", key: str, incoming: IncomingInvite) -> None:
+    def __init__(self, b2bua: "B2BUA", key: str, callId: str,
+                 incoming: Optional[IncomingInvite] = None) -> None:
+        """
+        @param b2bua: the B2BUA.
+        @param key: see L{key}.
+        @param callId: see L{callId}.
+        @param incoming: see L{incoming}.
+        """
         self.b2bua = b2bua
         self.key = key
         self.incoming = incoming
-        self.callId = incoming.request.callId
+        self.callId = callId
         self.outgoing: Optional[OutgoingInvite] = None
         self.a = Leg(self, "a")
         self.b = Leg(self, "b")

@@ -26,6 +26,7 @@ from zope.interface import implementer
 from sst.auth.authenticator import Authenticator, Rejection
 from sst.b2bua.answers import InDialogAnswers
 from sst.b2bua.call import Call, Leg
+from sst.b2bua.persistence import CallPersistence
 from sst.b2bua.refresh import Refreshes
 from sst.b2bua.settings import B2BUASettings
 from sst.b2bua.setup import CallSetup
@@ -71,6 +72,8 @@ class B2BUA(DialogObserverBase):
     @ivar setup: sets calls up.
     @ivar refreshes: the legs' table entries and sst's refreshes.
     @ivar answers: answers or relays what the peers send in a call.
+    @ivar persistence: keeps each call in its legs' table entries, and rebuilds it when a
+        store restores them.
     """
 
     _log = Logger()
@@ -123,6 +126,7 @@ class B2BUA(DialogObserverBase):
         self.refreshes = Refreshes(self)
         self.answers = InDialogAnswers(self)
         self.setup = CallSetup(self)
+        self.persistence = CallPersistence(self)
         dialogs.addObserver(self)
 
     def requestReceived(self, server: ServerTransaction) -> None:
@@ -207,6 +211,15 @@ class B2BUA(DialogObserverBase):
         return any(host == local for local, _ in self.ua.localAddresses) or (
             self.registrar is not None and self.registrar.servesDomain(host))
 
+    def dialogRestored(self, dialog: Dialog) -> None:
+        """
+        A store put a leg's entry back (after a restart, or taken over in a cluster): rebuild
+        its call from the snapshot the entry keeps, or attach the leg to the call the other
+        leg's entry rebuilt. An overdue entry then expires at once, and L{dialogExpired}
+        ends the call.
+        """
+        self.persistence.restored(dialog)
+
     def dialogExpired(self, dialog: Dialog) -> None:
         """
         A leg was not refreshed in time: BYE both legs.
@@ -283,7 +296,8 @@ class B2BUA(DialogObserverBase):
             self.refreshes.cancelRefresh(call.b)
             self.calls.pop(call.key, None)
             # Its closure refers to the call and to us.
-            call.incoming.onCancel = None
+            if call.incoming is not None:
+                call.incoming.onCancel = None
 
     def legAcknowledged(self, leg: Leg) -> None:
         """

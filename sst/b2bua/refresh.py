@@ -15,7 +15,7 @@ C{retryDelay} seconds until the BYE margin.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from sst.b2bua.call import Leg
 from sst.dialogs import DialogTableFull
@@ -91,7 +91,7 @@ class Refreshes:
         else:
             leg.refreshTimer = self.b2bua.clock.callLater(delay, self._refresh, leg)
         leg.nextRefresh = self.b2bua.clock.seconds() + delay
-        self._describe(leg)
+        self.describe(leg)
 
     def cancelRefresh(self, leg: Leg) -> None:
         """
@@ -102,9 +102,24 @@ class Refreshes:
             timer.cancel()
         leg.refreshTimer = None
         leg.nextRefresh = None
-        self._describe(leg)
+        self.describe(leg)
 
-    def _describe(self, leg: Leg) -> None:
+    def resume(self, leg: Leg, at: Optional[float]) -> None:
+        """
+        Arm our refresh of a leg restored from a store, at C{at} (clock seconds), or at once
+        when that has passed or is unknown; nothing when sst does not refresh the leg.
+        """
+        if leg.interval is None or not leg.weRefresh or leg.dialog is None:
+            self.describe(leg)
+            return
+        now = self.b2bua.clock.seconds()
+        self._refreshIn(leg, 0.0 if at is None else max(0.0, at - now))
+
+    def describe(self, leg: Leg) -> None:
+        """
+        Show who refreshes C{leg} and when sst refreshes it next in its table entry
+        (C{sst_refreshes}, C{next_refresh}), as C{/dialogs} lists it.
+        """
         if leg.tableId is None:
             return
         entry = self.b2bua.dialogs.get(leg.tableId)
@@ -148,7 +163,7 @@ class Refreshes:
         sentMethod = "UPDATE" if useUpdate else "INVITE"
         leg.refreshing = True
         self.b2bua.stats.increment("refreshes_sent")
-        self._describe(leg)
+        self.describe(leg)
         dialog.request(sentMethod, headers, body,
                        onResponse=lambda response: self._refreshAnswered(leg, sentMethod, response),
                        onTimeout=lambda: self._refreshTimedOut(leg))
@@ -209,7 +224,7 @@ class Refreshes:
         if entry is not None and self.b2bua.clock.seconds() + delay < entry.expiresAt:
             self._refreshIn(leg, delay)
         else:
-            self._describe(leg)
+            self.describe(leg)
 
     def applyRefreshAnswer(self, leg: Leg, response: Response) -> None:
         """
@@ -223,3 +238,5 @@ class Refreshes:
             self.setTerms(leg, se.delta, se.refresher != "uas")
         elif leg.interval is not None:
             self.setTerms(leg, leg.interval, True)
+        # A 2xx to our re-INVITE or UPDATE may also have refreshed the remote target.
+        self.b2bua.persistence.save(leg.call)

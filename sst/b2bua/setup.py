@@ -55,6 +55,16 @@ def _withoutTag(nameAddr: NameAddr) -> str:
     return str(NameAddr(nameAddr.uri, nameAddr.display, params))
 
 
+def _incoming(call: Call) -> IncomingInvite:
+    """
+    @return: the caller's INVITE of a call being set up (only a call restored from a store,
+        long set up, has none).
+    """
+    incoming = call.incoming
+    assert incoming is not None, "call %s was restored, not set up here" % (call.callId,)
+    return incoming
+
+
 class CallSetup:
     """
     Sets calls up for a L{B2BUA}: checks the caller's INVITE, settles the A-leg's session
@@ -114,7 +124,8 @@ class CallSetup:
             incoming.server.respond(terms)
             return
         self._counter += 1
-        call = Call(self.b2bua, "%s;%d" % (request.callId, self._counter), incoming)
+        call = Call(self.b2bua, "%s;%d" % (request.callId, self._counter), request.callId,
+                    incoming)
         call.aTerms = terms
         call.callerTimer = request.hasOptionTag("supported", "timer")
         call.a.localMin = max(self.b2bua.policy.minSE(request), MIN_SE_FLOOR)
@@ -150,11 +161,11 @@ class CallSetup:
 
     def _routingFailed(self, failure: Failure, call: Call) -> None:
         self._log.failure("Routing failed for {callId}", failure, callId=call.callId)
-        call.incoming.reject(500)
+        _incoming(call).reject(500)
         self.b2bua.maybeForget(call)
 
     def _routed(self, targets: list[Target], call: Call) -> None:
-        incoming = call.incoming
+        incoming = _incoming(call)
         if incoming.done:
             self.b2bua.maybeForget(call)
             return
@@ -197,7 +208,7 @@ class CallSetup:
         The B-leg INVITE: a new Call-ID and From tag, the caller's From and To (without tags),
         body and Content-Type, the headers the settings pass, and our session timer.
         """
-        a = call.incoming.request
+        a = _incoming(call).request
         request = Request("INVITE", target.requestURI or a.uri)
         append = request.appendHeader
         maxForwards = a.maxForwards()
@@ -233,7 +244,7 @@ class CallSetup:
         contentType = response.header("content-type")
         if response.body and contentType is not None:
             headers.append(("Content-Type", contentType))
-        call.incoming.provisional(response.code, response.phrase, headers, response.body)
+        _incoming(call).provisional(response.code, response.phrase, headers, response.body)
 
     def bFailed(self, call: Call, invite: OutgoingInvite, response: Optional[Response]) -> None:
         """
@@ -244,7 +255,7 @@ class CallSetup:
             call.outgoing = None
         if response is not None and response.code == 422 and self._retry422(call, response):
             return
-        incoming = call.incoming
+        incoming = _incoming(call)
         if response is None:
             incoming.reject(408)
         elif response.code == 422:
@@ -268,7 +279,7 @@ class CallSetup:
         except SIPParseError:
             offered = None
         if (offered is None or offered <= call.bMin or call.retried422 >= 1
-                or call.incoming.done or call.ending):
+                or _incoming(call).done or call.ending):
             return False
         call.retried422 += 1
         call.bMin = offered
@@ -294,7 +305,7 @@ class CallSetup:
         b = call.b
         b.dialog = dialog
         dialog.user = b
-        incoming = call.incoming
+        incoming = _incoming(call)
         if incoming.done or call.ending:
             # Cancelled meanwhile: end the callee's side.
             dialog.bye()
@@ -326,3 +337,4 @@ class CallSetup:
         a.localType = contentType
         self.b2bua.refreshes.register(a, confirmed=False)
         self.b2bua.refreshes.register(b, confirmed=True)
+        self.b2bua.persistence.save(call)

@@ -14,6 +14,7 @@ from typing import Optional, Union
 from sst.address import Address
 from sst.b2bua.core import B2BUA
 from sst.message import Request, Response
+from sst.store import DialogStore
 from sst.tap import Options, SIPService
 from sst.testing import CALLEE, CALLER, PROXY, ProxyHarness, SortedClock
 from sst.ua.core import UserAgent
@@ -183,6 +184,19 @@ class B2BUAHarness(ProxyHarness):
         request = self.lastRequestTo(address)
         self.receive(self.reply(request, code, *headers, body=body, contact=address), address)
         return request
+
+    def openStore(self, path: str) -> DialogStore:
+        """
+        Keep the dialog table in the store at C{path} and restore what it holds, as
+        C{--state} does when the service starts (the harness's service is never started).
+        The store is not flushed periodically: close it to write it.
+
+        @return: the store.
+        """
+        store = DialogStore(path, self.clock)
+        self.dialogs.addObserver(store)
+        store.load(self.dialogs)
+        return store
 
     def settle(self) -> None:
         """

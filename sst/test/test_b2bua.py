@@ -270,7 +270,9 @@ class CallTests(_B2BUATestCase):
         h.fromCaller(h.invite(body=OFFER, branch="z9hG4bK-c2"))
         [invite] = h.requestsTo(CALLEE, "INVITE")
         h.answerB(invite, 180)
-        h.b2bua.calls[next(iter(h.b2bua.calls))].incoming._cancel()
+        incoming = h.b2bua.calls[next(iter(h.b2bua.calls))].incoming
+        assert incoming is not None
+        incoming._cancel()
         h.answerB(invite, 200)
         self.assertEqual(len(h.requestsTo(CALLEE, "ACK")), 1)
         self.assertEqual(len(h.requestsTo(CALLEE, "BYE")), 1)

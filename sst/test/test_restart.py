@@ -109,6 +109,9 @@ class RestartTests(TestCase):
 
     timeout = 45
 
+    #: C{--mode}.
+    mode = "proxy"
+
     if not sippAvailable():
         skip = "sipp is not installed"
     elif not os.path.exists(TWISTD):
@@ -136,7 +139,7 @@ class RestartTests(TestCase):
         args = [TWISTD, "-n", "--pidfile=", "--logfile=" + proxy.logfile, "sst",
                 "--listen", "udp:127.0.0.1:%d" % (self.proxyPort,),
                 "--next-hop", "sip:127.0.0.1:%d" % (self.calleePort,),
-                "--min-se", "90", "--state", self.state,
+                "--mode", self.mode, "--min-se", "90", "--state", self.state,
                 "--http", "tcp:%d:interface=127.0.0.1" % (self.httpPort,)]
         proxy.process = IReactorProcess(_globalReactor).spawnProcess(
             proxy, TWISTD, args, env=dict(os.environ), path=self.workdir)
@@ -261,6 +264,68 @@ class RestartTests(TestCase):
         self.assertTrue(sippExitOK(calleeResult), why)
         self.assertEqual(await self.dialogs(), [], why)
         self.assertIn("Restored 1 dialogs", second.log())
+
+        await self.stopProxy(second)
+        self.assertEqual(self.savedRows(), [])
+
+
+class B2BUARestartTests(RestartTests):
+    """
+    C{kill -9} during a call through C{--mode b2bua}, then a restart with the same options.
+    """
+
+    mode = "b2bua"
+
+    def test_killedMidCall(self) -> Deferred[None]:
+        """
+        A B2BUA killed with C{SIGKILL} after the ACK of a call with C{Session-Expires: 90}
+        comes back with both legs' entries and their deadlines; the caller's BYE, sent to the
+        restarted B2BUA, is answered, and the B-leg ended with BYE to the callee.
+        """
+        return Deferred.fromCoroutine(self.b2buaKilledMidCall())
+
+    async def b2buaKilledMidCall(self) -> None:
+        """
+        See L{test_killedMidCall}.
+        """
+        clock = IReactorTime(_globalReactor)
+        callee = self.startSipp("uas", None, self.calleePort, [])
+        await waitForListening(clock, self.calleePort, "udp")
+        first = await self.startProxy()
+        caller = self.startSipp("uac_timer_restart", "127.0.0.1:%d" % (self.proxyPort,),
+                                freePort("udp"), ["-d", str(PAUSE_MS)])
+
+        before: list[dict[str, Any]] = []
+        for _ in range(50):
+            before = await self.dialogs()
+            if len(before) == 2 and all(d["state"] == "confirmed" for d in before):
+                break
+            await deferLater(clock, 0.1, lambda: None)
+        legs = sorted((d["extra"]["leg"], d["call_id"], d["interval"], d["expires_at"])
+                      for d in before)
+        self.assertEqual([(leg[0], leg[2]) for leg in legs], [("a", 90), ("b", 1800)],
+                         first.log())
+
+        await deferLater(clock, KILL_AFTER, lambda: None)
+        first.signal("KILL")
+        reason = await first.ended
+        self.assertIsInstance(reason, ProcessTerminated)
+        self.assertEqual(sorted(row[0] for row in self.savedRows()),
+                         sorted(leg[1] for leg in legs))
+
+        second = await self.startProxy()
+        after = await self.dialogs()
+        self.assertEqual(sorted((d["extra"]["leg"], d["call_id"], d["interval"], d["expires_at"])
+                                for d in after), legs, second.log())
+
+        callerResult = await caller
+        calleeResult = await callee
+        why = "\n".join([callerResult.summary(), callerResult.messages[-4000:],
+                         calleeResult.summary(), second.log()])
+        self.assertTrue(sippExitOK(callerResult), why)
+        self.assertTrue(sippExitOK(calleeResult), why)
+        self.assertEqual(await self.dialogs(), [], why)
+        self.assertIn("Restored call", second.log())
 
         await self.stopProxy(second)
         self.assertEqual(self.savedRows(), [])

@@ -485,10 +485,13 @@ class OptionsTests(SynchronousTestCase):
 
     def test_none(self) -> None:
         """
-        C{--state none} keeps no state; neither does b2bua mode.
+        C{--state none} keeps no state, in either mode; b2bua mode keeps its calls in the
+        file given.
         """
         self.assertIsNone(self.parse("--state", "none")["state"])
-        self.assertIsNone(self.parse("--mode", "b2bua", "--state", self.mktemp())["state"])
+        self.assertIsNone(self.parse("--mode", "b2bua", "--state", "none")["state"])
+        path = self.mktemp()
+        self.assertEqual(self.parse("--mode", "b2bua", "--state", path)["state"], path)
 
     def test_unwritable(self) -> None:
         """

@@ -178,9 +178,13 @@ class ObserverOrderTests(SynchronousTestCase):
 
     def test_b2bua(self) -> None:
         """
-        B2BUA mode: the expiry counter, the B2BUA, the dialog counter; no store.
+        B2BUA mode: the expiry counter, the B2BUA, the dialog counter, the store (last, so
+        that what the B2BUA does to a restored leg's entry reaches it).
         """
-        self.assertEqual(self.observers("--mode", "b2bua"),
+        state = self.mktemp()
+        self.assertEqual(self.observers("--mode", "b2bua", "--state", state),
+                         ["ExpiryCounter", "B2BUA", "DialogCounter", "DialogStore"])
+        self.assertEqual(self.observers("--mode", "b2bua", "--state", "none"),
                          ["ExpiryCounter", "B2BUA", "DialogCounter"])
 
 

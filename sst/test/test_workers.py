@@ -419,10 +419,38 @@ class WorkersB2BUASippTests(WorkersSippTests):
         self.assertTrue(all(w["dialogs_created"] > 0 for w in perWorker), perWorker)
 
     def test_killedWorker(self) -> Deferred[None]:
-        return super().test_killedWorker()
+        """
+        A worker killed with C{SIGKILL} right after both legs of a timed call were confirmed
+        is started again with the call: both legs' entries and deadlines come back from the
+        state file, and the caller's BYE, sent meanwhile, is answered by the new worker,
+        which ends the B-leg with BYE to the callee.
+        """
+        return Deferred.fromCoroutine(self.b2buaKilledWorker())
 
-    test_killedWorker.skip = (  # type: ignore[attr-defined]
-        "the B2BUA keeps no state file yet: a dead worker's calls are lost (issue 12)")
+    async def b2buaKilledWorker(self) -> None:
+        proxy = await self.startProxy()
+        callee = self.sipp("uas", None, self.calleePort)
+        await waitForListening(self.clock, self.calleePort, self.transport)
+        caller = self.sipp("uac_timer_restart", "127.0.0.1:%d" % (self.proxyPort,),
+                           freePort(self.transport), extraArgs=["-d", "3000"])
+        listed = await self.waitFor(
+            lambda ds: len(ds) == 2 and all(d["state"] == "confirmed" for d in ds), "/dialogs")
+        legs = sorted((d["extra"]["leg"], d["call_id"], d["expires_at"]) for d in listed)
+        owner = ownerOf(legs[0][1].encode("latin-1"), 2)
+        self.assertEqual(ownerOf(legs[1][1].encode("latin-1"), 2), owner)
+        assert proxy.process is not None
+        before = _children(proxy.process.pid)
+        os.kill(before[owner], 9)
+        await self.waitFor(lambda s: s["worker_restarts"] == 1 and s["workers_up"] == 2)
+        restored = await self.get("/dialogs")
+        self.assertEqual(sorted((d["extra"]["leg"], d["call_id"], d["expires_at"])
+                                for d in restored), legs, proxy.log())
+        callerResult = await caller
+        calleeResult = await callee
+        why = callerResult.summary() + calleeResult.summary() + proxy.log()
+        self.assertTrue(sippExitOK(callerResult), why)
+        self.assertTrue(sippExitOK(calleeResult), why)
+        await self.waitFor(lambda ds: ds == [], "/dialogs")
 
 
 class SupervisionTests(TestCase):

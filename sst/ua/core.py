@@ -223,6 +223,18 @@ class UserAgent:
     def _addDialog(self, dialog: UADialog) -> None:
         self.dialogs[dialog.key] = dialog
 
+    def adoptDialog(self, dialog: UADialog) -> None:
+        """
+        Hold a dialog made outside an INVITE of this UA core (one restored from a store after
+        a restart): what arrives in it is dispatched to it from now on.
+
+        @param dialog: a dialog of this UA core, with its user set.
+        @raise ValueError: when the UA core holds a dialog with the same key already.
+        """
+        if dialog.key in self.dialogs:
+            raise ValueError("dialog %r exists already" % (dialog.key,))
+        self._addDialog(dialog)
+
     def _removeDialog(self, dialog: UADialog) -> None:
         if self.dialogs.get(dialog.key) is dialog:
             del self.dialogs[dialog.key]

@@ -1,0 +1,1 @@
+The B2BUA keeps its answered calls across a restart with `--state`, `kill -9` included: each leg's saved entry holds the whole call, so after a restart both parties' re-INVITEs, UPDATEs and BYEs are answered or relayed, sst's own refreshes go out on time, and a call whose session timer ran out while sst was down gets BYE on both legs.
