@@ -237,6 +237,15 @@ class IDialogObserver(Interface):
         @param dialog: the restored dialog.
         """
 
+    def dialogForgotten(dialog: Dialog) -> None:
+        """
+        The table dropped a dialog because another node of a cluster owns it or ended it
+        (L{DialogTable.forget}): drop what is kept for it here, sending nothing.  The
+        table calls this only on observers that have it.
+
+        @param dialog: the forgotten dialog, now C{TERMINATED}.
+        """
+
     def dialogUpdated(dialog: Dialog) -> None:
         """
         Something a store keeps changed in a dialog other than its state and timing (its
@@ -305,6 +314,11 @@ class DialogObserverBase:
     def dialogUpdated(self, dialog: Dialog) -> None:
         """
         Ignore an updated dialog.
+        """
+
+    def dialogForgotten(self, dialog: Dialog) -> None:
+        """
+        Ignore a forgotten dialog.
         """
 
 
@@ -743,8 +757,9 @@ class DialogTable:
 
     def forget(self, dialog: Dialog) -> bool:
         """
-        Drop a dialog from this table without telling the observers: it ended on another
-        node, or another live node owns it.
+        Drop a dialog from this table: it ended on another node, or another live node owns
+        it.  Observers are told C{dialogForgotten} (not C{dialogTerminated}: nothing ended
+        here, and no store may delete it).
 
         @param dialog: the dialog.
         @return: whether the table held it.
@@ -755,6 +770,7 @@ class DialogTable:
         if expiry is not None:
             expiry.stop()
         self._remove(dialog)
+        self._notifyOptional("dialogForgotten", dialog)
         return True
 
     def _remove(self, dialog: Dialog) -> None:

@@ -19,8 +19,10 @@ clock seconds, and the clock is the reactor's, which is wall-clock time in
 production.
 
 Of L{Dialog.extra}, the JSON scalars are saved as they are, and
-L{DialogEnds} (what C{--bye-on-expiry} needs) through its C{toJSON} and
-C{fromJSON}; anything else is not saved.
+L{DialogEnds} (what C{--bye-on-expiry} needs) and the B2BUA's
+L{CallSnapshot<sst.b2bua.snapshot.CallSnapshot>} (both legs of a call) through
+their C{toJSON} and C{fromJSON}; anything else is not saved.  The cluster store
+(L{sst.cluster}) saves C{extra} the same way.
 """
 from __future__ import annotations
 
@@ -376,6 +378,13 @@ class DialogStore:
         self._dirty[dialog.id] = dialog
         if self.prompt:
             self._flushSoon()
+
+    def dialogForgotten(self, dialog: Dialog) -> None:
+        """
+        Nothing to write: only a cluster forgets dialogs.
+
+        @param dialog: the dialog.
+        """
 
     def dialogRestored(self, dialog: Dialog) -> None:
         """

@@ -241,6 +241,35 @@ class B2BUA(DialogObserverBase):
             leg.tableId = None
             self.endCall(leg.call, None)
 
+    def dialogForgotten(self, dialog: Dialog) -> None:
+        """
+        Another node of the cluster owns the call of this leg now (or ended it): drop the
+        whole call here without sending anything, and stop refreshing it.
+        """
+        leg = self.legs.pop(dialog.id, None)
+        if leg is None:
+            return
+        leg.tableId = None
+        call = leg.call
+        call.ending = True
+        self._log.info("Call {callId} is held by another node now: dropped here",
+                       callId=call.callId)
+        for each in (call.a, call.b):
+            self.refreshes.cancelRefresh(each)
+            tableId = each.tableId
+            if tableId is not None:
+                each.tableId = None
+                self.legs.pop(tableId, None)
+                entry = self.dialogs.get(tableId)
+                if entry is not None:
+                    self.dialogs.forget(entry)
+            if each.dialog is not None:
+                each.dialog.abandon()
+                each.dialog = None
+        if call.outgoing is not None:
+            call.outgoing.cancel()
+        self.maybeForget(call)
+
     def onDelete(self, dialog: Dialog) -> None:
         """
         C{DELETE /dialogs/<id>}: end the call with BYE on both legs.

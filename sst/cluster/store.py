@@ -185,6 +185,13 @@ class ClusterStore:
         if dialog.state is _CONFIRMED:
             self._mark(dialog)
 
+    def dialogForgotten(self, dialog: Dialog) -> None:
+        """
+        Another node has the dialog: it is not this node's to write or delete any more.
+        """
+        self._dirty.pop(dialog.id, None)
+        self._written.discard(dialog.id)
+
     def dialogRestored(self, dialog: Dialog) -> None:
         """
         Save a dialog this node claimed (it owns it now); a loaded one is as Redis has it.

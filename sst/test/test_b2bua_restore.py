@@ -478,3 +478,27 @@ class EndAfterRestartTests(_RestoreTestCase):
         second.clock.advance(0.1)
         self.assertEqual(len(second.requestsTo(CALLER, "BYE")), 1)
         self.assertEqual(len(second.requestsTo(CALLEE, "BYE")), 1)
+
+
+class ForgottenTests(_RestoreTestCase):
+    """
+    A leg's entry forgotten by the table (another node of a cluster holds the call) drops
+    the whole call here, silently.
+    """
+
+    def test_callDropped(self) -> None:
+        h = self.first()
+        ok, invite = self.call(h)
+        before = len(h.requestsTo(CALLEE)) + len(h.requestsTo(CALLER))
+        [legA] = [entry for entry in h.dialogs if entry.id.callId == ok.callId]
+        self.assertTrue(h.dialogs.forget(legA))
+        self.assertEqual(h.b2bua.calls, {})
+        self.assertEqual(h.b2bua.legs, {})
+        self.assertEqual(h.ua.dialogs, {})
+        self.assertEqual(len(h.dialogs), 0)
+        h.clock.advance(3600)
+        self.assertEqual(len(h.requestsTo(CALLEE)) + len(h.requestsTo(CALLER)), before)
+        # Neither entry was deleted from the store: the other node keeps them.
+        assert self.store is not None
+        self.store.flush()
+        self.assertEqual(self.rows(), sorted([ok.callId, invite.callId]))

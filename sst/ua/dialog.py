@@ -506,6 +506,19 @@ class UADialog:
             self.request("BYE")
         self._terminate(reason)
 
+    def abandon(self) -> None:
+        """
+        Stop holding this dialog without a word to the peer or to the user: another node of
+        a cluster holds it now.  Retransmissions stop, and what arrives in it is no longer
+        dispatched here.
+        """
+        if self.state == TERMINATED:
+            return
+        self.state = TERMINATED
+        self._stopRetransmits()
+        self.ua._removeDialog(self)
+        self.user = None
+
     def _terminate(self, reason: str) -> None:
         if self.state == TERMINATED:
             return
