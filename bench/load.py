@@ -16,7 +16,7 @@ end with BYE, so a dialog that sst lost fails its call.
     python bench/load.py --mode b2bua --held 10000 --calls 3000 --rate 300
     python bench/load.py --no-kamailio --profile /tmp/sst.prof --calls 3000 --rate 300
     python bench/load.py --held 10000 --calls 3000 --rate 300 -- --workers 2
-    python bench/load.py --redis --held 10000 --calls 3000 --rate 300
+    python bench/load.py --redis --repeat 3 --fg-pause 200 --held 10000 --calls 3000 --rate 300
 
 It prints, for each system: calls ok/failed in both groups, retransmissions (both callers
 and the callee), CPU per foreground call (the window of the foreground only), RSS per held
@@ -191,7 +191,7 @@ def run(system: str, args: argparse.Namespace) -> Result:
         started = time.time()
         fg = sipp("timed_uac.xml", fgPort, target, workdir, "fg",
                   ["-m", str(args.calls), "-r", str(args.rate), "-s", "bob",
-                   "-key", "callee", "127.0.0.1:%d" % (uasPort,), "-d", "0",
+                   "-key", "callee", "127.0.0.1:%d" % (uasPort,), "-d", str(args.fg_pause),
                    "-timeout", "%ds" % (int(foreground + 120),), "-timeout_error"])
         processes.append(fg)
         spy = None
@@ -288,6 +288,10 @@ def main() -> int:
                         help="sample sst with py-spy during the foreground; collapsed stacks there")
     parser.add_argument("--redis", action="store_true",
                         help="also run sst with --store redis:// (a redis-server of its own)")
+    parser.add_argument("--fg-pause", type=int, default=0,
+                        help="ms each foreground call stays up between ACK and BYE (with "
+                        "--redis, longer than the 10 ms write window, so every call is "
+                        "written and deleted)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run sst (and sst with --redis) this many times, alternating")
     parser.add_argument("extra", nargs="*", help="extra twistd sst options (after --)")

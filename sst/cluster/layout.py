@@ -37,6 +37,7 @@ class Keys:
     @ivar prefix: the prefix of every key (C{sst:} by default).
     @ivar deadlines: the sorted set of deadlines.
     @ivar alive: the prefix of the liveness keys; a node's is this and its name.
+    @ivar nodes: the prefix of the node sets (the keys of the dialogs each node owns).
     """
 
     def __init__(self, prefix: str = "sst:") -> None:
@@ -44,6 +45,7 @@ class Keys:
         self._dialog = prefix + "d:"
         self.deadlines = (prefix + "deadlines").encode("utf-8")
         self.alive = (prefix + "alive:").encode("utf-8")
+        self.nodes = (prefix + "n:").encode("utf-8")
 
     def dialogName(self, callId: str, fromTag: str, toTag: str) -> str:
         """

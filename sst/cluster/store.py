@@ -38,7 +38,7 @@ from zope.interface import implementer
 
 from sst.cluster.layout import Keys, SavedDialog, saveArguments
 from sst.cluster.link import RedisLink
-from sst.cluster.scripts import DUE, LOAD, SWEEP, WRITE
+from sst.cluster.scripts import ADOPT, DUE, LOAD, SWEEP, WRITE
 from sst.dialogs import Dialog, DialogId, DialogState, DialogTable, IDialogObserver, IExpiryArbiter
 from sst.stats import Stats
 
@@ -89,12 +89,13 @@ class ClusterStore:
         self._aliveKey = self.keys.aliveKey(node)
         # Dialogs to save and keys to delete at the end of this turn.
         self._dirty: dict[DialogId, Dialog] = {}
-        self._drops: set[bytes] = set()
+        self._drops: set[str] = set()
         # Dialogs this node has written (or loaded): their termination deletes them.
         self._written: set[DialogId] = set()
         self._soon: Optional[IDelayedCall] = None
         # What restoring a dialog means right now: "claim" (save it, owned by this node),
-        # "guest" (loaded for a request: nothing to save), or None (someone else restores).
+        # "guest" (loaded for a request: nothing to save), "adopt" (this node's own, back
+        # after a restart: nothing to save), or None (someone else restores).
         self._restoring: Optional[str] = None
         # Set while this node expires a dialog the DUE script has deleted already.
         self._deleted = False
@@ -102,6 +103,7 @@ class ClusterStore:
         self._everUp = False
         self._resync = False
         self._beats = 0
+        self._adoptedCount = 0
         self._loop = LoopingCall(self.tick)
         self._loop.clock = clock
 
@@ -218,7 +220,7 @@ class ClusterStore:
         if dialogId in self._written:
             self._written.discard(dialogId)
             if not self._deleted:
-                self._drops.add(self.keys.dialog(*dialogId))
+                self._drops.add(self.keys.dialogName(*dialogId))
                 if self._soon is None:
                     self._soon = self.clock.callLater(self.writeDelay, self.flush)
 
@@ -237,7 +239,7 @@ class ClusterStore:
             self._resync = True
             return
         saves = [dialog for dialog in self._dirty.values() if dialog.state is not _TERMINATED]
-        drops = [key.decode("utf-8") for key in self._drops]
+        drops = list(self._drops)
         self._dirty = {}
         self._drops = set()
         chunk = self.chunk
@@ -250,7 +252,7 @@ class ClusterStore:
                 written.add(dialog.id)
             d = self.link.evaluate(WRITE, (keys.deadlines,), (
                 self._nodeBytes, _json([saveArguments(keys, dialog) for dialog in part]),
-                _json(gone)))
+                _json(gone), keys.nodes))
             d.addErrback(self._writeFailed, part, gone)
 
     def _writeFailed(self, failure: Failure, saves: list[Dialog], drops: list[str]) -> None:
@@ -258,7 +260,7 @@ class ClusterStore:
         for dialog in saves:
             if dialog.state is not _TERMINATED and self.table.get(dialog.id) is dialog:
                 self._dirty.setdefault(dialog.id, dialog)
-        self._drops.update(key.encode("utf-8") for key in drops)
+        self._drops.update(drops)
         self._resync = True
 
     def _failed(self, failure: Failure, what: str) -> None:
@@ -285,7 +287,7 @@ class ClusterStore:
             return
         d = self.link.evaluate(DUE, (self.keys.deadlines,), (
             self.keys.dialog(*dialog.id), self._nodeBytes, repr(self.clock.seconds()),
-            self.keys.alive))
+            self.keys.alive, self.keys.nodes))
         d.addCallbacks(self._verdict, self._verdictFailed, (dialog,), errbackArgs=(dialog,))
 
     def _stillDue(self, dialog: Dialog) -> bool:
@@ -400,6 +402,7 @@ class ClusterStore:
                                url=str(link.url), count=len(self.table))
             else:
                 self._log.info("Node {node} uses Redis {url}", node=self.node, url=str(link.url))
+                self._adopt(b"0")
         if self._resync:
             self._resync = False
             for dialog in self.table:
@@ -412,9 +415,31 @@ class ClusterStore:
         self._beats += 1
         d = link.evaluate(SWEEP, (self.keys.deadlines,), (
             self._nodeBytes, repr(self.clock.seconds()), self.sweepLimit, self.keys.alive,
-            repr(self.grace), repr(self.ttl * 2)))
+            repr(self.grace), repr(self.ttl * 2), self.keys.nodes))
         d.addCallbacks(self._claimed, self._failed, errbackArgs=("sweep",))
         self.flush()
+
+    def _adopt(self, cursor: bytes) -> None:
+        """
+        Take back the dialogs this node owns (it restarted under the same name), a page
+        at a time: their timers fire here at their deadlines, as before the restart.
+        """
+        d = self.link.evaluate(ADOPT, (self.keys.deadlines,), (
+            self._nodeBytes, self.keys.nodes, cursor, 500))
+        d.addCallbacks(self._adopted, self._failed, errbackArgs=("adopt",))
+
+    def _adopted(self, reply: Any) -> None:
+        cursor, hashes = reply[0], reply[1:]
+        for flat in hashes:
+            saved = self._read(flat)
+            if saved is not None and self.table.get(saved.id) is None:
+                self._restore(saved, "adopt")
+                self._adoptedCount += 1
+        if cursor != b"0":
+            self._adopt(cursor)
+        elif self._adoptedCount:
+            self._log.info("Took back {count} dialogs of node {node} from Redis",
+                           count=self._adoptedCount, node=self.node)
 
     def _claimed(self, hashes: Any) -> None:
         for flat in hashes or ():

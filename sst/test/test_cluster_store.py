@@ -293,7 +293,7 @@ class SweepScriptTests(ClusterTestCase):
         for round in range(10):
             replies = yield gatherResults([
                 link.evaluate(SWEEP, (keys.deadlines,),
-                              ("s%d" % n, repr(now), 150, keys.alive, "5", "6"))
+                              ("s%d" % n, repr(now), 150, keys.alive, "5", "6", keys.nodes))
                 for n, link in enumerate(links)])
             for n, reply in enumerate(replies):
                 claimed.extend(SavedDialog.fromHash(flat).id.callId for flat in reply)
