@@ -388,7 +388,10 @@ class ClusterStore:
         link.watch()
         if not link.up:
             if self._up:
+                # The connection went without a command failing (none was waiting): count
+                # the outage, which the commands skipped from now on would not.
                 self._up = False
+                self.stats.increment("redis_errors")
                 self._log.warn("Redis {url} is unreachable: serving calls from memory",
                                url=str(link.url))
             if self._everUp:

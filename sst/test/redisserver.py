@@ -9,11 +9,14 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import Optional
+from typing import BinaryIO, Optional, Union
 
 from twisted.trial.unittest import SkipTest
 
-__all__ = ["RedisServer", "requireRedis"]
+__all__ = ["RedisServer", "Reply", "requireRedis"]
+
+#: A Redis reply as L{RedisServer.query} reads it.
+Reply = Union[bytes, int, None, list["Reply"]]
 
 
 def requireRedis() -> str:
@@ -97,6 +100,24 @@ class RedisServer:
                 data += chunk
             return data
 
+    def query(self, *args: str | bytes) -> Reply:
+        """
+        Run one command over a blocking connection and read its whole reply.
+
+        @return: the reply: bytes (status or bulk string), an int, L{None}, or a list.
+        @raise RuntimeError: on an error reply.
+        """
+        raw = [a if isinstance(a, bytes) else a.encode() for a in args]
+        payload = b"*%d\r\n" % len(raw) + b"".join(
+            b"$%d\r\n%s\r\n" % (len(a), a) for a in raw)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(payload)
+            reader = s.makefile("rb")
+            try:
+                return _readReply(reader)
+            finally:
+                reader.close()
+
     def stop(self) -> None:
         """
         Kill the server (at once: nothing to save) and wait for it.
@@ -112,3 +133,31 @@ class RedisServer:
         """
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _readReply(reader: BinaryIO) -> Reply:
+    """
+    Read one RESP reply.
+    """
+    line = reader.readline()
+    if not line.endswith(b"\r\n"):
+        raise RuntimeError("connection closed in a reply")
+    kind, body = line[:1], line[1:-2]
+    if kind == b"+":
+        return body
+    if kind == b"-":
+        raise RuntimeError(body.decode("utf-8", "replace"))
+    if kind == b":":
+        return int(body)
+    if kind == b"$":
+        size = int(body)
+        if size < 0:
+            return None
+        data = reader.read(size + 2)
+        return data[:-2]
+    if kind == b"*":
+        count = int(body)
+        if count < 0:
+            return None
+        return [_readReply(reader) for _ in range(count)]
+    raise RuntimeError("unknown reply %r" % (line,))

@@ -495,6 +495,67 @@ class RouteTests(SynchronousTestCase):
         self.assertEqual(bye.headerValues("record-route"), [])
 
 
+class AdvertiseTests(SynchronousTestCase):
+    """
+    C{--advertise}: the proxy writes the address a cluster shares in Record-Route, and takes
+    a Route naming it for its own.
+    """
+
+    def harness(self, host: str, port: int) -> ProxyHarness:
+        h = ProxyHarness()
+        proxy = h.service.stack.proxy
+        assert proxy is not None
+        proxy.advertise(host, port)
+        return h
+
+    def test_recordRoute(self) -> None:
+        """
+        An initial INVITE is record-routed with the advertised address, not the address it
+        came in on.
+        """
+        h = self.harness("192.0.2.7", 5080)
+        h.fromCaller(h.invite())
+        [forwarded] = h.to(CALLEE)
+        self.assertEqual(forwarded.headerValues("record-route"), ["<sip:192.0.2.7:5080;lr>"])
+
+    def test_recordRouteIPv6(self) -> None:
+        """
+        An advertised IPv6 address is written in brackets.
+        """
+        h = self.harness("2001:db8::7", 5060)
+        h.fromCaller(h.invite())
+        [forwarded] = h.to(CALLEE)
+        self.assertEqual(forwarded.headerValues("record-route"), ["<sip:[2001:db8::7]:5060;lr>"])
+
+    def test_routeNamingItIsOurs(self) -> None:
+        """
+        An in-dialog request whose Route names the advertised address (the Record-Route a
+        node of the cluster wrote) is routed by this proxy: the Route is removed and the
+        request goes to its Request-URI.
+        """
+        h = self.harness("192.0.2.7", 5080)
+        h.fromCaller(request("BYE", "sip:bob@127.0.0.1:5070", "Max-Forwards: 70",
+                             "Route: <sip:192.0.2.7:5080;lr>",
+                             to="<sip:bob@127.0.0.1:5070>;tag=callee1"))
+        bye = h.lastRequestTo(CALLEE)
+        self.assertEqual(bye.startLine(), "BYE sip:bob@127.0.0.1:5070 SIP/2.0")
+        self.assertEqual(bye.headerValues("route"), [])
+
+    def test_otherRouteKept(self) -> None:
+        """
+        Without C{--advertise} that Route names another proxy: the request goes there, the
+        Route kept.
+        """
+        h = ProxyHarness()
+        h.fromCaller(request("BYE", "sip:bob@127.0.0.1:5070", "Max-Forwards: 70",
+                             "Route: <sip:127.0.0.1:5072;lr>",
+                             to="<sip:bob@127.0.0.1:5070>;tag=callee1"))
+        self.assertEqual(h.to(CALLEE), [])
+        [bye] = h.to(CALLEE2)
+        assert isinstance(bye, Request)
+        self.assertEqual(bye.headerValues("route"), ["<sip:127.0.0.1:5072;lr>"])
+
+
 class ForwardingTests(SynchronousTestCase):
     """
     Forwarding a request (RFC 3261 section 16.6) and provisional responses.

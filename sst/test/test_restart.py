@@ -19,12 +19,11 @@ from typing import Any, Optional
 from twisted.internet import reactor as _globalReactor
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessExitedAlready, ProcessTerminated
-from twisted.internet.interfaces import IProcessTransport, IReactorProcess, IReactorTime
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from twisted.internet.task import deferLater
-from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
+from sst.test.nodeprocess import TWISTD, NodeProcess, getJSON, startNode, stopNode
 from sst.test.sipp import (
     SippResult,
     freePort,
@@ -33,9 +32,6 @@ from sst.test.sipp import (
     startSipp,
     waitForListening,
 )
-
-#: C{twistd} of the Python running the tests.
-TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
 
 #: How long the caller waits between its ACK and its BYE, in milliseconds.
 PAUSE_MS = 4000
@@ -46,60 +42,6 @@ SIPP_TIMEOUT = 20.0
 #: How long after the dialog appears the proxy is killed: more than the
 #: store's one-second flush interval.
 KILL_AFTER = 1.4
-
-
-class _ProxyProcess(ProcessProtocol):
-    """
-    A C{twistd sst} child process.
-
-    @ivar ended: fires with the reason (L{ProcessDone} or
-        L{ProcessTerminated}) once the process has exited.
-    @ivar logfile: where the proxy logs.
-    """
-
-    def __init__(self, logfile: str) -> None:
-        """
-        @param logfile: where the proxy logs.
-        """
-        self.logfile = logfile
-        self.output: list[bytes] = []
-        self.ended: Deferred[object] = Deferred()
-        self.process: Optional[IProcessTransport] = None
-
-    def outReceived(self, data: bytes) -> None:
-        """
-        Keep what the process writes.
-        """
-        self.output.append(data)
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Failure) -> None:
-        """
-        Fire L{ended}.
-        """
-        self.ended.callback(reason.value)
-
-    def log(self) -> str:
-        """
-        @return: the proxy's log and output, for assertion messages.
-        """
-        try:
-            with open(self.logfile, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except FileNotFoundError:
-            text = ""
-        return text[-6000:] + b"".join(self.output).decode("utf-8", "replace")[-2000:]
-
-    def signal(self, name: str) -> None:
-        """
-        Send the process a signal unless it has exited.
-        """
-        if self.process is not None and not self.ended.called:
-            try:
-                self.process.signalProcess(name)
-            except ProcessExitedAlready:
-                pass
 
 
 class RestartTests(TestCase):
@@ -129,42 +71,19 @@ class RestartTests(TestCase):
         self.httpPort = freePort("tcp")
         self.runs = 0
 
-    async def startProxy(self) -> _ProxyProcess:
+    async def startProxy(self) -> NodeProcess:
         """
         Start C{twistd -n sst} with the test's options and wait until it
-        listens; it is killed at the end of the test if still running.
+        listens; it is stopped at the end of the test if still running.
         """
         self.runs += 1
-        proxy = _ProxyProcess(os.path.join(self.workdir, "proxy-%d.log" % (self.runs,)))
-        args = [TWISTD, "-n", "--pidfile=", "--logfile=" + proxy.logfile, "sst",
-                "--listen", "udp:127.0.0.1:%d" % (self.proxyPort,),
-                "--next-hop", "sip:127.0.0.1:%d" % (self.calleePort,),
-                "--mode", self.mode, "--min-se", "90", "--state", self.state,
-                "--http", "tcp:%d:interface=127.0.0.1" % (self.httpPort,)]
-        proxy.process = IReactorProcess(_globalReactor).spawnProcess(
-            proxy, TWISTD, args, env=dict(os.environ), path=self.workdir)
-        self.addCleanup(lambda: Deferred.fromCoroutine(self.stopProxy(proxy)))
-        clock = IReactorTime(_globalReactor)
-        try:
-            await waitForListening(clock, self.proxyPort, "udp", timeout=10)
-            await waitForListening(clock, self.httpPort, "tcp", timeout=10)
-        except TimeoutError:
-            self.fail("proxy never listened:\n" + proxy.log())
-        return proxy
-
-    async def stopProxy(self, proxy: _ProxyProcess) -> None:
-        """
-        Stop a proxy still running: C{SIGTERM}, then C{SIGKILL} 5 s later.
-        """
-        if proxy.ended.called:
-            return
-        proxy.signal("TERM")
-        killer = IReactorTime(_globalReactor).callLater(5, proxy.signal, "KILL")
-        try:
-            await proxy.ended
-        finally:
-            if killer.active():
-                killer.cancel()
+        return await startNode(
+            self, os.path.join(self.workdir, "proxy-%d.log" % (self.runs,)), self.workdir,
+            ["--listen", "udp:127.0.0.1:%d" % (self.proxyPort,),
+             "--next-hop", "sip:127.0.0.1:%d" % (self.calleePort,),
+             "--mode", self.mode, "--min-se", "90", "--state", self.state,
+             "--http", "tcp:%d:interface=127.0.0.1" % (self.httpPort,)],
+            self.proxyPort, self.httpPort)
 
     def startSipp(self, scenario: str, target: Optional[str], port: int,
                   extraArgs: list[str]) -> Deferred[SippResult]:
@@ -191,14 +110,7 @@ class RestartTests(TestCase):
         """
         @return: the running proxy's C{GET /dialogs}.
         """
-        import treq
-
-        # treq's annotations and Twisted's cannot say "a reactor with TCP and time" in one type.
-        reactor: Any = _globalReactor
-        response = await treq.get("http://127.0.0.1:%d/dialogs" % (self.httpPort,),
-                                  reactor=reactor, persistent=False)
-        self.assertEqual(response.code, 200)
-        listed: list[dict[str, Any]] = await response.json()
+        listed: list[dict[str, Any]] = await getJSON(self.httpPort, "/dialogs")
         return listed
 
     def savedRows(self) -> list[tuple[Any, ...]]:
@@ -265,7 +177,7 @@ class RestartTests(TestCase):
         self.assertEqual(await self.dialogs(), [], why)
         self.assertIn("Restored 1 dialogs", second.log())
 
-        await self.stopProxy(second)
+        await stopNode(second)
         self.assertEqual(self.savedRows(), [])
 
 
@@ -327,5 +239,5 @@ class B2BUARestartTests(RestartTests):
         self.assertEqual(await self.dialogs(), [], why)
         self.assertIn("Restored call", second.log())
 
-        await self.stopProxy(second)
+        await stopNode(second)
         self.assertEqual(self.savedRows(), [])

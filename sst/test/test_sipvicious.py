@@ -22,7 +22,7 @@ from twisted.trial.unittest import TestCase
 from sst.auth.checkers import formatEntry
 from sst.auth.passwd import entryFor
 from sst.test.sipp import freePort, waitForListening
-from sst.test.test_restart import TWISTD, _ProxyProcess
+from sst.test.nodeprocess import TWISTD, NodeProcess
 
 _BIN = os.path.dirname(sys.executable)
 SVWAR = shutil.which("sipvicious_svwar", path=_BIN) or shutil.which("sipvicious_svwar")
@@ -53,7 +53,7 @@ class SipviciousTests(TestCase):
                 f.write(formatEntry(entryFor("%s@127.0.0.1" % (user,), None, PASSWORD)) + "\n")
         self.port = freePort("udp")
         self.httpPort = freePort("tcp")
-        self.proxy = _ProxyProcess(os.path.join(self.workdir, "sst.log"))
+        self.proxy = NodeProcess(os.path.join(self.workdir, "sst.log"))
         args = [TWISTD, "-n", "--pidfile=", "--logfile=" + self.proxy.logfile, "sst",
                 "--listen", "udp:127.0.0.1:%d" % (self.port,), "--auth-file", users,
                 # SIPVicious answers MD5 challenges only, and reads the first one.

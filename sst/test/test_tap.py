@@ -91,6 +91,31 @@ class OptionsTests(SynchronousTestCase):
             e = self.assertRaises(UsageError, parsed, "--listen", bad)
             self.assertIn(repr(bad), str(e))
 
+    def test_advertise(self) -> None:
+        """
+        C{--advertise} takes C{HOST}, C{HOST:PORT} or C{[IPv6]:PORT} into a (host, port)
+        pair, with port 5060 by default; without it there is none.
+        """
+        self.assertIsNone(parsed()["advertise"])
+        self.assertEqual(parsed("--advertise", "sip.example.com")["advertise"],
+                         ("sip.example.com", 5060))
+        self.assertEqual(parsed("--advertise", "192.0.2.7:5070")["advertise"],
+                         ("192.0.2.7", 5070))
+        self.assertEqual(parsed("--advertise", "[::1]:5070")["advertise"], ("::1", 5070))
+        self.assertEqual(parsed("--advertise", "[2001:db8::7]")["advertise"],
+                         ("2001:db8::7", 5060))
+
+    def test_badAdvertise(self) -> None:
+        """
+        A C{--advertise} value that is not C{HOST[:PORT]} (a port out of range, an IPv6
+        address without brackets, a URI, spaces) is a usage error naming the value.
+        """
+        for bad in ["host:0", "host:65536", "host:port", "::1", "[::1", "sip:host:5060",
+                    "a b", "", "host:"]:
+            e = self.assertRaises(UsageError, parsed, "--advertise", bad)
+            self.assertIn("--advertise must be HOST[:PORT]", str(e))
+            self.assertIn(repr(bad), str(e))
+
     def test_parseListen(self) -> None:
         """
         L{parseListen} reads transport, host and port.

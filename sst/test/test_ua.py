@@ -12,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from sst.address import Address
+from sst.headers import parseURI
 from sst.message import Request, Response, parse
 from sst.protocol import ConnectFailed
 from sst.stats import Stats
@@ -226,6 +227,20 @@ class UASTests(SynchronousTestCase):
         self.assertIsInstance(sender, _InDialogRequest)
         assertProvides(self, IClientTransactionUser, sender)
         assertProvides(self, IClientTransactionUser, _IgnoreResponses())
+
+    def test_acceptAdvertised(self) -> None:
+        """
+        With an advertised address (C{--advertise}), the 2xx's Contact names it rather than
+        the address sst listens on, and a request whose Route names it is taken as ours.
+        """
+        stack = Stack()
+        stack.ua.advertise("192.0.2.7", 5080)
+        stack.receive(stack.request("INVITE"))
+        incoming = stack.user.incoming[0]
+        incoming.accept(stack.user, [], b"v=0\r\n")
+        self.assertEqual(stack.responses(200)[0].header("contact"), "<sip:192.0.2.7:5080>")
+        self.assertTrue(stack.ua.isLocal(parseURI("sip:192.0.2.7:5080;lr")))
+        self.assertFalse(stack.ua.isLocal(parseURI("sip:192.0.2.7:5081;lr")))
 
     def test_accept(self) -> None:
         """

@@ -23,7 +23,7 @@ from sst.address import Address
 from sst.ownership import ownerOf
 from sst.tap import Options
 from sst.test.sipp import SippResult, freePort, sippAvailable, sippExitOK, startSipp, waitForListening
-from sst.test.test_restart import TWISTD, _ProxyProcess
+from sst.test.nodeprocess import TWISTD, NodeProcess
 from sst.workerspec import WorkerSpec
 
 
@@ -186,11 +186,11 @@ class WorkersSippTests(TestCase):
         self.httpPort = freePort("tcp")
         self.clock = IReactorTime(_globalReactor)
 
-    async def startProxy(self) -> _ProxyProcess:
+    async def startProxy(self) -> NodeProcess:
         """
         Start C{twistd -n sst --workers 2}; stopped at the end of the test.
         """
-        proxy = _ProxyProcess(os.path.join(self.workdir, "proxy.log"))
+        proxy = NodeProcess(os.path.join(self.workdir, "proxy.log"))
         args = [TWISTD, "-n", "--pidfile=", "--logfile=" + proxy.logfile, "sst",
                 "--workers", "2", "--mode", self.mode,
                 "--listen", "%s:127.0.0.1:%d" % (self.transport, self.proxyPort),
@@ -209,7 +209,7 @@ class WorkersSippTests(TestCase):
             self.fail("proxy never started:\n" + proxy.log())
         return proxy
 
-    async def stopProxy(self, proxy: _ProxyProcess) -> None:
+    async def stopProxy(self, proxy: NodeProcess) -> None:
         if proxy.ended.called:
             return
         proxy.signal("TERM")
@@ -296,7 +296,7 @@ class WorkersSippTests(TestCase):
             self.assertEqual(worker["requests_in"], 6 * worker["dialogs_created"], perWorker)
         self.assertTrue(all(w["dialogs_created"] > 0 for w in perWorker), perWorker)
 
-    async def workerStats(self, proxy: _ProxyProcess, index: int) -> Any:
+    async def workerStats(self, proxy: NodeProcess, index: int) -> Any:
         """
         @return: one worker's own C{/stats}, from its management socket.
         """
