@@ -97,8 +97,9 @@ class ClusterStore:
         # "guest" (loaded for a request: nothing to save), "adopt" (this node's own, back
         # after a restart: nothing to save), or None (someone else restores).
         self._restoring: Optional[str] = None
-        # Set while this node expires a dialog the DUE script has deleted already.
-        self._deleted = False
+        # The dialog this node is expiring after the DUE script deleted it (no delete to
+        # send for it; its expiry may end others, such as a B2BUA call's other leg).
+        self._deleted: Optional[DialogId] = None
         self._up = False
         self._everUp = False
         self._resync = False
@@ -198,8 +199,7 @@ class ClusterStore:
         """
         Save a dialog this node claimed (it owns it now); a loaded one is as Redis has it.
         """
-        self._written.add(dialog.id)
-        if self._restoring == "claim":
+        if self._restoring == "claim" and dialog.state is not _TERMINATED:
             self._mark(dialog)
 
     def dialogExpired(self, dialog: Dialog) -> None:
@@ -219,7 +219,7 @@ class ClusterStore:
         self._dirty.pop(dialogId, None)
         if dialogId in self._written:
             self._written.discard(dialogId)
-            if not self._deleted:
+            if dialogId != self._deleted:
                 self._drops.add(self.keys.dialogName(*dialogId))
                 if self._soon is None:
                     self._soon = self.clock.callLater(self.writeDelay, self.flush)
@@ -300,11 +300,11 @@ class ClusterStore:
         kind = reply[0]
         if kind == b"expire":
             self._written.discard(dialog.id)
-            self._deleted = True
+            self._deleted = dialog.id
             try:
                 self.table.expireNow(dialog)
             finally:
-                self._deleted = False
+                self._deleted = None
         elif kind == b"later":
             interval = int(reply[2]) if reply[2] else None
             refresher = reply[3].decode("ascii") if reply[3] else None
@@ -369,6 +369,9 @@ class ClusterStore:
             return None
 
     def _restore(self, saved: SavedDialog, how: str) -> Optional[Dialog]:
+        # In Redis: ended while being restored (an observer before this one may end it),
+        # it is deleted there.
+        self._written.add(saved.id)
         self._restoring = how
         try:
             dialog = self.table.restore(saved.id, saved.state, saved.interval, saved.refresher,

@@ -394,3 +394,33 @@ class GroupTests(ClusterTestCase):
         survivor.table.terminate(legB.id)
         self.flush()
         yield waitUntil(lambda: self.redis("EXISTS", "sst:g:a-call") == b":0\r\n")
+
+
+class ChainedEndTests(ClusterTestCase):
+    """
+    An expiry that ends another dialog (a B2BUA call's other leg) deletes that one too.
+    """
+
+    @inlineCallbacks
+    def test_otherLegDeleted(self) -> Any:
+        from sst.dialogs import Dialog, DialogObserverBase
+
+        node = yield self.node("a")
+        legA = node.table.create(DialogId("leg-a", "f", "t"), confirmed=True, lifetime=30.0,
+                                 interval=90, refresher="uac")
+        legB = node.table.create(DialogId("leg-b", "f", "t"), confirmed=True, lifetime=300.0)
+        table = node.table
+
+        class EndsTheCall(DialogObserverBase):
+            def dialogExpired(self, dialog: Dialog) -> None:
+                if dialog.id == legA.id:
+                    table.terminate(legB.id, "ended")
+
+        table.addObserver(EndsTheCall())
+        self.flush()
+        yield waitUntil(lambda: self.redis("ZCARD", "sst:deadlines") == b":2\r\n")
+        self.clock.advance(30)
+        yield waitUntil(lambda: node.expired() == 1)
+        self.flush()
+        yield waitUntil(lambda: self.redis("ZCARD", "sst:deadlines") == b":0\r\n")
+        self.assertFalse(self.exists(Keys().dialog(*legB.id)))
