@@ -692,7 +692,8 @@ class SIPService(service.Service):
         if self.worker is not None:
             node = "%s/%d" % (node, self.worker.index)
         link = RedisLink(url, self.reactor)
-        self.cluster = ClusterStore(link, self.dialogs, self.reactor, node, self.stats)
+        self.cluster = ClusterStore(link, self.dialogs, self.reactor, node, self.stats,
+                                    takeOver=self.b2bua is not None)
         self.cluster.start()
         self._log.info("Node {node} keeps its dialogs in {url}", node=node, url=str(url))
 

@@ -16,8 +16,9 @@ C{expired_sst} is counted by L{ExpiryCounter<sst.sessiontimer.ExpiryCounter>}.
 from __future__ import annotations
 
 import random
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -111,6 +112,7 @@ class B2BUA(DialogObserverBase):
         self.ua = UserAgent(transport, self.clock, self, timers, resolve=resolve,
                             uniform=uniform, maxTransactions=maxTransactions,
                             ownership=ownership)
+        self.ua.findElsewhere = self._findElsewhere
         self.dialogs = dialogs
         self.router = router
         self.policy = policy
@@ -210,6 +212,16 @@ class B2BUA(DialogObserverBase):
         """
         return any(host == local for local, _ in self.ua.localAddresses) or (
             self.registrar is not None and self.registrar.servesDomain(host))
+
+    def _findElsewhere(self, callId: str, fromTag: str, toTag: str) -> Optional[Deferred[Any]]:
+        """
+        In a cluster, take over the call of an in-dialog request no call here has, when the
+        node that held it is dead (the dialog table's loader; see L{sst.cluster.store}).
+        """
+        loader = self.dialogs.loader
+        if loader is None:
+            return None
+        return loader(callId, fromTag, toTag)
 
     def dialogRestored(self, dialog: Dialog) -> None:
         """

@@ -15,7 +15,7 @@ import hashlib
 from collections import deque
 from typing import Any, Optional, Sequence
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
@@ -91,6 +91,7 @@ class RedisLink:
         # order on a connection).
         self._waiting: deque[float] = deque()
         self._loaded: set[bytes] = set()
+        self._closed = False
 
     def _connection(self) -> Any:
         """
@@ -181,7 +182,10 @@ class RedisLink:
 
     def close(self) -> Deferred[Any]:
         """
-        Close the connection for good.
+        Close the connection for good; closing it again does nothing.
         """
+        if self._closed:
+            return succeed(None)
+        self._closed = True
         return self._handler.disconnect()  # type: ignore[no-any-return]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from sst.cluster.link import Script
 
-__all__ = ["WRITE", "DUE", "SWEEP", "LOAD", "ADOPT"]
+__all__ = ["WRITE", "DUE", "SWEEP", "LOAD", "TAKE", "ADOPT"]
 
 #: Save and delete dialogs, in one step.
 #: ARGV: this node, a JSON array of saves (each an array of 12 strings: key, score, the
@@ -164,6 +164,46 @@ for _, k in ipairs(ARGV) do
   local h = redis.call('HGETALL', k)
   if #h > 0 then
     return h
+  end
+end
+return {}
+""")
+
+#: B2BUA mode: take over the call of an in-dialog request this node does not hold, if its
+#: owner is dead (or is this node, which lost it).
+#: ARGV: this node, the liveness key prefix, the prefix of node sets, the request's dialog
+#: keys with the tags either way round.
+#: Returns {'taken', hash, hash, ...} with the dialog and the other dialogs of its group
+#: that the same node owned, now owned by this node; {'held', owner} when a live node
+#: holds it; or {} when there is no such dialog.
+TAKE = Script("""
+local me = ARGV[1]
+local nodes = ARGV[3]
+for n = 4, #ARGV do
+  local k = ARGV[n]
+  local owner = redis.call('HGET', k, 'o')
+  if owner then
+    if owner ~= me and redis.call('EXISTS', ARGV[2] .. owner) == 1 then
+      return {'held', owner}
+    end
+    local members = {k}
+    local g = redis.call('HGET', k, 'g')
+    if g then
+      for _, m in ipairs(redis.call('SMEMBERS', g)) do
+        if m ~= k and redis.call('HGET', m, 'o') == owner then
+          members[#members + 1] = m
+        end
+      end
+    end
+    local out = {'taken'}
+    for _, m in ipairs(members) do
+      out[#out + 1] = redis.call('HGETALL', m)
+      if owner ~= me then
+        redis.call('HSET', m, 'o', me)
+        redis.call('SMOVE', nodes .. owner, nodes .. me, m)
+      end
+    end
+    return out
   end
 end
 return {}

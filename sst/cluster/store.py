@@ -38,7 +38,7 @@ from zope.interface import implementer
 
 from sst.cluster.layout import Keys, SavedDialog, saveArguments
 from sst.cluster.link import RedisLink
-from sst.cluster.scripts import ADOPT, DUE, LOAD, SWEEP, WRITE
+from sst.cluster.scripts import ADOPT, DUE, LOAD, SWEEP, TAKE, WRITE
 from sst.dialogs import Dialog, DialogId, DialogState, DialogTable, IDialogObserver, IExpiryArbiter
 from sst.stats import Stats
 
@@ -65,6 +65,8 @@ class ClusterStore:
     @ivar chunk: the most dialogs one write carries.
     @ivar writeDelay: seconds the first change waits for others before they are written
         together (group commit: a node killed loses at most this much).
+    @ivar takeOver: what L{load} does (B2BUA mode): take the dialog over, with the other
+        legs of its call, when its owner is dead, rather than read a copy of it.
     """
 
     _log = Logger()
@@ -72,7 +74,8 @@ class ClusterStore:
     def __init__(self, link: RedisLink, table: DialogTable, clock: IReactorTime, node: str,
                  stats: Optional[Stats] = None, keys: Optional[Keys] = None,
                  heartbeat: float = 1.0, ttl: float = 3.0, grace: float = 5.0,
-                 sweepLimit: int = 1000, chunk: int = 500, writeDelay: float = 0.01) -> None:
+                 sweepLimit: int = 1000, chunk: int = 500, writeDelay: float = 0.01,
+                 takeOver: bool = False) -> None:
         self.link = link
         self.table = table
         self.clock = clock
@@ -85,6 +88,7 @@ class ClusterStore:
         self.sweepLimit = sweepLimit
         self.chunk = chunk
         self.writeDelay = writeDelay
+        self.takeOver = takeOver
         self._nodeBytes = node.encode("utf-8")
         self._aliveKey = self.keys.aliveKey(node)
         # Dialogs to save and keys to delete at the end of this turn.
@@ -336,14 +340,40 @@ class ClusterStore:
         @param callId: the request's Call-ID.
         @param tag1: its From tag.
         @param tag2: its To tag.
-        @return: the dialog (owned by the node that has it), or L{None} when Redis has no
-            such dialog or cannot be asked; never fails.
+        @return: the dialog (owned by the node that has it; with L{takeOver}, by this node
+            now), or L{None} when Redis has no such dialog (with L{takeOver}: or a live node
+            holds it) or cannot be asked; never fails.
         """
         if not self.link.up:
             return succeed(None)
-        d = self.link.evaluate(LOAD, (), (self.keys.dialog(callId, tag1, tag2),
-                                          self.keys.dialog(callId, tag2, tag1)))
+        keys = (self.keys.dialog(callId, tag1, tag2), self.keys.dialog(callId, tag2, tag1))
+        if self.takeOver:
+            d = self.link.evaluate(TAKE, (self.keys.deadlines,), (
+                self._nodeBytes, self.keys.alive, self.keys.nodes) + keys)
+            return d.addCallbacks(self._taken, self._loadFailed, (callId,))
+        d = self.link.evaluate(LOAD, (), keys)
         return d.addCallbacks(self._loaded, self._loadFailed)
+
+    def _taken(self, reply: Any, callId: str) -> Optional[Dialog]:
+        if not reply:
+            return None
+        if reply[0] == b"held":
+            self._log.info("Call {callId} is held by live node {owner}: not taken over",
+                           callId=callId, owner=reply[1].decode("utf-8", "replace"))
+            return None
+        found: Optional[Dialog] = None
+        for flat in reply[1:]:
+            saved = self._read(flat)
+            if saved is None:
+                continue
+            dialog = self.table.get(saved.id)
+            if dialog is None:
+                self.stats.increment("cluster_claimed")
+                self._log.info("Took over dialog {callId} of node {owner} for a request",
+                               callId=saved.id.callId, owner=saved.owner)
+                dialog = self._restore(saved, "claim")
+            found = found or dialog
+        return found
 
     def _loaded(self, flat: Any) -> Optional[Dialog]:
         if not flat:

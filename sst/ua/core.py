@@ -9,7 +9,7 @@ and sends requests on the transaction layer.
 from __future__ import annotations
 
 import random
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred, succeed
@@ -123,6 +123,11 @@ class UserAgent:
         #: The C{host:port} of our Contact instead of the address we listen on
         #: (C{--advertise}), or L{None}.
         self.advertised: Optional[str] = None
+        #: Looks for the dialog of an in-dialog request this UA core does not hold (in a
+        #: cluster, another node's call, taken over when that node is dead), given its
+        #: Call-ID, From tag and To tag: L{None} when there is nowhere to look, else a
+        #: L{Deferred} that fires once the dialog is held here, if it could be.
+        self.findElsewhere: Optional[Callable[[str, str, str], Optional[Deferred[Any]]]] = None
 
     # -- who we are ----------------------------------------------------------------------
 
@@ -265,7 +270,13 @@ class UserAgent:
         if toTag is not None:
             dialog = self.dialogs.get((request.callId, toTag, request.fromTag or ""))
             if dialog is None:
-                server.respondWith(481)
+                finding = None if self.findElsewhere is None else self.findElsewhere(
+                    request.callId, request.fromTag or "", toTag)
+                if finding is None:
+                    server.respondWith(481)
+                    return
+                finding.addCallback(lambda _: self._foundElsewhere(server, request, toTag))
+                finding.addErrback(self._findFailed, server)
                 return
             dialog._requestReceived(server)
             return
@@ -283,6 +294,26 @@ class UserAgent:
             self.user.inviteReceived(IncomingInvite(self, server))
             return
         self.user.requestReceived(server)
+
+    def _foundElsewhere(self, server: ServerTransaction, request: Request, toTag: str) -> None:
+        """
+        Dispatch an in-dialog request once L{findElsewhere} had its say: to the dialog it
+        brought, or 481.
+        """
+        if server.finalCode != 0 or server.state == "terminated":
+            return
+        dialog = self.dialogs.get((request.callId, toTag, request.fromTag or ""))
+        if dialog is None:
+            server.respondWith(481)
+            return
+        dialog._requestReceived(server)
+
+    def _findFailed(self, failure: Failure, server: ServerTransaction) -> None:
+        self.transactions.transport.stats.increment("internal_errors")
+        self._log.failure("Handling {request} after looking for its dialog failed", failure,
+                          request=server.request)
+        if server.finalCode == 0 and server.state != "terminated":
+            server.respondWith(500)
 
     def ackReceived(self, request: Request) -> None:
         try:
