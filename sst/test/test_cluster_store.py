@@ -424,3 +424,112 @@ class ChainedEndTests(ClusterTestCase):
         self.flush()
         yield waitUntil(lambda: self.redis("ZCARD", "sst:deadlines") == b":0\r\n")
         self.assertFalse(self.exists(Keys().dialog(*legB.id)))
+
+
+class RestartUnderTheSameNameTests(ClusterTestCase):
+    """
+    A node restarted under the same C{--node-id} takes its dialogs back at once.
+    """
+
+    @inlineCallbacks
+    def test_adopted(self) -> Any:
+        first = yield self.node("a")
+        dialogId = DialogId("mine", "f", "t")
+        deadline = first.table.create(dialogId, confirmed=True, lifetime=40.0, interval=90,
+                                      refresher="uac").expiresAt
+        self.flush()
+        yield waitUntil(lambda: self.exists(Keys().dialog(*dialogId)))
+        # Killed: nothing more from it.
+        first.store._loop.stop()
+        first.table.arbiter = None
+        first.table.removeObserver(first.store)
+        self.clock.advance(10)
+        again = yield self.node("a")
+        yield waitUntil(lambda: dialogId in again.table)
+        self.assertEqual(again.table.get(dialogId).expiresAt, deadline)
+        self.clock.advance(deadline - self.clock.seconds())
+        yield waitUntil(lambda: again.expired() == 1)
+        self.assertEqual(again.stats.get("cluster_claimed"), 0)
+
+
+class TakeScriptTests(ClusterTestCase):
+    """
+    L{TAKE}: a dead node's call, with its group, goes to the asking node; a live node's
+    stays.
+    """
+
+    @inlineCallbacks
+    def test_take(self) -> Any:
+        owner = yield self.node("owner")
+        for callId in ("a-leg", "b-leg"):
+            dialog = owner.table.create(DialogId(callId, "f", "t"), confirmed=True,
+                                        lifetime=600.0)
+            dialog.extra = {"call": "a-leg"}
+            owner.table.touch(dialog.id)
+        self.flush()
+        yield waitUntil(lambda: self.redis("SCARD", "sst:g:a-leg") == b":2\r\n")
+        taker = yield self.node("taker", takeOver=True)
+        held = yield taker.store.load("a-leg", "t", "f")
+        self.assertIsNone(held)
+        self.assertEqual(len(taker.table), 0)
+        owner.store._loop.stop()
+        owner.table.arbiter = None
+        owner.table.removeObserver(owner.store)
+        self.redis("DEL", "sst:alive:owner")
+        taken = yield taker.store.load("a-leg", "t", "f")
+        self.assertEqual(taken.id, DialogId("a-leg", "f", "t"))
+        self.assertEqual(sorted(d.id.callId for d in taker.table), ["a-leg", "b-leg"])
+        self.assertEqual(self.redis("SMEMBERS", "sst:n:owner"), b"*0\r\n")
+        self.assertEqual(self.redis("SCARD", "sst:n:taker"), b":2\r\n")
+        nothing = yield taker.store.load("no-such-call", "t", "f")
+        self.assertIsNone(nothing)
+
+
+class LeaseTests(ClusterTestCase):
+    """
+    A claimer that dies before it acts loses its claim when the lease runs out.
+    """
+
+    @inlineCallbacks
+    def test_leaseRunsOut(self) -> Any:
+        keys = Keys()
+        now = self.clock.seconds()
+        key = keys.dialog("leased", "f", "t")
+        self.redis("HSET", key, "c", "leased", "f", "f", "t", "t", "s", "confirmed", "i", "90",
+                   "r", "uac", "ca", repr(now - 100), "ea", repr(now - 1), "x", "", "o", "dead")
+        self.redis("ZADD", "sst:deadlines", repr(now - 1), key)
+        link = RedisLink(parseRedisURL(self.server.url), reactor)
+        self.addCleanup(link.close)
+        yield waitUntil(lambda: link.up)
+        first = yield link.evaluate(SWEEP, (keys.deadlines,),
+                                    ("doomed", repr(now), 100, keys.alive, "5", "6", keys.nodes))
+        self.assertEqual(len(first), 1)
+        # The claimer is not alive (no liveness key): nobody claims it before the lease ends...
+        again = yield link.evaluate(SWEEP, (keys.deadlines,),
+                                    ("s2", repr(now + 5), 100, keys.alive, "5", "6", keys.nodes))
+        self.assertEqual(again, [])
+        # ... and another node does once it has.
+        later = yield link.evaluate(SWEEP, (keys.deadlines,),
+                                    ("s2", repr(now + 7), 100, keys.alive, "5", "6", keys.nodes))
+        self.assertEqual([SavedDialog.fromHash(flat).owner for flat in later], ["doomed"])
+
+
+class SlowRedisTests(ClusterTestCase):
+    """
+    A Redis that stops answering never holds the reactor: its connection is given up.
+    """
+
+    @inlineCallbacks
+    def test_lateReplyClosesTheConnection(self) -> Any:
+        node = yield self.node("a", start=False)
+        node.link.timeout = 0.3
+        started = time.monotonic()
+        blocked = node.link.call(b"DEBUG", b"SLEEP", b"3")
+        waiting = node.link.call(b"PING")
+        yield deferLater(reactor, 0.5, lambda: None)
+        node.link.watch()
+        yield self.assertFailure(waiting, Exception)
+        yield self.assertFailure(blocked, Exception)
+        # Given up after the time-out, not after Redis's three seconds.
+        self.assertLess(time.monotonic() - started, 2.0)
+        self.assertGreaterEqual(node.link.failures, 2)
