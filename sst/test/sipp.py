@@ -44,6 +44,7 @@ import shutil
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
@@ -617,3 +618,25 @@ class _SippProcessProtocol(ProcessProtocol):
         if self._killer is not None and self._killer.active():
             self._killer.cancel()
         self._kill()
+
+
+def killedAtCleanup(test: Any, process: IProcessTransport,
+                    done: Deferred[SippResult]) -> Deferred[SippResult]:
+    """
+    Have C{test} kill a SIPp started with L{startSipp} at its end, if it is still running,
+    and wait for it.
+
+    @param test: a trial test case (anything with C{addCleanup}).
+    @return: C{done}.
+    """
+
+    def kill() -> Deferred[SippResult]:
+        if not done.called:
+            try:
+                process.signalProcess("KILL")
+            except Exception:
+                pass  # exited meanwhile
+        return done
+
+    test.addCleanup(kill)
+    return done

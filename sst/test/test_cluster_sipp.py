@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from twisted.internet import reactor as _globalReactor
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.error import ProcessExitedAlready, ProcessTerminated
+from twisted.internet.error import ProcessTerminated
 from twisted.internet.interfaces import IReactorProcess, IReactorTime, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import deferLater
@@ -33,7 +33,8 @@ from twisted.trial.unittest import TestCase
 from sst.expiry import EXPIRY_REASON
 from sst.test.nodeprocess import TWISTD, NodeProcess, getJSON, startNode
 from sst.test.redisserver import RedisServer, Reply
-from sst.test.sipp import SippResult, freePort, sippAvailable, startSipp, waitForListening
+from sst.test.sipp import (SippResult, freePort, killedAtCleanup, sippAvailable, startSipp,
+                           waitForListening)
 from sst.test.test_proxy_sipp import _describe, _received
 
 #: Picks the node (0, 1 or 2) of a request from its Call-ID, CSeq number and method.
@@ -303,17 +304,7 @@ class _ClusterTestCase(TestCase):
             IReactorProcess(_globalReactor), scenario, target, localPort=port, calls=calls,
             rate=rate, extraArgs=list(extraArgs), workdir=self.workdir, timeout=timeout,
             keys={"callee": "127.0.0.1:%d" % (self.calleePort,), **keys})
-
-        def kill() -> Deferred[SippResult]:
-            if not done.called:
-                try:
-                    process.signalProcess("KILL")
-                except ProcessExitedAlready:
-                    pass
-            return done
-
-        self.addCleanup(kill)
-        return done
+        return killedAtCleanup(self, process, done)
 
     async def call(self, caller: str, callee: str, *, calls: int = 1, rate: float = 10,
                    callerArgs: tuple[str, ...] = (), calleeKeys: Mapping[str, str] = {},

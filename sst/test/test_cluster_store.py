@@ -96,6 +96,18 @@ class ClusterTestCase(TestCase):
         """
         self.clock.advance(0.01)
 
+    def die(self, node: Node, name: str, liveness: bool = True) -> None:
+        """
+        C{node} dies as with C{kill -9}: no more heartbeats, sweeps, writes or expiries;
+        its liveness key goes too (at once, rather than after its TTL) unless
+        C{liveness} is false.
+        """
+        node.store._loop.stop()
+        node.table.arbiter = None
+        node.table.removeObserver(node.store)
+        if liveness:
+            self.redis("DEL", "sst:alive:" + name)
+
     def exists(self, key: bytes) -> bool:
         return self.redis("EXISTS", key) == b":1\r\n"
 
@@ -220,11 +232,7 @@ class StoreTests(ClusterTestCase):
                               interval=90, refresher="uac")
         self.flush()
         yield waitUntil(lambda: self.redis("ZCARD", "sst:deadlines") == b":20\r\n")
-        # The node dies: no more heartbeats, and its liveness key goes.
-        dead.store._loop.stop()
-        dead.table.arbiter = None
-        dead.table.removeObserver(dead.store)
-        self.redis("DEL", "sst:alive:dead")
+        self.die(dead, "dead")
         survivors = []
         for name in ("s1", "s2", "s3"):
             survivors.append((yield self.node(name)))
@@ -377,10 +385,7 @@ class GroupTests(ClusterTestCase):
         dead.table.touch(legB.id)
         self.flush()
         yield waitUntil(lambda: self.redis("SCARD", "sst:g:a-call") == b":2\r\n")
-        dead.store._loop.stop()
-        dead.table.arbiter = None
-        dead.table.removeObserver(dead.store)
-        self.redis("DEL", "sst:alive:dead")
+        self.die(dead, "dead")
         survivor = yield self.node("s1")
         self.clock.advance(61)
         survivor.store.tick()
@@ -439,10 +444,7 @@ class RestartUnderTheSameNameTests(ClusterTestCase):
                                       refresher="uac").expiresAt
         self.flush()
         yield waitUntil(lambda: self.exists(Keys().dialog(*dialogId)))
-        # Killed: nothing more from it.
-        first.store._loop.stop()
-        first.table.arbiter = None
-        first.table.removeObserver(first.store)
+        self.die(first, "a", liveness=False)
         self.clock.advance(10)
         again = yield self.node("a")
         yield waitUntil(lambda: dialogId in again.table)
@@ -472,10 +474,7 @@ class TakeScriptTests(ClusterTestCase):
         held = yield taker.store.load("a-leg", "t", "f")
         self.assertIsNone(held)
         self.assertEqual(len(taker.table), 0)
-        owner.store._loop.stop()
-        owner.table.arbiter = None
-        owner.table.removeObserver(owner.store)
-        self.redis("DEL", "sst:alive:owner")
+        self.die(owner, "owner")
         taken = yield taker.store.load("a-leg", "t", "f")
         self.assertEqual(taken.id, DialogId("a-leg", "f", "t"))
         self.assertEqual(sorted(d.id.callId for d in taker.table), ["a-leg", "b-leg"])

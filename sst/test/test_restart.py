@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from twisted.internet import reactor as _globalReactor
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessExitedAlready, ProcessTerminated
+from twisted.internet.error import ProcessTerminated
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
@@ -29,6 +29,7 @@ from sst.test.sipp import (
     freePort,
     sippAvailable,
     sippExitOK,
+    killedAtCleanup,
     startSipp,
     waitForListening,
 )
@@ -94,17 +95,7 @@ class RestartTests(TestCase):
             IReactorProcess(_globalReactor), scenario, target, localPort=port,
             extraArgs=extraArgs, keys={"callee": "127.0.0.1:%d" % (self.calleePort,)},
             timeout=SIPP_TIMEOUT, workdir=self.workdir)
-
-        def kill() -> Deferred[SippResult]:
-            if not done.called:
-                try:
-                    process.signalProcess("KILL")
-                except ProcessExitedAlready:
-                    pass
-            return done
-
-        self.addCleanup(kill)
-        return done
+        return killedAtCleanup(self, process, done)
 
     async def dialogs(self) -> list[dict[str, Any]]:
         """

@@ -22,7 +22,8 @@ from twisted.trial.unittest import TestCase
 from sst.address import Address
 from sst.ownership import ownerOf
 from sst.tap import Options
-from sst.test.sipp import SippResult, freePort, sippAvailable, sippExitOK, startSipp, waitForListening
+from sst.test.sipp import (SippResult, freePort, killedAtCleanup, sippAvailable, sippExitOK,
+                           startSipp, waitForListening)
 from sst.test.nodeprocess import TWISTD, NodeProcess
 from sst.workerspec import WorkerSpec
 
@@ -228,17 +229,7 @@ class WorkersSippTests(TestCase):
             transport=self.transport, calls=calls, rate=rate, extraArgs=extraArgs,
             keys=dict(keys, callee="127.0.0.1:%d" % (self.calleePort,)), timeout=40,
             workdir=self.workdir)
-
-        def kill() -> Deferred[SippResult]:
-            if not done.called:
-                try:
-                    process.signalProcess("KILL")
-                except Exception:
-                    pass
-            return done
-
-        self.addCleanup(kill)
-        return done
+        return killedAtCleanup(self, process, done)
 
     async def get(self, path: str) -> Any:
         import treq
