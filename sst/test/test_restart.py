@@ -114,6 +114,54 @@ class RestartTests(TestCase):
         finally:
             connection.close()
 
+    async def callThenKill(self, dialogs: int
+                           ) -> tuple[list[dict[str, Any]], Deferred[SippResult],
+                                      Deferred[SippResult]]:
+        """
+        Start the callee, the proxy (or B2BUA) and a caller whose call lasts L{PAUSE_MS};
+        once C{dialogs} dialogs are confirmed, wait L{KILL_AFTER} and kill the process with
+        C{SIGKILL}.
+
+        @return: C{GET /dialogs} before the kill, and the caller's and callee's results.
+        """
+        clock = IReactorTime(_globalReactor)
+        callee = self.startSipp("uas", None, self.calleePort, [])
+        await waitForListening(clock, self.calleePort, "udp")
+        first = await self.startProxy()
+        caller = self.startSipp("uac_timer_restart", "127.0.0.1:%d" % (self.proxyPort,),
+                                freePort("udp"), ["-d", str(PAUSE_MS)])
+        before: list[dict[str, Any]] = []
+        for _ in range(50):
+            before = await self.dialogs()
+            if len(before) == dialogs and all(d["state"] == "confirmed" for d in before):
+                break
+            await deferLater(clock, 0.1, lambda: None)
+        self.assertEqual(len(before), dialogs, first.log())
+        await deferLater(clock, KILL_AFTER, lambda: None)
+        first.signal("KILL")
+        reason = await first.ended
+        self.assertIsInstance(reason, ProcessTerminated)
+        assert isinstance(reason, ProcessTerminated)
+        self.assertEqual(reason.signal, 9)
+        return before, caller, callee
+
+    async def callEnds(self, second: NodeProcess, caller: Deferred[SippResult],
+                       callee: Deferred[SippResult], restored: str) -> None:
+        """
+        Both SIPp sides succeed through the restarted process C{second}, whose log says
+        C{restored}; stopped, it leaves the state file empty.
+        """
+        callerResult = await caller
+        calleeResult = await callee
+        why = "\n".join([callerResult.summary(), callerResult.messages[-4000:],
+                         calleeResult.summary(), second.log()])
+        self.assertTrue(sippExitOK(callerResult), why)
+        self.assertTrue(sippExitOK(calleeResult), why)
+        self.assertEqual(await self.dialogs(), [], why)
+        self.assertIn(restored, second.log())
+        await stopNode(second)
+        self.assertEqual(self.savedRows(), [])
+
     def test_killedMidCall(self) -> Deferred[None]:
         """
         A proxy killed with C{SIGKILL} after the ACK of a call with
@@ -127,28 +175,9 @@ class RestartTests(TestCase):
         """
         See L{test_killedMidCall}.
         """
-        clock = IReactorTime(_globalReactor)
-        callee = self.startSipp("uas", None, self.calleePort, [])
-        await waitForListening(clock, self.calleePort, "udp")
-        first = await self.startProxy()
-        caller = self.startSipp("uac_timer_restart", "127.0.0.1:%d" % (self.proxyPort,),
-                                freePort("udp"), ["-d", str(PAUSE_MS)])
-
-        before: list[dict[str, Any]] = []
-        for _ in range(50):
-            before = await self.dialogs()
-            if before and before[0]["state"] == "confirmed":
-                break
-            await deferLater(clock, 0.1, lambda: None)
+        before, caller, callee = await self.callThenKill(1)
         self.assertEqual([(d["state"], d["interval"], d["refresher"]) for d in before],
-                         [("confirmed", 90, "uac")], first.log())
-
-        await deferLater(clock, KILL_AFTER, lambda: None)
-        first.signal("KILL")
-        reason = await first.ended
-        self.assertIsInstance(reason, ProcessTerminated)
-        assert isinstance(reason, ProcessTerminated)
-        self.assertEqual(reason.signal, 9)
+                         [("confirmed", 90, "uac")])
         self.assertEqual([row[0] for row in self.savedRows()], [before[0]["call_id"]])
 
         second = await self.startProxy()
@@ -156,20 +185,9 @@ class RestartTests(TestCase):
         self.assertEqual([(d["call_id"], d["state"], d["interval"], d["refresher"])
                           for d in after],
                          [(before[0]["call_id"], "confirmed", 90, "uac")], second.log())
-        self.assertAlmostEqual(after[0]["expires_at"], before[0]["expires_at"], delta=1.0)
-        self.assertAlmostEqual(after[0]["created_at"], before[0]["created_at"], delta=1.0)
-
-        callerResult = await caller
-        calleeResult = await callee
-        why = "\n".join([callerResult.summary(), callerResult.messages[-4000:],
-                         calleeResult.summary(), second.log()])
-        self.assertTrue(sippExitOK(callerResult), why)
-        self.assertTrue(sippExitOK(calleeResult), why)
-        self.assertEqual(await self.dialogs(), [], why)
-        self.assertIn("Restored 1 dialogs", second.log())
-
-        await stopNode(second)
-        self.assertEqual(self.savedRows(), [])
+        self.assertEqual(after[0]["expires_at"], before[0]["expires_at"])
+        self.assertEqual(after[0]["created_at"], before[0]["created_at"])
+        await self.callEnds(second, caller, callee, "Restored 1 dialogs")
 
 
 class B2BUARestartTests(RestartTests):
@@ -191,28 +209,10 @@ class B2BUARestartTests(RestartTests):
         """
         See L{test_killedMidCall}.
         """
-        clock = IReactorTime(_globalReactor)
-        callee = self.startSipp("uas", None, self.calleePort, [])
-        await waitForListening(clock, self.calleePort, "udp")
-        first = await self.startProxy()
-        caller = self.startSipp("uac_timer_restart", "127.0.0.1:%d" % (self.proxyPort,),
-                                freePort("udp"), ["-d", str(PAUSE_MS)])
-
-        before: list[dict[str, Any]] = []
-        for _ in range(50):
-            before = await self.dialogs()
-            if len(before) == 2 and all(d["state"] == "confirmed" for d in before):
-                break
-            await deferLater(clock, 0.1, lambda: None)
+        before, caller, callee = await self.callThenKill(2)
         legs = sorted((d["extra"]["leg"], d["call_id"], d["interval"], d["expires_at"])
                       for d in before)
-        self.assertEqual([(leg[0], leg[2]) for leg in legs], [("a", 90), ("b", 1800)],
-                         first.log())
-
-        await deferLater(clock, KILL_AFTER, lambda: None)
-        first.signal("KILL")
-        reason = await first.ended
-        self.assertIsInstance(reason, ProcessTerminated)
+        self.assertEqual([(leg[0], leg[2]) for leg in legs], [("a", 90), ("b", 1800)])
         self.assertEqual(sorted(row[0] for row in self.savedRows()),
                          sorted(leg[1] for leg in legs))
 
@@ -220,15 +220,4 @@ class B2BUARestartTests(RestartTests):
         after = await self.dialogs()
         self.assertEqual(sorted((d["extra"]["leg"], d["call_id"], d["interval"], d["expires_at"])
                                 for d in after), legs, second.log())
-
-        callerResult = await caller
-        calleeResult = await callee
-        why = "\n".join([callerResult.summary(), callerResult.messages[-4000:],
-                         calleeResult.summary(), second.log()])
-        self.assertTrue(sippExitOK(callerResult), why)
-        self.assertTrue(sippExitOK(calleeResult), why)
-        self.assertEqual(await self.dialogs(), [], why)
-        self.assertIn("Restored call", second.log())
-
-        await stopNode(second)
-        self.assertEqual(self.savedRows(), [])
+        await self.callEnds(second, caller, callee, "Restored call")
