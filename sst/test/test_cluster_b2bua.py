@@ -47,7 +47,14 @@ class TakeOverTests(TestCase):
         h.clock.advance(0.01)
 
     @inlineCallbacks
-    def test_reinviteTakesTheCallOver(self) -> Any:
+    def callOnA(self) -> Any:
+        """
+        Node C{a} sets a call up (the caller refreshes, Session-Expires 90) and writes both
+        legs to Redis.
+
+        @return: node C{a}'s stack and store, sst's 200 to the caller and its INVITE to the
+            callee.
+        """
         first, firstStore = self.node("a")
         yield waitUntil(lambda: firstStore.link.up)
         firstStore.start()
@@ -55,14 +62,27 @@ class TakeOverTests(TestCase):
                                      okHeaders=("Session-Expires: 90;refresher=uac",))
         self.flush(first)
         yield waitUntil(lambda: self.server.command("ZCARD", "sst:deadlines") == b":2\r\n")
+        return first, firstStore, ok, invite
+
+    @inlineCallbacks
+    def secondNode(self, now: float) -> Any:
+        """
+        @return: node C{b}'s stack and store, started, on a clock at C{now}.
+        """
+        second, secondStore = self.node("b", now)
+        yield waitUntil(lambda: secondStore.link.up)
+        secondStore.start()
+        return second, secondStore
+
+    @inlineCallbacks
+    def test_reinviteTakesTheCallOver(self) -> Any:
+        first, firstStore, ok, invite = yield self.callOnA()
         # Node a dies: its timers stop, and its liveness key goes.
         firstStore._loop.stop()
         first.dialogs.arbiter = None
         self.server.command("DEL", "sst:alive:a")
 
-        second, secondStore = self.node("b", first.clock.seconds() + 10)
-        yield waitUntil(lambda: secondStore.link.up)
-        secondStore.start()
+        second, secondStore = yield self.secondNode(first.clock.seconds() + 10)
         second.fromCaller(second.callerRequest("INVITE", ok, "Supported: timer",
                                                "Session-Expires: 90;refresher=uac", cseq=2,
                                                body=NEW_OFFER))
@@ -96,16 +116,8 @@ class TakeOverTests(TestCase):
         While the node that holds the call is alive, another node answers 481 and takes
         nothing.
         """
-        first, firstStore = self.node("a")
-        yield waitUntil(lambda: firstStore.link.up)
-        firstStore.start()
-        ok, _ = first.establish("Session-Expires: 90",
-                                okHeaders=("Session-Expires: 90;refresher=uac",))
-        self.flush(first)
-        yield waitUntil(lambda: self.server.command("ZCARD", "sst:deadlines") == b":2\r\n")
-        second, secondStore = self.node("b", first.clock.seconds())
-        yield waitUntil(lambda: secondStore.link.up)
-        secondStore.start()
+        first, firstStore, ok, _ = yield self.callOnA()
+        second, secondStore = yield self.secondNode(first.clock.seconds())
         second.fromCaller(second.callerRequest("BYE", ok, cseq=2))
         yield waitUntil(lambda: second.responsesTo(CALLER) != [])
         self.assertEqual(second.lastResponseTo(CALLER).code, 481)
