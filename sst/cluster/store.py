@@ -109,6 +109,7 @@ class ClusterStore:
         self._resync = False
         self._beats = 0
         self._adoptedCount = 0
+        self._downTicks = 0
         self._loop = LoopingCall(self.tick)
         self._loop.clock = clock
 
@@ -429,16 +430,24 @@ class ClusterStore:
                                url=str(link.url))
             if self._everUp:
                 self._resync = True
+            else:
+                self._downTicks += 1
+                if self._downTicks == 4:
+                    # Two seconds after start-up and still no connection: say so, once.
+                    self.stats.increment("redis_errors")
+                    self._log.warn("Redis {url} is not reachable ({error}): serving calls "
+                                   "from memory until it is", url=str(link.url),
+                                   error=link.lastError or "no connection yet")
             return
         if not self._up:
             self._up = True
-            self._everUp = True
-            if self._resync:
-                self._log.info("Redis {url} is back: writing {count} dialogs again",
-                               url=str(link.url), count=len(self.table))
-            else:
+            if not self._everUp:
+                self._everUp = True
                 self._log.info("Node {node} uses Redis {url}", node=self.node, url=str(link.url))
                 self._adopt(b"0")
+            elif self._resync:
+                self._log.info("Redis {url} is back: writing {count} dialogs again",
+                               url=str(link.url), count=len(self.table))
         if self._resync:
             self._resync = False
             for dialog in self.table:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import Clock, deferLater
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import TestCase
 from zope.interface.verify import verifyObject
 
@@ -352,6 +353,37 @@ class OutageTests(ClusterTestCase):
         self.assertFalse(self.exists(Keys().dialog(*short)))
         self.assertEqual(len(node.table), 2)
         self.assertEqual(node.store.gauges()["redis_up"], 1)
+
+    @inlineCallbacks
+    def test_unreachableAtStart(self) -> Any:
+        """
+        A Redis that is not there when the node starts is reported once, two seconds on,
+        and counted; the node serves from memory.
+        """
+        node = yield self.node("a", start=False)
+        self.server.stop()
+        yield waitUntil(lambda: not node.link.up)
+        node.store.start()
+        with capturedLogs() as events:
+            for _ in range(6):
+                self.clock.advance(0.5)
+        warnings = [e for e in events if "not reachable" in e.get("log_format", "")]
+        self.assertEqual(len(warnings), 1)
+        self.assertEqual(node.stats.get("redis_errors"), 1)
+        dialogId = DialogId("c", "f", "t")
+        node.table.create(dialogId, confirmed=True, lifetime=50.0)
+        self.flush()
+        self.assertEqual(node.store.pending, 1)
+        # Redis comes: the node writes what waited, and reads back what it owned there.
+        self.server.start()
+        self.redis("HSET", "sst:d:old f t", "c", "old", "f", "f", "t", "t", "s", "confirmed",
+                   "i", "", "r", "", "ca", repr(self.clock.seconds()),
+                   "ea", repr(self.clock.seconds() + 100), "x", "", "o", "a")
+        self.redis("SADD", "sst:n:a", "sst:d:old f t")
+        yield waitUntil(lambda: node.link.up, timeout=30)
+        self.clock.advance(0.5)
+        yield waitUntil(lambda: self.exists(Keys().dialog(*dialogId))
+                        and DialogId("old", "f", "t") in node.table)
 
     @inlineCallbacks
     def test_commandsFailAtOnceWithoutConnection(self) -> Any:
