@@ -19,7 +19,7 @@ from sst.cluster.link import RedisLink
 from sst.cluster.store import ClusterStore
 from sst.test.b2bua_harness import CALLEE, CALLER, B2BUAHarness
 from sst.test.redisserver import RedisServer
-from sst.test.test_cluster_store import waitUntil
+from sst.test._support import waitUntil
 
 ARGS = ["--min-se", "90", "--session-expires", "1800"]
 NEW_OFFER = "v=0\r\no=caller 1 2 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n"

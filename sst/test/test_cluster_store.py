@@ -24,25 +24,15 @@ from sst.cluster.store import ClusterStore
 from sst.dialogs import DialogId, DialogState, DialogTable, IDialogObserver, IExpiryArbiter
 from sst.sessiontimer import ExpiryCounter
 from sst.stats import Stats
+from sst.test._support import waitUntil as _waitUntil
 from sst.test.redisserver import RedisServer
 
 
 def waitUntil(condition: Callable[[], bool], timeout: float = 10.0) -> Deferred[None]:
     """
-    Poll C{condition} on the real reactor until it holds (Redis answers over the network).
-
-    @raise AssertionError: if it does not hold within C{timeout} seconds.
+    L{sst.test._support.waitUntil}, with the 10 s a Redis reconnection may need.
     """
-    deadline = time.monotonic() + timeout
-
-    @inlineCallbacks
-    def poll() -> Any:
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met within %s s" % (timeout,))
-            yield deferLater(reactor, 0.01, lambda: None)
-
-    return poll()
+    return _waitUntil(condition, timeout)
 
 
 class Node:

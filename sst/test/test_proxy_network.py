@@ -24,6 +24,7 @@ from sst.message import Request, Response, parse
 from sst.protocol import StreamFramer
 from sst.responses import makeResponse
 from sst.tap import Options, SIPService
+from sst.test._support import waitUntil
 
 #: The reactor, for UDP and TCP (its typed interfaces do not let one type say both).
 _REACTOR: Any = _globalReactor
@@ -111,17 +112,6 @@ def answered(caller: _Datagrams, code: int) -> bool:
                for m in map(parse, caller.received))
 
 
-async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """
-    Wait for C{condition} to hold, polling every few milliseconds.
-    """
-    deadline = _TIME.seconds() + timeout
-    while not condition():
-        if _TIME.seconds() > deadline:
-            raise TimeoutError("condition not met in %s s" % (timeout,))
-        await deferLater(_TIME, 0.01, lambda: None)
-
-
 class TransportChoiceTests(TestCase):
     """
     A request over 1300 bytes for a UDP next hop goes over TCP, or over UDP when TCP is
@@ -185,10 +175,10 @@ class TransportChoiceTests(TestCase):
             self.assertEqual(callee.received, [])
             assert server.proto is not None and server.proto.transport is not None
             server.proto.transport.write(makeResponse(invite, 486, toTag="b1").toBytes())
-            await _until(lambda: answered(caller, 486))
+            await waitUntil(lambda: answered(caller, 486))
             server.proto.transport.loseConnection()
             await server.lost
-            await _until(lambda: not service.transport._connections)
+            await waitUntil(lambda: not service.transport._connections)
 
         return Deferred.fromCoroutine(check())
 
@@ -213,7 +203,7 @@ class TransportChoiceTests(TestCase):
             assert callee.transport is not None
             callee.transport.write(makeResponse(invite, 486, toTag="b1").toBytes(),
                                    ("127.0.0.1", udp.port))
-            await _until(lambda: answered(caller, 486))
+            await waitUntil(lambda: answered(caller, 486))
 
         return Deferred.fromCoroutine(check())
 
@@ -228,7 +218,7 @@ class TransportChoiceTests(TestCase):
             client = _StreamFactory()
             connector = _REACTOR.connectTCP("127.0.0.1", service.boundAddress("tcp").port, client)
             self.addCleanup(connector.disconnect)
-            await _until(lambda: client.proto is not None and client.proto.transport is not None)
+            await waitUntil(lambda: client.proto is not None and client.proto.transport is not None)
             assert client.proto is not None and client.proto.transport is not None
             data = largeInvite(5999, 9, size=1200).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
             client.proto.transport.write(data)

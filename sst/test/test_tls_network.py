@@ -26,20 +26,10 @@ from sst.protocol import StreamFramer
 from sst.responses import makeResponse
 from sst.tap import Options, SIPService
 from sst.test._tlscerts import Authority, Issued
+from sst.test._support import waitUntil
 
 _REACTOR: Any = _globalReactor
 _TIME = IReactorTime(_globalReactor)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """
-    Wait for C{condition} to hold, polling every few milliseconds.
-    """
-    deadline = _TIME.seconds() + timeout
-    while not condition():
-        if _TIME.seconds() > deadline:
-            raise TimeoutError("condition not met in %s s" % (timeout,))
-        await deferLater(_TIME, 0.01, lambda: None)
 
 
 class Peer(Protocol):
@@ -205,7 +195,7 @@ class OptionsOverTLSTests(TLSTestCase):
             self.assertEqual(tls.transport, "tls")
             factory, peer = await self.caller(service)
             peer.sendMessage(request("OPTIONS", "sip:%s" % (tls.hostport(),), "o1", 1))
-            await until(lambda: bool(factory.responses(200)))
+            await waitUntil(lambda: bool(factory.responses(200)))
             self.assertEqual(service.stats.snapshot()["options_answered"], 1)
 
         return Deferred.fromCoroutine(check())
@@ -231,7 +221,7 @@ class CallOverTLSTests(TLSTestCase):
             callers, caller = await self.caller(service)
             contact = "sip:bob@127.0.0.1:%d;transport=tls" % (calleePort,)
             caller.sendMessage(request("INVITE", "sip:bob@127.0.0.1", "i1", 1))
-            await until(lambda: bool(callee.requests("INVITE")))
+            await waitUntil(lambda: bool(callee.requests("INVITE")))
             invite = callee.requests("INVITE")[0]
             recordRoute = "<sip:%s;transport=tls;lr>" % (tls.hostport(),)
             self.assertEqual(invite.headerValues("record-route"), [recordRoute])
@@ -241,18 +231,18 @@ class CallOverTLSTests(TLSTestCase):
             ok.addHeader("Record-Route", recordRoute)
             ok.addHeader("Contact", "<%s>" % (contact,))
             callee.peers[0].sendMessage(ok)
-            await until(lambda: bool(callers.responses(200)))
+            await waitUntil(lambda: bool(callers.responses(200)))
             answer = callers.responses(200)[0]
             self.assertEqual(answer.headerValues("record-route"), [recordRoute])
             route = "Route: %s\r\n" % (recordRoute,)
             caller.sendMessage(request("ACK", contact, "a1", 1, route, toTag="b1"))
-            await until(lambda: bool(callee.requests("ACK")))
+            await waitUntil(lambda: bool(callee.requests("ACK")))
             caller.sendMessage(request("BYE", contact, "b1", 2, route, toTag="b1"))
-            await until(lambda: bool(callee.requests("BYE")))
+            await waitUntil(lambda: bool(callee.requests("BYE")))
             bye = callee.requests("BYE")[0]
             self.assertTrue(bye.headerValues("via")[0].startswith("SIP/2.0/TLS "))
             callee.peers[0].sendMessage(makeResponse(bye, 200))
-            await until(lambda: len(callers.responses(200)) == 2)
+            await waitUntil(lambda: len(callers.responses(200)) == 2)
             self.assertEqual(len(callee.peers), 1)  # One connection, reused.
 
         return Deferred.fromCoroutine(check())
@@ -275,7 +265,7 @@ class VerificationTests(TLSTestCase):
             "--next-hop", "sip:127.0.0.1:%d;transport=tls" % (calleePort,), *arguments)
         callers, caller = await self.caller(service)
         caller.sendMessage(request("INVITE", "sip:bob@127.0.0.1", "v1", 1))
-        await until(lambda: any(isinstance(m, Response) and m.code >= 200
+        await waitUntil(lambda: any(isinstance(m, Response) and m.code >= 200
                                 for m in callers.received))
         return callers, callee
 
@@ -322,6 +312,6 @@ class VerificationTests(TLSTestCase):
                 "--tls-no-verify")
             callers, caller = await self.caller(service)
             caller.sendMessage(request("INVITE", "sip:bob@127.0.0.1", "n1", 1))
-            await until(lambda: bool(callee.requests("INVITE")))
+            await waitUntil(lambda: bool(callee.requests("INVITE")))
 
         return Deferred.fromCoroutine(check())
