@@ -41,13 +41,13 @@ from sst.routing import LazyResolver
 from sst.sessiontimer import PolicySettings
 from sst.stack import buildStack
 from sst.store import DialogStore, checkStatePath
-
-if TYPE_CHECKING:
-    from sst.cluster.store import ClusterStore
 from sst.timers import MIN_SE_FLOOR, TimerConfig
 from sst.tls import TLS_FLAGS, TLS_PARAMETERS, TLSContexts, TLSError, loadTLS, tlsSettingsFrom
 from sst.web import makeResource
 from sst.workerspec import WorkerSpec
+
+if TYPE_CHECKING:
+    from sst.cluster.store import ClusterStore
 
 __all__ = ["Options", "makeService", "SIPService", "StartupError", "parseListen", "sstVersion",
            "tlsContextsFor"]

@@ -453,7 +453,6 @@ class ClusterStore:
             for dialog in self.table:
                 if dialog.state is _CONFIRMED and dialog.armed:
                     self._mark(dialog)
-            self._written.update(self._dirty)
         if self._beats % 2 == 0:
             link.call(b"SET", self._aliveKey, b"1", b"PX", int(self.ttl * 1000)).addErrback(
                 self._failed, "heartbeat")

@@ -171,7 +171,7 @@ class Proxy:
         requests may reach any node.
         """
         self.addLocalAddress(host, port)
-        self.forwarder.advertised = _hostport(host, port)
+        self.forwarder.advertised = Address("udp", host, port).hostport()
 
     def isLocal(self, uri: URI) -> bool:
         """
@@ -604,9 +604,3 @@ class _Authenticating:
 
 _AUTHENTICATING = _Authenticating()
 
-
-def _hostport(host: str, port: int) -> str:
-    """
-    @return: C{host:port}, with an IPv6 address in brackets.
-    """
-    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)

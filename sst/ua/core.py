@@ -143,7 +143,7 @@ class UserAgent:
         Routes naming it for ours (C{--advertise}: a cluster's shared address).
         """
         self.addLocalAddress(host, port)
-        self.advertised = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+        self.advertised = Address("udp", host, port).hostport()
 
     def isLocal(self, uri: URI) -> bool:
         """
