@@ -535,6 +535,32 @@ class LeaseTests(ClusterTestCase):
         self.assertEqual([SavedDialog.fromHash(flat).owner for flat in later], ["doomed"])
 
 
+class OwnOverdueTests(ClusterTestCase):
+    """
+    A node's sweeper takes back its own dialog only once it is overdue by more than the
+    grace period (its timer should have fired: the node lost it).
+    """
+
+    @inlineCallbacks
+    def test_grace(self) -> Any:
+        keys = Keys()
+        now = self.clock.seconds()
+        key = keys.dialog("own", "f", "t")
+        self.redis("HSET", key, "c", "own", "f", "f", "t", "t", "s", "confirmed", "i", "90",
+                   "r", "uac", "ca", repr(now - 100), "ea", repr(now - 1), "x", "", "o", "me")
+        self.redis("ZADD", "sst:deadlines", repr(now - 1), key)
+        self.redis("SET", "sst:alive:me", "1")
+        link = RedisLink(parseRedisURL(self.server.url), reactor)
+        self.addCleanup(link.close)
+        yield waitUntil(lambda: link.up)
+        within = yield link.evaluate(SWEEP, (keys.deadlines,),
+                                     ("me", repr(now + 3), 100, keys.alive, "5", "6", keys.nodes))
+        self.assertEqual(within, [])
+        past = yield link.evaluate(SWEEP, (keys.deadlines,),
+                                   ("me", repr(now + 5), 100, keys.alive, "5", "6", keys.nodes))
+        self.assertEqual([SavedDialog.fromHash(flat).id.callId for flat in past], ["own"])
+
+
 class SlowRedisTests(ClusterTestCase):
     """
     A Redis that stops answering never holds the reactor: its connection is given up.
