@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,6 +75,10 @@ class Result:
     retransmissions: dict[str, int] = field(default_factory=dict)
     cpuUser: float = 0.0
     cpuSystem: float = 0.0
+    #: With --workers: the CPU seconds of each process (the parent first) in the window.
+    cpuByProcess: list[float] = field(default_factory=list)
+    #: The CPU seconds of SIPp (the foreground caller and the callee) in the window.
+    sippCpu: float = 0.0
     calls: int = 0
     wall: float = 0.0
     rssPerHeld: Optional[float] = None
@@ -86,6 +90,21 @@ class Result:
     @property
     def msPerCall(self) -> float:
         return 1000 * (self.cpuUser + self.cpuSystem) / max(self.calls, 1)
+
+
+#: With --pin: the CPU SIPp runs on, and the CPU the system under test runs on.
+PINS: dict[str, int] = {}
+
+
+def pinned(role: str) -> Optional[Callable[[], None]]:
+    """
+    @return: what a child process of C{role} (C{"sipp"} or C{"system"}) runs before it
+        starts, to stay on its CPU with --pin; L{None} without it.
+    """
+    cpu = PINS.get(role)
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
 
 
 def sipp(scenario: str, port: int, target: str, workdir: str, name: str,
@@ -101,7 +120,7 @@ def sipp(scenario: str, port: int, target: str, workdir: str, name: str,
     if target:
         command.append(target)
     return subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=pinned("sipp"))
 
 
 def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: str,
@@ -118,7 +137,8 @@ def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: st
                    "-A", 'UAS_URI="sip:127.0.0.1:%d"' % (uasPort,),
                    "-A", 'CTL_SOCK="unix:%s/ctl.sock"' % (workdir,)]
         log = open(os.path.join(workdir, "kamailio.log"), "wb")
-        return subprocess.Popen(command, cwd=workdir, stdout=log, stderr=log), True
+        return subprocess.Popen(command, cwd=workdir, stdout=log, stderr=log,
+                                preexec_fn=pinned("system")), True
     mode = system.split("-", 1)[1].split("+")[0]
     store: list[str] = []
     if system.endswith("+redis"):
@@ -135,7 +155,21 @@ def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: st
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO] + [
         p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     # With --workers, the CPU is that of the parent and its workers.
-    return subprocess.Popen(command, cwd=workdir, env=env), "--workers" in args.extra
+    return (subprocess.Popen(command, cwd=workdir, env=env, preexec_fn=pinned("system")),
+            "--workers" in args.extra)
+
+
+def processCpu(pid: int) -> dict[int, float]:
+    """
+    @return: the CPU seconds of C{pid} and of each of its children, by process id.
+    """
+    seconds: dict[int, float] = {}
+    for p in [pid] + children(pid):
+        try:
+            seconds[p] = sum(cpuTimes(p))
+        except OSError:
+            continue
+    return seconds
 
 
 def run(system: str, args: argparse.Namespace) -> Result:
@@ -187,7 +221,10 @@ def run(system: str, args: argparse.Namespace) -> Result:
                 time.sleep(ramp + settle)
             result.rssPerHeld = (rss() - rss0) / args.held
         user0, sys0 = cpu()
+        tree0 = processCpu(proc.pid) if tree else {}
         redis0 = cpuTimes(args.redisPid) if system.endswith("+redis") else (0.0, 0.0)
+        # SIPp's own CPU: the callee's as it runs, the foreground caller's when it ends.
+        uas0 = sum(cpuTimes(uas.pid))
         started = time.time()
         fg = sipp("timed_uac.xml", fgPort, target, workdir, "fg",
                   ["-m", str(args.calls), "-r", str(args.rate), "-s", "bob",
@@ -200,13 +237,18 @@ def run(system: str, args: argparse.Namespace) -> Result:
                                     "--format", "raw", "--output", args.pyspy,
                                     "--duration", str(int(foreground))],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        fg.wait()
+        _, status, usage = os.wait4(fg.pid, 0)
+        fg.returncode = os.waitstatus_to_exitcode(status)
+        result.sippCpu = sum(cpuTimes(uas.pid)) - uas0 + usage.ru_utime + usage.ru_stime
         if spy is not None:
             spy.wait()
         result.wall = time.time() - started
         time.sleep(0.5)
         user1, sys1 = cpu()
         result.cpuUser, result.cpuSystem = user1 - user0, sys1 - sys0
+        if tree:
+            tree1 = processCpu(proc.pid)
+            result.cpuByProcess = [tree1[p] - tree0.get(p, 0.0) for p in tree1]
         if system.endswith("+redis"):
             redis1 = cpuTimes(args.redisPid)
             result.redisCpu = sum(redis1) - sum(redis0)
@@ -216,7 +258,8 @@ def run(system: str, args: argparse.Namespace) -> Result:
             result.gcPauseMax = float(pause) if isinstance(pause, (int, float)) else None
             result.extra = {k: stats.get(k) for k in (
                 "gc_gen0_pause_max_ms", "gc_gen1_pause_max_ms", "gc_gen2_pause_max_ms",
-                "gc_collections", "active_dialogs", "redis_errors", "redis_commands")
+                "gc_collections", "active_dialogs", "redis_errors", "redis_commands",
+                "handoffs_out", "requests_in", "responses_in")
                 if k in stats}
         stats = sippStats(os.path.join(workdir, "fg.csv"))
         result.ok = int(stats.get("SuccessfulCall(C)", "0"))
@@ -250,6 +293,13 @@ def report(result: Result, args: argparse.Namespace) -> None:
     print("  CPU per new call          %.3f ms (user %.3f, system %.3f)" % (
         result.msPerCall, 1000 * result.cpuUser / max(result.calls, 1),
         1000 * result.cpuSystem / max(result.calls, 1)))
+    print("  SIPp CPU per new call     %.3f ms (caller and callee)" % (
+        1000 * result.sippCpu / max(result.calls, 1),))
+    if len(result.cpuByProcess) > 1 and not result.system.startswith("kamailio"):
+        print("  CPU per call by process   " + ", ".join(
+            "%s %.3f ms" % ("parent" if k == 0 else "worker %d" % (k - 1,),
+                            1000 * seconds / max(result.calls, 1))
+            for k, seconds in enumerate(result.cpuByProcess)))
     if result.rssPerHeld is not None and result.system != "kamailio":
         print("  RSS per held dialog       %.0f B (RSS growth / held calls, lingering "
               "transactions of the ramp included)" % (result.rssPerHeld,))
@@ -294,8 +344,16 @@ def main() -> int:
                         "written and deleted)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run sst (and sst with --redis) this many times, alternating")
+    parser.add_argument("--pin", action="store_true",
+                        help="run SIPp on the first CPU and the system under test (Kamailio, "
+                        "sst) on the second, so that neither evicts the other's caches")
     parser.add_argument("extra", nargs="*", help="extra twistd sst options (after --)")
     args = parser.parse_args()
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs two CPUs")
+        PINS.update(sipp=cpus[0], system=cpus[1])
     redis = None
     if args.redis:
         redisPort = freePort()
