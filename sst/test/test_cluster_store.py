@@ -102,6 +102,36 @@ class ClusterTestCase(TestCase):
     def exists(self, key: bytes) -> bool:
         return self.redis("EXISTS", key) == b":1\r\n"
 
+    def seedOverdue(self, callId: str, owner: str, now: float) -> str:
+        """
+        Write a confirmed dialog of C{owner} straight into Redis, its expiry one second
+        before C{now}.
+
+        @return: its key.
+        """
+        key = Keys().dialog(callId, "f", "t").decode()
+        self.redis("HSET", key, "c", callId, "f", "f", "t", "t", "s", "confirmed", "i", "90",
+                   "r", "uac", "ca", repr(now - 100), "ea", repr(now - 1), "x", "", "o", owner)
+        self.redis("ZADD", "sst:deadlines", repr(now - 1), key)
+        return key
+
+    def openLink(self) -> Deferred[RedisLink]:
+        """
+        @return: a link of its own to the test's Redis, once connected (closed at clean-up).
+        """
+        link = RedisLink(parseRedisURL(self.server.url), reactor)
+        self.addCleanup(link.close)
+        return waitUntil(lambda: link.up).addCallback(lambda _: link)
+
+    @staticmethod
+    def sweep(link: RedisLink, node: str, at: float, limit: int = 100) -> Deferred[Any]:
+        """
+        @return: what L{SWEEP} claims for C{node} at time C{at} (grace 5 s, lease 6 s).
+        """
+        keys = Keys()
+        return link.evaluate(SWEEP, (keys.deadlines,),
+                             (node, repr(at), limit, keys.alive, "5", "6", keys.nodes))
+
 
 class StoreTests(ClusterTestCase):
     """
@@ -271,29 +301,16 @@ class SweepScriptTests(ClusterTestCase):
         Eight connections sweep at once over 2,000 overdue dialogs of a dead node: every
         dialog is claimed, by exactly one of them.
         """
-        keys = Keys()
         now = time.time()
-        for start in range(0, 2000, 250):
-            for n in range(start, start + 250):
-                key = keys.dialog("c%d" % n, "f", "t").decode()
-                self.redis("HSET", key, "c", "c%d" % n, "f", "f", "t", "t", "s", "confirmed",
-                           "i", "90", "r", "uac", "ca", repr(now - 100), "ea", repr(now - 1),
-                           "x", "", "o", "dead")
-                self.redis("ZADD", "sst:deadlines", repr(now - 1), key)
-        links = []
-        for n in range(8):
-            link = RedisLink(parseRedisURL(self.server.url), reactor)
-            self.addCleanup(link.close)
-            links.append(link)
-        yield waitUntil(lambda: all(link.up for link in links))
+        for n in range(2000):
+            self.seedOverdue("c%d" % n, "dead", now)
+        links = yield gatherResults([self.openLink() for _ in range(8)])
         for n in range(8):
             self.redis("SET", "sst:alive:s%d" % n, "1")
         claimed: list[str] = []
         for round in range(10):
             replies = yield gatherResults([
-                link.evaluate(SWEEP, (keys.deadlines,),
-                              ("s%d" % n, repr(now), 150, keys.alive, "5", "6", keys.nodes))
-                for n, link in enumerate(links)])
+                self.sweep(link, "s%d" % n, now, limit=150) for n, link in enumerate(links)])
             for n, reply in enumerate(replies):
                 claimed.extend(SavedDialog.fromHash(flat).id.callId for flat in reply)
         self.assertEqual(len(claimed), 2000)
@@ -513,25 +530,16 @@ class LeaseTests(ClusterTestCase):
 
     @inlineCallbacks
     def test_leaseRunsOut(self) -> Any:
-        keys = Keys()
         now = self.clock.seconds()
-        key = keys.dialog("leased", "f", "t")
-        self.redis("HSET", key, "c", "leased", "f", "f", "t", "t", "s", "confirmed", "i", "90",
-                   "r", "uac", "ca", repr(now - 100), "ea", repr(now - 1), "x", "", "o", "dead")
-        self.redis("ZADD", "sst:deadlines", repr(now - 1), key)
-        link = RedisLink(parseRedisURL(self.server.url), reactor)
-        self.addCleanup(link.close)
-        yield waitUntil(lambda: link.up)
-        first = yield link.evaluate(SWEEP, (keys.deadlines,),
-                                    ("doomed", repr(now), 100, keys.alive, "5", "6", keys.nodes))
+        self.seedOverdue("leased", "dead", now)
+        link = yield self.openLink()
+        first = yield self.sweep(link, "doomed", now)
         self.assertEqual(len(first), 1)
         # The claimer is not alive (no liveness key): nobody claims it before the lease ends...
-        again = yield link.evaluate(SWEEP, (keys.deadlines,),
-                                    ("s2", repr(now + 5), 100, keys.alive, "5", "6", keys.nodes))
+        again = yield self.sweep(link, "s2", now + 5)
         self.assertEqual(again, [])
         # ... and another node does once it has.
-        later = yield link.evaluate(SWEEP, (keys.deadlines,),
-                                    ("s2", repr(now + 7), 100, keys.alive, "5", "6", keys.nodes))
+        later = yield self.sweep(link, "s2", now + 7)
         self.assertEqual([SavedDialog.fromHash(flat).owner for flat in later], ["doomed"])
 
 
@@ -543,21 +551,13 @@ class OwnOverdueTests(ClusterTestCase):
 
     @inlineCallbacks
     def test_grace(self) -> Any:
-        keys = Keys()
         now = self.clock.seconds()
-        key = keys.dialog("own", "f", "t")
-        self.redis("HSET", key, "c", "own", "f", "f", "t", "t", "s", "confirmed", "i", "90",
-                   "r", "uac", "ca", repr(now - 100), "ea", repr(now - 1), "x", "", "o", "me")
-        self.redis("ZADD", "sst:deadlines", repr(now - 1), key)
+        self.seedOverdue("own", "me", now)
         self.redis("SET", "sst:alive:me", "1")
-        link = RedisLink(parseRedisURL(self.server.url), reactor)
-        self.addCleanup(link.close)
-        yield waitUntil(lambda: link.up)
-        within = yield link.evaluate(SWEEP, (keys.deadlines,),
-                                     ("me", repr(now + 3), 100, keys.alive, "5", "6", keys.nodes))
+        link = yield self.openLink()
+        within = yield self.sweep(link, "me", now + 3)
         self.assertEqual(within, [])
-        past = yield link.evaluate(SWEEP, (keys.deadlines,),
-                                   ("me", repr(now + 5), 100, keys.alive, "5", "6", keys.nodes))
+        past = yield self.sweep(link, "me", now + 5)
         self.assertEqual([SavedDialog.fromHash(flat).id.callId for flat in past], ["own"])
 
 
