@@ -254,6 +254,16 @@ class WorkersSippTests(TestCase):
             await deferLater(self.clock, 0.1, lambda: None)
         raise AssertionError("never: %r" % (document,))
 
+    async def waitForOneRestart(self, proxy: NodeProcess) -> None:
+        """
+        Wait until the parent has started a worker again exactly once and both are up; fail
+        with the proxy's log otherwise (a worker that died again says why there).
+        """
+        try:
+            await self.waitFor(lambda s: s["worker_restarts"] == 1 and s["workers_up"] == 2)
+        except AssertionError as e:
+            self.fail("%s\n%s" % (e, proxy.log()))
+
     def test_callsComplete(self) -> Deferred[None]:
         """
         Calls with re-INVITE and UPDATE refreshes complete through two workers, whichever
@@ -327,7 +337,7 @@ class WorkersSippTests(TestCase):
         assert proxy.process is not None
         before = _children(proxy.process.pid)
         os.kill(before[owner], 9)
-        await self.waitFor(lambda s: s["worker_restarts"] == 1 and s["workers_up"] == 2)
+        await self.waitForOneRestart(proxy)
         after = _children(proxy.process.pid)
         self.assertNotEqual(after[owner], before[owner])
         self.assertEqual(after[1 - owner], before[1 - owner])
@@ -432,7 +442,7 @@ class WorkersB2BUASippTests(WorkersSippTests):
         assert proxy.process is not None
         before = _children(proxy.process.pid)
         os.kill(before[owner], 9)
-        await self.waitFor(lambda s: s["worker_restarts"] == 1 and s["workers_up"] == 2)
+        await self.waitForOneRestart(proxy)
         restored = await self.get("/dialogs")
         self.assertEqual(sorted((d["extra"]["leg"], d["call_id"], d["expires_at"])
                                 for d in restored), legs, proxy.log())
