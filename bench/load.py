@@ -86,6 +86,8 @@ class Result:
     gcPauseMax: Optional[float] = None
     extra: dict[str, object] = field(default_factory=dict)
     redisCpu: Optional[float] = None
+    #: What sst's log said of its build (compiled modules, or pure Python).
+    build: str = ""
 
     @property
     def msPerCall(self) -> float:
@@ -151,9 +153,11 @@ def startSystem(system: str, port: int, uasPort: int, httpPort: int, workdir: st
         "--listen", "udp:127.0.0.1:%d" % (port,),
         "--next-hop", "sip:127.0.0.1:%d" % (uasPort,),
         "--http", "tcp:%d:interface=127.0.0.1" % (httpPort,)] + store + args.extra
-    # The checkout under test, whatever is installed.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO] + [
-        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    # The checkout under test, whatever is installed; with --installed, the sst installed
+    # beside this Python (a non-editable install is compiled: setup.py).
+    env = dict(os.environ) if args.installed else dict(
+        os.environ, PYTHONPATH=os.pathsep.join([REPO] + [
+            p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     # With --workers, the CPU is that of the parent and its workers.
     return (subprocess.Popen(command, cwd=workdir, env=env, preexec_fn=pinned("system")),
             "--workers" in args.extra)
@@ -231,6 +235,12 @@ def run(system: str, args: argparse.Namespace) -> Result:
                    "-key", "callee", "127.0.0.1:%d" % (uasPort,), "-d", str(args.fg_pause),
                    "-timeout", "%ds" % (int(foreground + 120),), "-timeout_error"])
         processes.append(fg)
+        perf = None
+        if args.perf:
+            perf = subprocess.Popen(["perf", "record", "-q", "-F", "2000", "-p", str(proc.pid),
+                                     "-o", os.path.join(args.perf, system + ".data"),
+                                     "--", "sleep", str(int(foreground))],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         spy = None
         if args.pyspy and system != "kamailio":
             spy = subprocess.Popen(["py-spy", "record", "--pid", str(proc.pid), "--rate", "250",
@@ -242,6 +252,8 @@ def run(system: str, args: argparse.Namespace) -> Result:
         result.sippCpu = sum(cpuTimes(uas.pid)) - uas0 + usage.ru_utime + usage.ru_stime
         if spy is not None:
             spy.wait()
+        if perf is not None:
+            perf.wait()
         result.wall = time.time() - started
         time.sleep(0.5)
         user1, sys1 = cpu()
@@ -276,13 +288,30 @@ def run(system: str, args: argparse.Namespace) -> Result:
         stop([uas])
         stats = sippStats(os.path.join(workdir, "uas.csv"))
         result.retransmissions["callee"] = int(stats.get("Retransmissions(C)", "0"))
+        result.build = buildOf(os.path.join(workdir, "sst.log"))
         return result
     finally:
         shutdown(processes, workdir)
 
 
+def buildOf(logFile: str) -> str:
+    """
+    @return: the build sst's log names at start-up (L{sst.build.describeBuild}), if any.
+    """
+    try:
+        with open(logFile, errors="replace") as log:
+            for line in log:
+                if "Build: " in line:
+                    return line.split("Build: ", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def report(result: Result, args: argparse.Namespace) -> None:
     print("== %s" % (result.system,))
+    if result.build:
+        print("  build                     %s" % (result.build,))
     if args.held:
         print("  held calls ok/failed      %d / %d (of %d)" % (result.heldOk, result.heldFailed,
                                                             args.held))
@@ -334,6 +363,12 @@ def main() -> int:
                         help="do not run the load through Kamailio first")
     parser.add_argument("--profile", default="",
                         help="run sst under cProfile and save the statistics there")
+    parser.add_argument("--installed", action="store_true",
+                        help="run the sst installed beside this Python (compiled when built"
+                             " by pip install .) instead of this checkout's sources")
+    parser.add_argument("--perf", default="",
+                        help="record each system with perf (its threads, during the foreground)"
+                             " into this directory, as <system>.data")
     parser.add_argument("--py-spy", default="", dest="pyspy",
                         help="sample sst with py-spy during the foreground; collapsed stacks there")
     parser.add_argument("--redis", action="store_true",

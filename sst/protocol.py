@@ -15,6 +15,8 @@ import re
 import socket
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
+from mypy_extensions import mypyc_attr
+import twisted.internet.protocol  # noqa: F401 (named so that mypyc declares it)
 from twisted.internet import protocol
 from twisted.internet.endpoints import (
     HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS)
@@ -78,6 +80,7 @@ def numericFamily(host: str) -> str:
     return family
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class TransportLayer:
     """
     The bottom of the stack: sends bytes to addresses and delivers parsed messages upward.

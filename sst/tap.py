@@ -26,6 +26,7 @@ from twisted.python import usage
 from sst.address import Address
 from sst.auth.options import AUTH_FLAGS, AUTH_PARAMETERS, authSettingsFrom
 from sst.b2bua.settings import B2BUASettings, REFRESH_METHODS, REFRESHERS
+from sst.build import describeBuild
 from sst.floodlimit import FLOOD_ACTIONS, FloodLimits
 from sst.gctuning import CollectorTuning, GCPauseMonitor
 from sst.handoff import WorkerLink
@@ -587,6 +588,7 @@ class SIPService(service.Service):
             self.addLocalAddress(bound.host, bound.port)
             self._log.info("Listening on {transport}:{hostport}", transport=bound.transport,
                            hostport=bound.hostport())
+        self._log.info("Build: {build}", build=describeBuild())
         if worker is not None:
             self._link(worker)
         advertised = self.config.get("advertise")

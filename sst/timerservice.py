@@ -19,7 +19,7 @@ from typing import Any, Callable, Final, Optional
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
-from zope.interface import implementer
+from zope.interface import classImplements
 
 __all__ = ["Timer", "TimerService", "asTimerService"]
 
@@ -28,13 +28,9 @@ _CALLED: Final[int] = -1
 _CANCELLED: Final[int] = -2
 
 #: A timer's C{_bucket} while it is not in a bucket (it is in the heap, or not pending).
-_NO_BUCKET: Final[int] = -1
-
-#: Makes a L{Timer} without running its constructor (L{TimerService.callLater} sets it up).
-_newTimer = object.__new__
+_NO_BUCKET: Final[float] = -1.0
 
 
-@implementer(IDelayedCall)
 class Timer:
     """
     One scheduled call of a L{TimerService}: an L{IDelayedCall}.
@@ -129,7 +125,6 @@ class Timer:
         return "<Timer at %r %r%s>" % (self._when, self._fn, state)
 
 
-@implementer(IReactorTime)
 class TimerService:
     """
     Every deadline of the stack, driven by one reactor C{DelayedCall}.
@@ -217,15 +212,7 @@ class TimerService:
         self._seq = seq = self._seq + 1
         now = self._clock.seconds()
         when = now + delay
-        # What Timer.__init__ does, without its call.
-        timer = _newTimer(Timer)
-        timer._service = self
-        timer._when = when
-        timer._seq = seq
-        timer._bucket = _NO_BUCKET
-        timer._fn = callable
-        timer._args = args
-        timer._kw = kw or None
+        timer = Timer(self, when, seq, callable, args, kw or None)
         self._live += 1
         self._place(timer, when, now)
         return timer
@@ -468,6 +455,12 @@ class TimerService:
                     self._place(timer, timer._when, now)
                 finally:
                     self._running = False
+
+
+# Declared here rather than with @implementer, which would make them Python classes when the
+# module is compiled (mypyc); they stay native, with their attributes in C structs.
+classImplements(Timer, IDelayedCall)
+classImplements(TimerService, IReactorTime)
 
 
 def asTimerService(clock: IReactorTime) -> TimerService:

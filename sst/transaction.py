@@ -15,7 +15,7 @@ from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import Interface, implementer
+from zope.interface import classImplements
 
 from sst.address import Address
 from sst.headers import Via
@@ -24,6 +24,7 @@ from sst.protocol import TransportLayer, responseAddress
 from sst.responses import makeResponse
 from sst.timers import TimerConfig, nextRetransmit
 from sst.timerservice import Timer, asTimerService
+from sst.transactionuser import IClientTransactionUser, ITransactionUser
 
 __all__ = [
     "TransactionLayer",
@@ -43,48 +44,6 @@ COMPLETED = "completed"
 CONFIRMED = "confirmed"
 ACCEPTED = "accepted"
 TERMINATED = "terminated"
-
-
-class ITransactionUser(Interface):
-    """
-    What sits above the transaction layer (the proxy core, the UA core).
-    """
-
-    def requestReceived(transaction: "ServerTransaction") -> None:
-        """
-        A new request (not ACK, not CANCEL) arrived and a server transaction was made for it.
-        """
-
-    def ackReceived(request: Request) -> None:
-        """
-        An ACK that matches no INVITE server transaction (the ACK for a 2xx) arrived.
-        """
-
-    def cancelReceived(cancel: "ServerTransaction", invite: Optional["ServerTransaction"]) -> None:
-        """
-        A CANCEL arrived; C{invite} is the INVITE server transaction it matches, if any.
-        """
-
-    def strayResponse(response: Response) -> None:
-        """
-        A response matching no client transaction arrived.
-        """
-
-
-class IClientTransactionUser(Interface):
-    """
-    Told what happens to a client transaction.
-    """
-
-    def responseReceived(transaction: "ClientTransaction", response: Response) -> None:
-        """
-        A response for the transaction (never a retransmitted non-2xx final).
-        """
-
-    def transactionTimedOut(transaction: "ClientTransaction") -> None:
-        """
-        Timer B or F fired: no final response came.
-        """
 
 
 def _key(branch: Optional[str], via: Via, request: Request, method: str) -> tuple[str, ...]:
@@ -526,7 +485,6 @@ class ClientTransaction(_Timed):
         self._terminate()
 
 
-@implementer(IClientTransactionUser)
 class _EndedUser:
     """
     The user of a client transaction that has ended: nothing reaches it any more.
@@ -678,3 +636,8 @@ class TransactionLayer:
             server.terminate()
         for client in list(self.clients.values()):
             client.terminate()
+
+
+# Declared here rather than with @implementer, which would make them Python classes when the
+# module is compiled (mypyc); they stay native, with their attributes in C structs.
+classImplements(_EndedUser, IClientTransactionUser)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from zope.interface import implementer
+from zope.interface import classImplements
 
 from sst.address import Address
 from sst.message import Request, Response
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["Branch", "ResponseContext"]
 
 
-@implementer(IClientTransactionUser)
 class Branch:
     """
     One forwarded copy of a request, with its client transaction.
@@ -135,7 +134,6 @@ class ResponseContext:
         return [b for b in self.branches if not b.done]
 
 
-@implementer(IClientTransactionUser)
 class _CancelUser:
     """
     The user of the CANCEL client transaction of a branch: its responses need no action;
@@ -168,3 +166,9 @@ def _rank(code: int) -> tuple[int, int]:
 
 def _better(candidate: Response, current: Response) -> bool:
     return _rank(candidate.code) < _rank(current.code)
+
+
+# Declared here rather than with @implementer, which would make them Python classes when the
+# module is compiled (mypyc); they stay native, with their attributes in C structs.
+classImplements(Branch, IClientTransactionUser)
+classImplements(_CancelUser, IClientTransactionUser)

@@ -10,13 +10,13 @@ L{DialogTable}; session timers are asked through one L{ISessionTimerHook}.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Union, cast
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import classImplements
 
 from sst.address import Address, addressForURI
 from sst.auth.authenticator import Authenticator, Rejection
@@ -77,7 +77,6 @@ def _numericTarget(text: str, uri: URI) -> Optional[Target]:
     return target
 
 
-@implementer(ITransactionUser)
 class Proxy:
     """
     A stateful, record-routing proxy.
@@ -123,7 +122,10 @@ class Proxy:
             authentication), if any.
         """
         self.clock = asTimerService(clock)
-        self.transactions = TransactionLayer(transport, self.clock, timers, self,
+        # A Proxy provides ITransactionUser (classImplements, below: mypy-zope sees only
+        # @implementer).
+        user = cast(ITransactionUser, self)
+        self.transactions = TransactionLayer(transport, self.clock, timers, user,
                                              maxTransactions=maxTransactions)
         self.transport = transport
         self.dialogs = dialogs
@@ -366,8 +368,7 @@ class Proxy:
             loader = self.dialogs.loader
             if dialog is None and loader is not None and not loaded:
                 loading = loader(request.callId, request.fromTag or "", request.toTag or "")
-                loading.addCallback(lambda _: self._admitted(server, request, forRegistrar,
-                                                             loopHash, True))
+                loading.addCallback(self._dialogLoaded, server, request, forRegistrar, loopHash)
                 loading.addErrback(self._loadFailed, server)
                 return
             if dialog is not None and self.byeOnExpiry is not None:
@@ -385,6 +386,10 @@ class Proxy:
             return
         hops.addCallback(self._routed, context, loopHash)
         hops.addErrback(self._routingFailed, context)
+
+    def _dialogLoaded(self, ignored: object, server: ServerTransaction, request: Request,
+                      forRegistrar: bool, loopHash: str) -> None:
+        self._admitted(server, request, forRegistrar, loopHash, True)
 
     def _loadFailed(self, failure: Failure, server: ServerTransaction) -> None:
         self.stats.increment("internal_errors")
@@ -550,8 +555,12 @@ class Proxy:
         if isinstance(hops, list):
             self.forwarder.sendCancel(server, hops, loopHash)
             return
-        hops.addCallback(lambda targets: self.forwarder.sendCancel(server, targets, loopHash))
+        hops.addCallback(self._cancelRouted, server, loopHash)
         hops.addErrback(self._cancelRoutingFailed, server)
+
+    def _cancelRouted(self, targets: list[Target], server: ServerTransaction,
+                      loopHash: str) -> None:
+        self.forwarder.sendCancel(server, targets, loopHash)
 
     def _cancelRoutingFailed(self, failure: Failure, server: ServerTransaction) -> None:
         self._log.failure("Routing failed for {request}", failure, request=server.request)
@@ -589,8 +598,15 @@ class Proxy:
             self.forwarder.sendAck(request, [target], maxForwards)
             return
         d = self._resolve(uri, keepURI=True)
-        d.addCallback(lambda targets: self.forwarder.sendAck(request, targets, maxForwards))
-        d.addErrback(lambda f: self._log.failure("ACK routing failed", f))
+        d.addCallback(self._ackRouted, request, maxForwards)
+        d.addErrback(self._ackRoutingFailed)
+
+    def _ackRouted(self, targets: list[Target], request: Request,
+                   maxForwards: Optional[int]) -> None:
+        self.forwarder.sendAck(request, targets, maxForwards)
+
+    def _ackRoutingFailed(self, failure: Failure) -> None:
+        self._log.failure("ACK routing failed", failure)
 
 
 class _Authenticating:
@@ -604,3 +620,7 @@ class _Authenticating:
 
 _AUTHENTICATING = _Authenticating()
 
+
+# Declared here rather than with @implementer, which would make them Python classes when the
+# module is compiled (mypyc); they stay native, with their attributes in C structs.
+classImplements(Proxy, ITransactionUser)

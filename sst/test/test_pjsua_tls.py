@@ -23,6 +23,7 @@ from twisted.trial.unittest import TestCase
 
 from sst.auth.checkers import formatEntry
 from sst.auth.passwd import entryFor
+from sst.protocol import SIPStreamProtocol
 from sst.tap import Options, SIPService
 from sst.test._tlscerts import Authority
 from sst.test.sipp import freePort
@@ -90,13 +91,16 @@ class PJSUATLSTests(TestCase):
 
             service.transport.receiver = record
             connections: list[tuple[str, str, int]] = []
-            register = service.transport.registerConnection
+            connectionMade = SIPStreamProtocol.connectionMade
 
-            def registered(proto: Any, peer: tuple[str, int]) -> None:
-                connections.append((proto.transportName, peer[0], peer[1]))
-                register(proto, peer)
+            def registered(proto: SIPStreamProtocol) -> None:
+                # Patched on the class: the transport layer may be compiled (mypyc), and
+                # its instances take no new attributes.
+                connectionMade(proto)
+                assert proto.peer is not None
+                connections.append((proto.transportName, proto.peer[0], proto.peer[1]))
 
-            service.transport.registerConnection = registered  # type: ignore[method-assign]
+            self.patch(SIPStreamProtocol, "connectionMade", registered)
             service.startService()
             self.addCleanup(service.stopService)
             port = service.boundAddress("tls").port
