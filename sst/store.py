@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -141,7 +142,9 @@ def checkStatePath(path: str) -> None:
 
     An existing file is opened, and its write lock taken and released, so
     that it is known to be a writable SQLite database; where there is no
-    file, one is created and removed again.
+    file, a probe file of a unique name is created beside it and removed
+    again, so that processes started together in one directory (a
+    cluster's nodes) do not trip over each other's probe.
 
     @param path: the C{--state} file.
     @raise ValueError: with the reason, if no store can be kept there.
@@ -149,11 +152,13 @@ def checkStatePath(path: str) -> None:
     if os.path.isdir(path):
         raise ValueError("%s is a directory" % (path,))
     if not os.path.exists(path):
+        directory, name = os.path.split(os.path.abspath(path))
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            handle, probe = tempfile.mkstemp(prefix="." + name + ".", dir=directory)
         except OSError as e:
             raise ValueError("cannot create %s: %s" % (path, e.strerror)) from e
-        os.unlink(path)
+        os.close(handle)
+        os.unlink(probe)
         return
     try:
         connection = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=rw", uri=True)

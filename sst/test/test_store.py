@@ -507,6 +507,37 @@ class OptionsTests(SynchronousTestCase):
             e = self.assertRaises(UsageError, self.parse, "--state", bad)
             self.assertIn("--state", str(e))
 
+    def test_probeOfAnotherProcess(self) -> None:
+        """
+        A file that appears at the path just after the check found none (the probe of
+        another node started at the same time in the same directory) does not fail the
+        check: it probes with a file of its own, beside the path, and leaves the other
+        process's file alone.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        path = os.path.join(directory, "sst-state.sqlite")
+        with open(path, "w"):
+            pass  # the other node's probe
+        exists = os.path.exists
+
+        def notYet(candidate: str) -> bool:
+            # The other node created its probe just after this one looked.
+            return False if candidate == path else exists(candidate)
+
+        self.patch(os.path, "exists", notYet)
+        checkStatePath(path)
+        self.assertEqual(os.listdir(directory), ["sst-state.sqlite"])
+
+    def test_noStoreLeavesNothing(self) -> None:
+        """
+        Checking a path where there is no store creates nothing.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        checkStatePath(os.path.join(directory, "state.sqlite"))
+        self.assertEqual(os.listdir(directory), [])
+
     def test_existingDatabase(self) -> None:
         """
         An existing store is accepted.
