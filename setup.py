@@ -13,46 +13,27 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
+from importlib.util import module_from_spec, spec_from_file_location
 from typing import Any
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-#: The modules every message goes through (parsing, transactions, the proxy core, timers,
-#: dialogs), compiled. A class of theirs that plugins or tests subclass is marked
-#: C{@mypyc_attr(allow_interpreted_subclasses=True)}; the interfaces they implement live in
-#: modules that stay Python (mypyc cannot define a C{zope.interface} interface).
-COMPILED = [
-    "sst/address.py",
-    "sst/headers.py",
-    "sst/message.py",
-    "sst/responses.py",
-    "sst/rfc4028.py",
-    "sst/protocol.py",
-    "sst/timerservice.py",
-    "sst/transaction.py",
-    "sst/dialogs.py",
-    "sst/proxy/branches.py",
-    "sst/proxy/core.py",
-    "sst/proxy/forwarding.py",
-    "sst/proxy/responses.py",
-]
+
+def _loadBuild() -> Any:
+    """
+    @return: C{sst/build.py} (what to compile, and whether), loaded by its path: the build
+        imports nothing else of sst.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sst", "build.py")
+    spec = spec_from_file_location("_sst_build", path)
+    assert spec is not None and spec.loader is not None
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _why_pure() -> str:
-    """
-    @return: why this build is pure Python, or C{""} when it compiles.
-    """
-    if os.environ.get("SST_PURE_PYTHON", "") not in ("", "0"):
-        return "SST_PURE_PYTHON is set"
-    if "editable_wheel" in sys.argv or "develop" in sys.argv:
-        return "an editable install runs the sources as they are"
-    if sys.implementation.name != "cpython":
-        return "mypyc needs CPython"
-    include = sysconfig.get_path("include")
-    if not os.path.exists(os.path.join(include, "Python.h")):
-        return "Python's headers are missing (%s/Python.h; Debian: python3-dev)" % (include,)
-    return ""
+_build = _loadBuild()
 
 
 class OptionalBuildExt(build_ext):
@@ -78,7 +59,8 @@ class OptionalBuildExt(build_ext):
 
 
 def _extensions() -> list[Any]:
-    why = _why_pure()
+    why = _build.whyPure(os.environ, sys.argv, sys.implementation.name,
+                         sysconfig.get_path("include"))
     if not why:
         try:
             from mypyc.build import mypycify
@@ -86,7 +68,7 @@ def _extensions() -> list[Any]:
             why = "mypyc is not installed"
         else:
             try:
-                return list(mypycify(COMPILED, opt_level="3", group_name="sst",
+                return list(mypycify(list(_build.COMPILED), opt_level="3", group_name="sst",
                                      strict_dunder_typing=False))
             except (Exception, SystemExit) as e:  # mypyc exits on a type error
                 why = "mypyc could not translate the modules: %s" % (e,)

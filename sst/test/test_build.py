@@ -3,12 +3,14 @@ Tests for L{sst.build}: which modules of the running build are compiled.
 """
 from __future__ import annotations
 
+import importlib
+import os
 from importlib.machinery import EXTENSION_SUFFIXES
 from types import ModuleType
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from sst.build import compiledModules, describeBuild
+from sst.build import COMPILED, compiledModules, describeBuild, whyPure
 
 
 def module(name: str, path: str | None) -> ModuleType:
@@ -84,3 +86,70 @@ class DescribeBuildTests(SynchronousTestCase):
         """
         self.assertEqual(describeBuild({"sst.tap": LOADED["sst.tap"]}),
                          "pure Python (no module compiled)")
+
+
+class WhyPureTests(SynchronousTestCase):
+    """
+    L{whyPure} decides whether a build compiles: only CPython with its headers, and neither
+    an editable install nor C{SST_PURE_PYTHON}.
+    """
+
+    def setUp(self) -> None:
+        self.headers = os.path.abspath(self.mktemp())
+        os.makedirs(self.headers)
+        with open(os.path.join(self.headers, "Python.h"), "w"):
+            pass
+
+    def test_compiles(self) -> None:
+        """
+        A wheel built on CPython with its headers compiles.
+        """
+        self.assertEqual(whyPure({}, ["setup.py", "bdist_wheel"], "cpython", self.headers), "")
+        self.assertEqual(whyPure({"SST_PURE_PYTHON": "0"}, ["bdist_wheel"], "cpython",
+                                 self.headers), "")
+
+    def test_asked(self) -> None:
+        """
+        C{SST_PURE_PYTHON} set to anything but C{0} asks for pure Python.
+        """
+        self.assertIn("SST_PURE_PYTHON",
+                      whyPure({"SST_PURE_PYTHON": "1"}, ["bdist_wheel"], "cpython", self.headers))
+
+    def test_editable(self) -> None:
+        """
+        An editable install is pure Python, whichever command makes it.
+        """
+        for command in ("editable_wheel", "develop"):
+            self.assertIn("editable", whyPure({}, ["setup.py", command], "cpython", self.headers))
+
+    def test_notCPython(self) -> None:
+        """
+        mypyc needs CPython.
+        """
+        self.assertIn("CPython", whyPure({}, ["bdist_wheel"], "pypy", self.headers))
+
+    def test_noHeaders(self) -> None:
+        """
+        Without C{Python.h} the build says where it looked and which Debian package has it.
+        """
+        missing = os.path.abspath(self.mktemp())
+        why = whyPure({}, ["bdist_wheel"], "cpython", missing)
+        self.assertIn(os.path.join(missing, "Python.h"), why)
+        self.assertIn("python3-dev", why)
+
+
+class CompiledListTests(SynchronousTestCase):
+    """
+    L{COMPILED} names modules that exist, and a build compiles all of them or none.
+    """
+
+    def test_allOrNone(self) -> None:
+        """
+        Once every module of L{COMPILED} is imported, either all of them are compiled or
+        none is: a build never mixes (a compiled module calls the others natively).
+        """
+        names = [path[: -len(".py")].replace("/", ".") for path in COMPILED]
+        for name in names:
+            importlib.import_module(name)
+        compiled = [name for name in compiledModules() if name in names]
+        self.assertIn(sorted(compiled), ([], sorted(names)))
